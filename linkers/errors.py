@@ -1,0 +1,108 @@
+"""Every error factlink reports, in one tree, each with a stable machine-readable ``code``.
+
+    FactlinkError                      code                 meaning
+    ├── InvalidInput                   invalid_input        a request/field/option is malformed
+    │   ├── MalformedJSON              malformed_json       the body is not JSON (or not an object)
+    │   ├── MissingField               missing_field        a required field is absent
+    │   ├── InvalidEncoding            invalid_encoding     bytes are not valid UTF-8
+    │   ├── UnsupportedMediaType       unsupported_media_type  wrong Content-Type
+    │   └── TextTooLarge               text_too_large       text over the configured limit
+    ├── NotFound                       not_found
+    │   ├── UnknownEntity              unknown_entity       a QID the KB (and cache) do not know
+    │   └── UnknownJob                 unknown_job          a job id never submitted (or expired)
+    ├── RateLimited                    rate_limited         over a rate or queue-depth limit
+    ├── Unauthorized                   unauthorized         API key missing or wrong
+    ├── Unavailable                    unavailable          a dependency is down (retry later)
+    │   ├── BrokerUnavailable          redis_unavailable    Redis cannot be reached
+    │   └── NoWorkers                  no_workers           no Celery worker answers
+    ├── KBError                        kb_error             a knowledge base cannot be opened/built
+    │   └── KBFormatError              kb_format            a KB directory is missing files or has another format
+    └── DumpError                      dump_error           a dump line is malformed (fatal only with --strict)
+
+This module is pure (no aiohttp/Celery/Redis): the HTTP layer maps ``code`` to a status code,
+the CLI maps it to an exit code.
+"""
+from __future__ import annotations
+
+
+class FactlinkError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(FactlinkError):
+    code = "invalid_input"
+
+
+class MalformedJSON(InvalidInput):
+    code = "malformed_json"
+
+
+class MissingField(InvalidInput):
+    code = "missing_field"
+
+
+class InvalidEncoding(InvalidInput):
+    code = "invalid_encoding"
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported_media_type"
+
+
+class TextTooLarge(InvalidInput):
+    code = "text_too_large"
+
+
+class NotFound(FactlinkError):
+    code = "not_found"
+
+
+class UnknownEntity(NotFound):
+    code = "unknown_entity"
+
+
+class UnknownJob(NotFound):
+    code = "unknown_job"
+
+
+class RateLimited(FactlinkError):
+    code = "rate_limited"
+
+
+class Unauthorized(FactlinkError):
+    code = "unauthorized"
+
+
+class Unavailable(FactlinkError):
+    code = "unavailable"
+
+
+class BrokerUnavailable(Unavailable):
+    code = "redis_unavailable"
+
+
+class NoWorkers(Unavailable):
+    code = "no_workers"
+
+
+class KBError(FactlinkError):
+    code = "kb_error"
+
+
+class KBFormatError(KBError):
+    code = "kb_format"
+
+
+class DumpError(FactlinkError):
+    code = "dump_error"

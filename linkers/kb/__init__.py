@@ -1,0 +1,58 @@
+"""Knowledge base: the protocol the linker needs, the on-disk store, the build, the starter KB."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
+
+from ..errors import KBError
+from .build import BuildReport, build_kb
+from .store import DiskKB
+
+STARTER_DUMP = Path(__file__).resolve().parent.parent / "starter" / "entities.json"
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """What linking stages need from a KB (``DiskKB`` is the implementation)."""
+
+    version: str
+
+    def __len__(self) -> int: ...
+    def __contains__(self, qid: object) -> bool: ...
+    def internal_id(self, qid: str) -> int | None: ...
+    def record(self, eid: int) -> dict: ...
+    def entity(self, qid: str) -> dict | None: ...
+    def popularity(self, eid: int) -> float: ...
+    def neighbours(self, eid: int): ...
+    def has_prefix(self, key: str) -> bool: ...
+    def candidates(self, key: str) -> list[tuple[int, float, int]]: ...
+    def fact_card(self, qid: str, as_of: str | None = None) -> dict | None: ...
+    def iter_qids(self) -> Iterator[str]: ...
+
+
+def starter_kb_path(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the starter KB is built: a cache directory keyed by the starter dump's content."""
+    if not STARTER_DUMP.is_file():
+        raise KBError(f"the starter KB dump is missing from the package: {STARTER_DUMP}")
+    digest = hashlib.sha256(STARTER_DUMP.read_bytes()).hexdigest()[:12]
+    base = Path(cache_dir) if cache_dir else Path(os.path.expanduser("~")) / ".cache" / "factlink"
+    return base / f"starter-kb-{digest}"
+
+
+def open_kb(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> DiskKB:
+    """Open a KB directory; with no path, the starter KB shipped in the repo (built on first use)."""
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise KBError(f"KB directory not found: {p}", path=str(p))
+        return DiskKB(p)
+    target = starter_kb_path(cache_dir)
+    if not (target / "meta.json").is_file():
+        # Concurrent first starts each build into their own temp dir; the rename is atomic.
+        build_kb([str(STARTER_DUMP)], str(target), workers=1, progress=False)
+    return DiskKB(target)
+
+
+__all__ = ["KnowledgeBase", "DiskKB", "BuildReport", "build_kb", "open_kb", "starter_kb_path", "STARTER_DUMP"]

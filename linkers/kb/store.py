@@ -1,0 +1,129 @@
+"""``DiskKB``: the on-disk knowledge base, opened by memory-mapping its files.
+
+Opening maps a few arrays and reads ``meta.json`` (milliseconds, whatever the KB size); pages
+come from the OS page cache, so N worker processes with the same KB open share one copy.
+Decoded entity records are kept in a small per-process LRU because the same entities recur
+across a document and across documents.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import marisa_trie
+import numpy as np
+import orjson
+
+from ..errors import KBFormatError
+from ..text import alias_key
+from . import layout
+
+
+class DiskKB:
+    """A KB directory built by ``linkers.kb.build.build_kb``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta_path = self.path / layout.META
+        if not meta_path.is_file():
+            raise KBFormatError(f"not a factlink KB directory (no {layout.META}): {self.path}", path=str(self.path))
+        try:
+            self.meta = orjson.loads(meta_path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise KBFormatError(f"corrupt {layout.META} in {self.path}: {exc}") from exc
+        if self.meta.get("format") != layout.FORMAT:
+            raise KBFormatError(f"KB format {self.meta.get('format')!r} is not {layout.FORMAT!r}: rebuild it",
+                                path=str(self.path))
+        self.version: str = self.meta["kb_version"]
+        try:
+            for name, (filename, dtype) in layout.ARRAYS.items():
+                arr = np.memmap(self.path / filename, dtype=dtype, mode="r") \
+                    if (self.path / filename).stat().st_size else np.zeros(0, dtype=dtype)
+                setattr(self, "_" + name, arr)
+            self._blob = np.memmap(self.path / layout.ENTITIES, dtype=np.uint8, mode="r")
+            self._trie = marisa_trie.Trie()
+            self._trie.mmap(str(self.path / layout.TRIE))
+        except (OSError, ValueError, RuntimeError) as exc:   # RuntimeError: marisa-trie's I/O errors
+            raise KBFormatError(f"incomplete KB directory {self.path}: {exc}", path=str(self.path)) from exc
+        self._n = len(self._qids)
+        self.record = lru_cache(maxsize=65536)(self._record)
+
+    # --- entities -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, qid: object) -> bool:
+        return isinstance(qid, str) and self.internal_id(qid) is not None
+
+    def internal_id(self, qid: str) -> int | None:
+        if not (qid.startswith("Q") and qid[1:].isdigit()):
+            return None
+        num = int(qid[1:])
+        if num >= 2**32:
+            return None
+        pos = int(np.searchsorted(self._qids, num))
+        if pos < self._n and int(self._qids[pos]) == num:
+            return int(self._qids_order[pos])
+        return None
+
+    def _record(self, eid: int) -> dict:
+        lo, hi = int(self._entities_off[eid]), int(self._entities_off[eid + 1])
+        return orjson.loads(self._blob[lo:hi].tobytes())
+
+    def entity(self, qid: str) -> dict | None:
+        """The compact record of ``qid`` (see linkers.kb.dump), or None."""
+        eid = self.internal_id(qid)
+        return None if eid is None else self.record(eid)
+
+    def label(self, qid: str) -> str | None:
+        rec = self.entity(qid)
+        return rec["l"] if rec else None
+
+    def popularity(self, eid: int) -> float:
+        return float(self._pop[eid])
+
+    def in_degree(self, eid: int) -> int:
+        return int(self._indeg[eid])
+
+    def neighbours(self, eid: int) -> np.ndarray:
+        """Internal ids this entity's item claims point at (KB entities only)."""
+        return self._nbr_ent[int(self._nbr_off[eid]):int(self._nbr_off[eid + 1])]
+
+    def iter_qids(self) -> Iterator[str]:
+        for num in self._qids:
+            yield f"Q{int(num)}"
+
+    # --- aliases ------------------------------------------------------------------------
+    def has_prefix(self, key: str) -> bool:
+        return next(self._trie.iterkeys(key), None) is not None
+
+    def candidates(self, key: str) -> list[tuple[int, float, int]]:
+        """(internal id, prior, flags) for an alias key (linkers.text.alias_key), best first."""
+        kid = self._trie.get(key)
+        if kid is None:
+            return []
+        lo, hi = int(self._cand_off[kid]), int(self._cand_off[kid + 1])
+        return list(zip(self._cand_ent[lo:hi].tolist(), self._cand_prior[lo:hi].tolist(),
+                        self._cand_flags[lo:hi].tolist()))
+
+    def lookup(self, surface: str, limit: int = 10):
+        """Ranked candidates for a surface form, e.g. a selection in a browser ("NATO")."""
+        from ..types import Candidate
+        out = []
+        for eid, prior, _flags in self.candidates(alias_key(surface))[:max(0, limit)]:
+            rec = self.record(eid)
+            out.append(Candidate(qid=rec["id"], label=rec["l"], score=prior, description=rec["d"]))
+        return out
+
+    # --- facts ----------------------------------------------------------------------------
+    def fact_card(self, qid: str, as_of: str | None = None) -> dict | None:
+        from ..facts import fact_card
+        rec = self.entity(qid)
+        return None if rec is None else fact_card(rec, self, as_of)
+
+    def close(self) -> None:
+        for name in layout.ARRAYS:
+            setattr(self, "_" + name, None)
+        self._blob = None
+        self.record.cache_clear()

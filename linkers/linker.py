@@ -1,0 +1,80 @@
+"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from .errors import InvalidInput
+from .facts import relations_between
+from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Weights
+from .spotter import nil_spans, spot
+from .text import Utf16Offsets
+from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
+
+LINKER_VERSION = "factlink-linker/0.1"
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def parse_published_at(value) -> str | None:
+    """An article date as ISO ``YYYY-MM-DD`` (accepts a date or an ISO 8601 timestamp)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DATE_RE.match(value):
+        raise InvalidInput("'published_at' must be an ISO 8601 date like 2022-02-10", field="published_at")
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+    except ValueError as exc:
+        raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
+
+
+def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
+         weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+    if not isinstance(text, str):
+        raise InvalidInput("'text' must be a string", field="text")
+    options = options or LinkOptions()
+    as_of = parse_published_at(published_at)
+    spans = spot(text, kb)
+    ranked = DocumentRanker(kb, text, spans, weights).rank()
+
+    # One sense per name per document: repeated surfaces take the sense with most belief.
+    by_key: dict[str, dict[int, float]] = {}
+    for sp, row in zip(spans, ranked):
+        for c in row:
+            by_key.setdefault(sp.key, {})
+            by_key[sp.key][c.eid] = by_key[sp.key].get(c.eid, 0.0) + c.prob
+
+    utf16 = Utf16Offsets(text)
+    mentions: list[Mention] = []
+    linked: dict[str, dict] = {}
+    for sp, row in zip(spans, ranked):
+        qid = label = None
+        confidence = 0.0
+        if row:
+            votes = by_key[sp.key]
+            pick = max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
+            rec = kb.record(pick.eid)
+            confidence = pick.prob
+            if confidence >= options.threshold:
+                qid, label = rec["id"], rec["l"]
+                linked[qid] = rec
+        cands = []
+        if options.top_k:
+            for c in row[:options.top_k]:
+                rec = kb.record(c.eid)
+                cands.append(Candidate(rec["id"], rec["l"], c.prob, rec["d"]))
+        if qid is None and not options.include_nil:
+            continue
+        mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
+                                qid, label, confidence, cands))
+    if options.include_nil:
+        for sp in nil_spans(text, spans):
+            mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
+                                    None, None, 0.0, []))
+        mentions.sort(key=lambda m: m.start)
+
+    cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
+    relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []
+    return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
+                      linker_version=LINKER_VERSION, published_at=as_of, options=options)

@@ -1,0 +1,199 @@
+"""Spotting: find the spans of a text that may name an entity.
+
+Longest match of KB alias keys on token boundaries (leftmost-longest, non-overlapping), with
+the alias trie's prefix test to stop early. Case-aware: a span must carry an upper-case letter
+(news names are capitalised: this keeps "us" from becoming the United States and "dead" from
+becoming death), and a name stored as an acronym ("US") only matches an all-caps mention.
+Possessives ("NATO's", "Russians'") match without their ending. Runs of capitalised words
+that match nothing come back as NIL spans, so users see what the KB lacks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
+from .text import alias_key, case_class, normalize, tokenize
+
+MAX_SPAN_TOKENS = 8
+MAX_CANDIDATES = 30
+
+# Function words: never a name on their own, never evidence of a topic.
+FUNCTION_WORDS = frozenset("""
+a about above after again against all also although am an and any are as at be because been
+before being below between both but by can could did do does doing down during each either
+few for from further had has have having he her here hers herself him himself his how however
+i if in into is it its itself just last later let many may me meanwhile might more most much
+must my myself neither new next no nor not now of off on once one only or other our ours out
+over own per same several she should since so some still such than that the their theirs them
+then there these they this those though through thus to today too under until up upon us very
+was we were what when where whether which while who whom whose why will with within without
+would yet you your yours monday tuesday wednesday thursday friday saturday sunday january
+february march april may june july august september october november december mr mrs ms dr
+said says according year years first second third two three four five six seven eight nine ten
+""".split())
+# Words that start many news sentences capitalised without naming anything.
+STOPWORDS = FUNCTION_WORDS | frozenset("""
+percent pct company group government officials official people
+""".split())
+# Titles and roles before a name: "President Reagan" is spotted as "Reagan".
+TITLES = frozenset("""
+president vice prime minister chancellor secretary senator sen governor gov king queen prince
+princess pope mayor general gen chairman chairwoman chair ceo chief spokesman spokeswoman
+spokesperson ambassador judge justice rep representative mr mrs ms dr sir lord lady st saint
+colonel col captain capt sergeant lieutenant lt admiral commissioner director professor prof
+""".split())
+_SENTENCE_END = frozenset('.!?:;"\'')
+COMMON_VERBS = frozenset("""
+is was are were has had have will would said says say told announced plans plan agreed
+rose fell gained lost reported expects expected sees saw made makes won wins became becomes
+""".split())
+CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
+
+
+@dataclass
+class Span:
+    start: int                  # code points into the original text
+    end: int
+    text: str
+    key: str                    # alias key ("" for a NIL span)
+    candidates: list            # [(internal id, prior, flags)], best prior first
+    embedded: bool = False      # inside a longer run of capitalised name words ("Paxar Corp")
+    modifier: bool = False      # one word used before a common noun ("Japanese officials")
+
+
+def _sentence_initial(norm: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and norm[i] in " (\"'[":
+        i -= 1
+    return i < 0 or norm[i] in _SENTENCE_END or norm[i] == "\n"
+
+
+def _is_capitalised_name_token(norm: str, start: int, end: int) -> bool:
+    tok = norm[start:end]
+    if not tok[:1].isupper() and not (tok[:1].isdigit() and any(c.isupper() for c in tok)):
+        return False
+    # an acronym ("US", "IT") is a name even when its lower-case form is a function word
+    return tok.lower() not in STOPWORDS or (len(tok) >= 2 and tok.isupper())
+
+
+def _possessive_end(norm: str, start: int, end: int) -> int | None:
+    if end - start > 2 and norm[end - 2:end] in ("'s", "'S"):
+        return end - 2
+    return None
+
+
+def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int) -> bool:
+    """A span may name an entity if one of its words is a capitalised name word; a lone
+    sentence-initial word must not be a common word."""
+    for edge in (i, j):     # "the U.S." is spotted as "U.S."
+        if norm[toks[edge][0]:toks[edge][1]].islower() and norm[toks[edge][0]:toks[edge][1]] in STOPWORDS:
+            return False
+    if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES:
+        return False
+    return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
+
+
+def spot(text: str, kb) -> list[Span]:
+    norm = normalize(text)
+    toks = tokenize(norm)
+    n = len(toks)
+    spans: list[Span] = []
+    i = 0
+    while i < n:
+        best = None
+        for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
+            s, e = toks[i][0], toks[j][1]
+            key = alias_key(norm[s:e])
+            pe = _possessive_end(norm, toks[j][0], e)
+            if pe is not None:
+                core = alias_key(norm[s:pe])
+                if kb.candidates(core) and _eligible(norm, toks, i, j):
+                    best = (j, pe, core)
+            if kb.candidates(key) and _eligible(norm, toks, i, j):
+                best = (j, e, key)
+            if not kb.has_prefix(key) and (pe is None or not kb.has_prefix(alias_key(norm[s:pe]))):
+                break
+        if best is not None:
+            j, e, key = best
+            s = toks[i][0]
+            surface = text[s:e]
+            acronym_ok = case_class(surface) == 2
+            cands = [c for c in kb.candidates(key)
+                     if not c[2] & FLAG_LOWER and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
+            single_common = (i == j and _sentence_initial(norm, s) and norm[s:e].lower() in STOPWORDS)
+            embedded = _embedded(norm, toks, i, j)
+            if embedded:
+                # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
+                # surname inside a longer name belongs to that longer name.
+                cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
+            if cands and not single_common:
+                spans.append(Span(s, e, surface, key, cands, embedded=embedded,
+                                  modifier=i == j and _before_common_noun(norm, toks, j)))
+                i = j + 1
+                continue
+        i += 1
+    return spans
+
+
+def _joins_name(norm: str, toks, a: int, b: int) -> bool:
+    """Tokens a and b (adjacent) belong to one capitalised name run."""
+    gap = norm[toks[a][1]:toks[b][0]]
+    return gap in (" ", "-", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
+
+
+def _embedded(norm: str, toks, i: int, j: int) -> bool:
+    """The span is part of a longer run of capitalised words (titles aside): the run
+    probably names something else ("Key Tronic Inc" is not "Inc")."""
+    before = i > 0 and _joins_name(norm, toks, i - 1, i) and \
+        norm[toks[i - 1][0]:toks[i - 1][1]].lower().rstrip(".") not in TITLES
+    after = j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1)
+    return before or after
+
+
+def _before_common_noun(norm: str, toks, j: int) -> bool:
+    if j + 1 >= len(toks) or norm[toks[j][1]:toks[j + 1][0]] != " ":
+        return False
+    nxt = norm[toks[j + 1][0]:toks[j + 1][1]]
+    # a noun follows, not a verb or function word ("Japanese officials", not "Apple said")
+    return (nxt.islower() and nxt.isalpha() and nxt not in FUNCTION_WORDS
+            and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
+
+
+def nil_spans(text: str, taken: list[Span]) -> list[Span]:
+    """Maximal runs of capitalised name words (joined by connectors like 'of') that no
+    alias covered; a lone common word at a sentence start is not a name."""
+    norm = normalize(text)
+    toks = tokenize(norm)
+    covered = [False] * len(norm)
+    for sp in taken:
+        for k in range(sp.start, sp.end):
+            covered[k] = True
+    out: list[Span] = []
+    run: list[int] = []
+
+    def flush():
+        while run and not _is_capitalised_name_token(norm, *toks[run[-1]]):
+            run.pop()
+        if run:
+            s, e = toks[run[0]][0], toks[run[-1]][1]
+            pe = _possessive_end(norm, toks[run[-1]][0], e)
+            e = pe or e
+            single = len(run) == 1
+            if not (single and (_sentence_initial(norm, s) or len(text[s:e]) < 2)):
+                out.append(Span(s, e, text[s:e], "", []))
+        run.clear()
+
+    for k, (s, e) in enumerate(toks):
+        if covered[s] or covered[e - 1]:
+            flush()
+            continue
+        if _is_capitalised_name_token(norm, s, e):
+            if run and norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&"):
+                flush()
+            run.append(k)
+        elif run and norm[s:e].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
+            run.append(k)
+        else:
+            flush()
+    flush()
+    return out

@@ -1,0 +1,74 @@
+"""Text normalisation and tokenisation that never moves an offset.
+
+Every normalisation here maps one code point to one code point (curly quotes -> straight,
+Unicode dashes -> '-', exotic spaces -> ' '), so an offset in the normalised text is the same
+offset in the original. Alias keys (``alias_key``) are built with the same rules on both sides:
+the KB build and the spotter.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+
+_ONE_TO_ONE = {
+    **{ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4"},
+    **{ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"},
+    **{ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"},
+    **{ord(c): " " for c in "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                            "\u2008\u2009\u200a\u202f\u205f\u3000\t\n\r\f\v\u2028\u2029\u0085"},
+}
+
+# A token: an abbreviation with dots (U.S., D.C.), or a word that may contain inner
+# apostrophes, hyphens, ampersands or dots (O'Neill, Thermo-Print, AT&T, Yahoo.com).
+TOKEN_RE = re.compile(r"(?:\w\.){2,}|\w+(?:['&.\-]\w+)*", re.UNICODE)
+_SPACES_RE = re.compile(r" {2,}")
+# Dotted abbreviations key without their dots: "U.S." = "U.S" = "US", "Tenn." = "Tenn".
+_ABBREV_DOTS_RE = re.compile(r"(?<![\w.])((?:\w\.){1,}\w?)\.?(?![\w])")
+
+
+def normalize(text: str) -> str:
+    """Same-length normalisation of quotes, dashes and whitespace (offsets are preserved)."""
+    return text.translate(_ONE_TO_ONE)
+
+
+def alias_key(surface: str) -> str:
+    """The dictionary key of a surface form: normalised, NFC, case-folded, single-spaced."""
+    s = unicodedata.normalize("NFC", normalize(surface)).strip()
+    s = _ABBREV_DOTS_RE.sub(lambda m: m.group(1).replace(".", "") if len(m.group(1)) <= 8 else m.group(0), s)
+    if s.endswith(".") and not s.endswith(".."):
+        s = s[:-1]
+    return _SPACES_RE.sub(" ", s.lower())
+
+
+def case_class(surface: str) -> int:
+    """0: no upper-case letter; 1: mixed/Title case; 2: all upper-case (an acronym like 'US')."""
+    letters = [c for c in surface if c.isalpha()]
+    if not any(c.isupper() for c in letters):
+        return 0
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return 2
+    return 1
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    """(start, end) code-point offsets of the tokens of ``text`` (already normalised)."""
+    return [m.span() for m in TOKEN_RE.finditer(text)]
+
+
+class Utf16Offsets:
+    """Maps code-point offsets to UTF-16 code-unit offsets (what JavaScript string indices are).
+
+    Only characters outside the Basic Multilingual Plane (emoji, rare CJK) take two UTF-16
+    units; the common case (none) costs one scan of the text.
+    """
+
+    __slots__ = ("_astral",)
+
+    def __init__(self, text: str):
+        self._astral = [i for i, c in enumerate(text) if ord(c) > 0xFFFF] if not text.isascii() else []
+
+    def __call__(self, offset: int) -> int:
+        if not self._astral:
+            return offset
+        return offset + bisect_right(self._astral, offset - 1)

@@ -1,0 +1,39 @@
+"""The aiohttp application factory: settings in, a ready-to-run ``web.Application`` out."""
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from workers.settings import Settings
+
+from .handlers import ROUTES
+from .metrics import ServiceMetrics
+from .middleware.api_keys import api_key_middleware
+from .middleware.cors import cors_middleware
+from .middleware.errors import json_errors
+from .middleware.metrics import metrics_middleware
+from .middleware.rate_limit import rate_limit_middleware
+from .openapi import build_openapi
+from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS
+
+
+def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
+    """Outermost first; optional ones are left out entirely when off (zero cost)."""
+    chain = [metrics_middleware(metrics), cors_middleware(settings), json_errors]
+    if settings.api_keys:
+        chain.append(api_key_middleware(settings))
+    if settings.rate_limit > 0:
+        chain.append(rate_limit_middleware(settings))
+    return chain
+
+
+def create_app(settings: Settings) -> web.Application:
+    metrics = ServiceMetrics()
+    app = web.Application(middlewares=middlewares(settings, metrics),
+                          client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[OPENAPI] = orjson.dumps(build_openapi(settings))
+    app.cleanup_ctx.extend(CLEANUP_CONTEXTS)
+    app.add_routes(ROUTES)
+    return app

@@ -1,0 +1,42 @@
+"""Reading a JSON request body safely: content type first, size before reading, then UTF-8 and JSON.
+
+An oversized body is refused from its Content-Length without reading it; a chunked one is read
+only up to the limit.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from linkers import errors
+
+from . import shapes
+
+JSON_ESCAPE_GROWTH = 6          # one byte of text is at most 6 bytes of JSON ("\u0000")
+BODY_SLACK = 64 * 1024          # room for the other fields of a request
+
+
+def article_body_limit(max_text_bytes: int, max_body_bytes: int) -> int:
+    """The largest body that can still carry a text within the limit, however it is escaped."""
+    return min(max_body_bytes, JSON_ESCAPE_GROWTH * max_text_bytes + BODY_SLACK)
+
+
+async def read_json(request: web.Request, limit: int) -> object:
+    content_type = request.content_type
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            f"send Content-Type: application/json (got {request.headers.get('Content-Type') or 'none'})")
+    if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
+        raise errors.UnsupportedMediaType(f"JSON bodies are UTF-8, not {request.charset}")
+    length = request.content_length
+    if length is not None and length > limit:
+        raise errors.TextTooLarge(f"the body is {length} bytes; the limit is {limit}",
+                                  limit=limit, size=length)
+    if length is not None:
+        return shapes.parse_json(await request.read())
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise errors.TextTooLarge(f"the body is over the limit of {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return shapes.parse_json(b"".join(chunks))

@@ -1,0 +1,129 @@
+"""``factlink``: the one command line entry point (``[project.scripts]`` -> ``service.cli:main``).
+
+    factlink serve [--host H] [--port P]   Redis (bundled unless REDIS_URL), workers and the API
+    factlink api [--host H] [--port P]     the HTTP API only
+    factlink worker [--concurrency N]      a Celery worker only (scale out: many, one Redis)
+    factlink kb build | link | eval        the linking core's commands (service.corecli)
+    factlink relink                        re-link stored articles (service.relink, when present)
+
+Settings come from the environment (``workers.settings.ENVIRONMENT``), read here once; flags
+override them.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import logging
+import sys
+
+from linkers import errors
+from workers.settings import Settings, SettingsError
+
+from . import corecli
+
+log = logging.getLogger("factlink")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment first, then the flags given on the command line."""
+    settings = Settings.from_env()
+    overrides = {name: getattr(args, name) for name in ("host", "port", "worker_concurrency")
+                 if getattr(args, name, None) is not None}
+    return dataclasses.replace(settings, **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+    return serve(settings_from(args))
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+    settings = settings_from(args)
+    log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
+             settings.redis)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                print=None)
+    return corecli.EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from linkers import open_kb
+    from workers import keys
+    from workers.celery_app import create_celery
+    settings = settings_from(args)
+    # open the KB once here so a bad FACTLINK_KB fails now, not in every pool process
+    kb = open_kb(settings.kb_path)
+    log.info("factlink worker: KB %s (%d entities), Redis %s", kb.version, len(kb),
+             settings.redis)
+    kb.close()
+    argv = ["worker", "--pool", "prefork", "--concurrency", str(settings.worker_concurrency),
+            "--queues", keys.QUEUE, "--loglevel", args.loglevel,
+            # no peer chatter: startup is not delayed by mingle, and nothing here needs gossip
+            "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    if args.name:
+        argv += ["--hostname", args.name]
+    create_celery(settings).worker_main(argv)
+    return corecli.EXIT_OK
+
+
+def _add_bind_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="bind address (default: FACTLINK_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: FACTLINK_PORT or 8080)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="factlink", description=(
+        "Entity linking to Wikidata with time-aware fact cards, for news text."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="Redis, workers and the HTTP API together")
+    _add_bind_flags(serve)
+    serve.add_argument("--concurrency", dest="worker_concurrency", type=int,
+                       help="worker processes (default: FACTLINK_WORKER_CONCURRENCY or cores)")
+    serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="the HTTP API only (needs REDIS_URL and workers elsewhere)")
+    _add_bind_flags(api)
+    api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="a Celery worker only (needs REDIS_URL)")
+    worker.add_argument("--concurrency", dest="worker_concurrency", type=int,
+                        help="pool processes (default: FACTLINK_WORKER_CONCURRENCY or cores)")
+    worker.add_argument("--name", help="Celery node name (default: celery@<hostname>)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    corecli.add_parsers(sub)
+    _add_optional_parser(sub, "service.relink")
+    return parser
+
+
+def _add_optional_parser(sub, module_name: str) -> None:
+    """Commands that live in their own module register themselves (``add_parser(sub)``)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    module.add_parser(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or corecli.EXIT_OK
+    except SettingsError as exc:
+        sys.stderr.write(f"factlink: {exc}\n")
+        return corecli.EXIT_USAGE
+    except errors.FactlinkError as exc:
+        return corecli.fail(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""GET /v1/entities/{qid} (a fact card, browser-cacheable) and POST /v1/entities/refresh.
+
+A card is one MGET away: the Wikidata overlay if a refresh stored one, else the KB card cached
+earlier; on a miss it is computed from the (mmap-backed) KB and cached. If Redis is down the KB
+card is still served, just not cached.
+"""
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+
+from linkers import errors
+from workers import cache
+
+from .. import shapes
+from ..body import read_json
+from ..middleware.errors import DEPENDENCY_DOWN
+from ..resources import JOBS, KB, METRICS, REDIS, SETTINGS
+
+log = logging.getLogger(__name__)
+
+REFRESH_BODY_LIMIT = 64 * 1024
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def card(request: web.Request) -> web.Response:
+    app = request.app
+    qid = shapes.parse_qid(request.match_info["qid"])
+    as_of = shapes.parse_as_of(request.query.get("as_of"))
+    kb, metrics = app[KB], app[METRICS]
+    redis_up = True
+    try:
+        entry = await cache.read_card(app[REDIS], kb.version, qid, as_of)
+    except DEPENDENCY_DOWN as exc:
+        log.warning("card cache unavailable (%s); serving from the KB", exc)
+        entry, redis_up = None, False
+    if entry is not None:
+        metrics.cache_hit("card")
+        cache_state = "hit"
+    else:
+        metrics.cache_miss("card")
+        cache_state = "miss"
+        fact_card = kb.fact_card(qid, as_of)
+        if fact_card is None:
+            raise errors.UnknownEntity(f"{qid} is not in the knowledge base", qid=qid)
+        entry = cache.kb_card_entry(kb.version, qid, as_of, fact_card)
+        if redis_up:
+            try:
+                await cache.write_card(app[REDIS], kb.version, qid, as_of, entry,
+                                       app[SETTINGS].card_ttl)
+            except DEPENDENCY_DOWN as exc:
+                log.warning("card cache unavailable (%s); card not cached", exc)
+    headers = {"ETag": entry.etag,
+               "Cache-Control": f"public, max-age={app[SETTINGS].card_max_age}",
+               "X-Factlink-Cache": cache_state}
+    if _etag_matches(request.headers.get("If-None-Match"), entry.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=entry.body, content_type="application/json", headers=headers)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    qids, as_of = shapes.parse_refresh(await read_json(request, REFRESH_BODY_LIMIT))
+    await request.app[JOBS].refresh_entities(qids, as_of)
+    return web.Response(status=202, body=orjson.dumps({"qids": qids, "status": "queued"}),
+                        content_type="application/json")

@@ -1,0 +1,79 @@
+"""Prometheus metrics of one API process, plus what it reads from Redis when scraped.
+
+Request latency and cache hits/misses are observed here; queue depth and the workers' linking
+time live in Redis (workers are other processes) and are read at scrape time. Each app has its
+own registry, so several apps in one process (tests) never share counters.
+"""
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
+                               disable_created_metrics, generate_latest)
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from workers import keys, stats
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                   5.0, 10.0)
+
+
+class _WorkerLinkTime(Collector):
+    """The linking-time histogram the workers keep in Redis, as of the last scrape."""
+
+    def __init__(self):
+        self.snapshot: tuple[list[tuple[str, int]], float, int] | None = None
+
+    def collect(self):
+        if self.snapshot is None:
+            return
+        buckets, total, _count = self.snapshot
+        yield HistogramMetricFamily("factlink_link_seconds",
+                                    "Time workers spent linking one article",
+                                    buckets=buckets, sum_value=total)
+
+
+class ServiceMetrics:
+    def __init__(self):
+        # no "_created" series: a timestamp per label set, that nobody graphs
+        disable_created_metrics()
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "factlink_http_request_seconds", "HTTP request latency by route",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.responses = Counter(
+            "factlink_http_responses", "HTTP responses by route and status",
+            ["route", "status"], registry=self.registry)
+        self.cache = Counter(
+            "factlink_cache_lookups", "Cache lookups by kind (result, card) and outcome",
+            ["kind", "outcome"], registry=self.registry)
+        self.queue_depth = Gauge(
+            "factlink_queue_depth", "Tasks waiting in the queue", registry=self.registry)
+        self._link_time = _WorkerLinkTime()
+        self.registry.register(self._link_time)
+
+    def cache_hit(self, kind: str) -> None:
+        self.cache.labels(kind, "hit").inc()
+
+    def cache_miss(self, kind: str) -> None:
+        self.cache.labels(kind, "miss").inc()
+
+    async def read_shared(self, redis) -> None:
+        """Refresh what lives in Redis; if Redis is down, the process metrics still render."""
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.llen(keys.QUEUE)
+                pipe.hgetall(keys.LINK_STATS)
+                depth, link_stats = await pipe.execute()
+        except Exception as exc:
+            log.warning("metrics: cannot read Redis (%s)", exc)
+            return
+        self.queue_depth.set(depth)
+        self._link_time.snapshot = stats.cumulative_buckets(link_stats)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,11 @@
+"""The API's middlewares, one per file, listed outermost first by ``service.app.middlewares``.
+
+    metrics      times every request (including refused ones)
+    cors         answers preflights, adds CORS headers to every response (errors included)
+    errors       turns every exception into a JSON error response (never a traceback)
+    api_keys     optional X-API-Key check
+    rate_limit   optional per-client token bucket
+"""
+
+#: probes and scrapers: never behind an API key or a rate limit
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})

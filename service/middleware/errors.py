@@ -1,0 +1,92 @@
+"""Every failure becomes ``{"error": {"code", "message"}}`` with the status its code implies.
+
+Statuses come from the ``linkers.errors`` tree (the most specific class wins); aiohttp's own
+HTTP errors (unknown route, wrong method) get the same JSON shape; Redis or broker failures
+become 503 with ``Retry-After``; anything else is logged with its traceback, server-side only,
+and answered ``500 internal``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import redis
+from aiohttp import web
+from kombu.exceptions import OperationalError
+
+from linkers import errors
+
+from .. import shapes
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type, int] = {
+    errors.InvalidInput: 400,
+    errors.UnsupportedMediaType: 415,
+    errors.TextTooLarge: 413,
+    errors.Unauthorized: 401,
+    errors.NotFound: 404,
+    errors.RateLimited: 429,
+    errors.Unavailable: 503,
+    # at request time only a worker whose KB differs from the API's (mid-deploy): retry later
+    errors.KBError: 503,
+}
+#: when the error does not say how long to wait
+DEFAULT_RETRY_AFTER = {429: 1, 503: 5}
+
+DEPENDENCY_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                   OperationalError)
+
+
+def status_for(error: errors.FactlinkError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_response(error: errors.FactlinkError) -> web.Response:
+    status = status_for(error)
+    response = web.Response(status=status, body=shapes.error_body(error),
+                            content_type="application/json")
+    if status in DEFAULT_RETRY_AFTER:
+        seconds = error.details.get("retry_after", DEFAULT_RETRY_AFTER[status])
+        response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
+    if exc.status == 404:
+        error = errors.NotFound(f"no such resource: {request.method} {request.path}")
+    elif exc.status == 413:
+        error = errors.TextTooLarge("the body is over the size limit")
+    else:
+        error = errors.FactlinkError(exc.reason)
+        error.code = exc.reason.lower().replace(" ", "_")
+    response = web.Response(status=exc.status, body=shapes.error_body(error),
+                            content_type="application/json")
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.FactlinkError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _from_http_exception(exc, request)
+    except DEPENDENCY_DOWN as exc:
+        log.warning("%s %s: dependency down: %s", request.method, request.path, exc)
+        return error_response(errors.BrokerUnavailable("Redis cannot be reached; try again shortly"))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(_Internal("internal error; it has been logged"))
+
+
+class _Internal(errors.FactlinkError):
+    code = "internal"

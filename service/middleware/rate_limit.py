@@ -1,0 +1,60 @@
+"""Optional per-client rate limit (``FACTLINK_RATE_LIMIT`` requests/s): a token bucket each.
+
+A client is its API key when it sends one, else its address. Buckets live in this process: with
+several API processes the limit applies per process, which is enough to stop one noisy client.
+"""
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from linkers import errors
+from workers.settings import Settings
+
+from . import OPERATIONAL_PATHS
+from .api_keys import HEADER
+
+MAX_TRACKED_CLIENTS = 100_000
+
+
+class TokenBuckets:
+    def __init__(self, rate: float, size: float):
+        self.rate = rate
+        self.size = max(1.0, size)
+        self._buckets: dict[str, tuple[float, float]] = {}   # client -> (tokens, updated)
+
+    def take(self, client: str) -> float:
+        """Spend a token: 0 if there was one, else the seconds until there will be."""
+        now = time.monotonic()
+        tokens, updated = self._buckets.get(client, (self.size, now))
+        tokens = min(self.size, tokens + (now - updated) * self.rate)
+        if tokens >= 1:
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > MAX_TRACKED_CLIENTS:
+                self._forget_full(now)
+            return 0.0
+        self._buckets[client] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        # a bucket that has refilled is the same as no bucket
+        self._buckets = {client: (tokens, updated)
+                         for client, (tokens, updated) in self._buckets.items()
+                         if tokens + (now - updated) * self.rate < self.size}
+
+
+def rate_limit_middleware(settings: Settings):
+    buckets = TokenBuckets(settings.rate_limit, settings.rate_bucket_size)
+
+    @web.middleware
+    async def rate_limit(request: web.Request, handler) -> web.StreamResponse:
+        if request.path not in OPERATIONAL_PATHS:
+            client = request.headers.get(HEADER) or request.remote or "unknown"
+            wait = buckets.take(client)
+            if wait:
+                raise errors.RateLimited(f"over {settings.rate_limit:g} requests/s; slow down",
+                                         retry_after=wait)
+        return await handler(request)
+
+    return rate_limit

@@ -1,0 +1,127 @@
+"""The OpenAPI 3.1 document served at /v1/openapi.json, built from ``service.shapes``."""
+from __future__ import annotations
+
+from importlib import metadata
+
+from workers.settings import Settings
+
+from . import shapes
+
+JSON = "application/json"
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _retry_later(description: str) -> dict:
+    response = _error(description)
+    response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                           "description": "seconds to wait before retrying"}}
+    return response
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {JSON: {"schema": schema}}}
+
+
+def _query(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+def _path(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+BAD_REQUEST = _error("malformed JSON, a missing or ill-typed field, bad options, invalid UTF-8")
+SUBMIT_ERRORS = {
+    "400": BAD_REQUEST,
+    "413": _error("a text (or the body) over the size limit"),
+    "415": _error("Content-Type is not application/json"),
+    "429": _retry_later("over the per-client rate limit or the queue-depth limit"),
+    "503": _retry_later("Redis or the workers are down"),
+}
+COMMON_ERRORS = {
+    "401": _error("API keys are on and X-API-Key is missing or unknown"),
+}
+
+
+def build_openapi(settings: Settings) -> dict:
+    try:
+        version = metadata.version("factlink")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    paths = {
+        "/v1/annotate": {"post": {
+            "summary": "Link an article now (from the cache, or from a worker)",
+            "requestBody": _body(shapes.ARTICLE),
+            "responses": {
+                "200": _json(shapes.LINK_RESULT, "the linking result; X-Factlink-Cache says "
+                                                  "hit or miss"),
+                "202": _json(shapes.JOB_ACCEPTED, f"not done within {settings.sync_timeout:g} s: "
+                                                   "poll the job"),
+                **SUBMIT_ERRORS}}},
+        "/v1/jobs": {"post": {
+            "summary": "Queue one article or a batch; job ids are deterministic",
+            "requestBody": _body(shapes.JOBS_REQUEST),
+            "responses": {"202": _json(shapes.JOBS_ACCEPTED, "the jobs, queued or already known"),
+                          **SUBMIT_ERRORS}}},
+        "/v1/jobs/{job_id}": {"get": {
+            "summary": "A job's status, with its result once done",
+            "parameters": [_path("job_id", {"type": "string",
+                                            "pattern": shapes.JOB_ID_PATTERN.pattern})],
+            "responses": {"200": _json(shapes.JOB_STATUS, "queued, running, done or failed"),
+                          "404": _error("unknown (or expired) job")}}},
+        "/v1/entities/{qid}": {"get": {
+            "summary": "An entity's fact card (ETag, Cache-Control; 304 on If-None-Match)",
+            "parameters": [_path("qid", {"type": "string", "pattern": shapes.QID_PATTERN.pattern}),
+                           _query("as_of", {"type": "string", "format": "date"},
+                                  "facts as of this date (default: current)")],
+            "responses": {"200": _json(shapes.FACT_CARD, "the fact card"),
+                          "304": {"description": "unchanged since the ETag sent"},
+                          "400": _error("malformed QID or date"),
+                          "404": _error("unknown entity")}}},
+        "/v1/entities/refresh": {"post": {
+            "summary": "Refresh cards from the Wikidata API (served over the KB's afterwards)",
+            "requestBody": _body(shapes.REFRESH_REQUEST),
+            "responses": {"202": _json(shapes.REFRESH_ACCEPTED, "the refresh is queued"),
+                          **SUBMIT_ERRORS}}},
+        "/v1/lookup": {"get": {
+            "summary": "Ranked candidate entities for a surface form",
+            "parameters": [_query("mention", {"type": "string"}, "the surface form, e.g. NATO",
+                                  required=True),
+                           _query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": shapes.MAX_LOOKUP_LIMIT, "default": 10},
+                                  "most candidates to return")],
+            "responses": {"200": _json(shapes.LOOKUP, "candidates, best first"),
+                          "400": BAD_REQUEST}}},
+        "/v1/openapi.json": {"get": {"summary": "This document",
+                                     "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/healthz": {"get": {"summary": "The process is alive",
+                             "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Redis and at least one worker answer",
+                            "responses": {"200": _json(shapes.READY, "ready"),
+                                          "503": _retry_later("Redis or the workers are down")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics",
+                             "responses": {"200": {"description": "text exposition format"}}}},
+    }
+    for path, operations in paths.items():
+        if path.startswith("/v1/") and path != "/v1/openapi.json":
+            for operation in operations.values():
+                operation["responses"].update(COMMON_ERRORS)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "factlink", "version": version,
+                 "description": "Entity linking to Wikidata with time-aware fact cards, for news."},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": shapes.ERROR},
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+        **({"security": [{"apiKey": []}]} if settings.api_keys else {}),
+    }

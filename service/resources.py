@@ -1,0 +1,68 @@
+"""The long-lived resources of one API process, as typed ``web.AppKey``s with their lifetimes.
+
+Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
+in order: the KB, the Redis pool, the Celery producer (and the worker monitor using it), then
+the job queue that needs all three. Handlers read them from ``request.app[KEY]``.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from celery import Celery
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from linkers import KnowledgeBase, open_kb
+from workers.celery_app import create_celery
+from workers.monitor import WorkerMonitor
+from workers.queue import JobQueue
+from workers.settings import Settings
+
+from .metrics import ServiceMetrics
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", ServiceMetrics)
+KB = web.AppKey("kb", KnowledgeBase)
+REDIS = web.AppKey("redis", aioredis.Redis)
+CELERY = web.AppKey("celery", Celery)
+WORKERS = web.AppKey("workers", WorkerMonitor)
+JOBS = web.AppKey("jobs", JobQueue)
+OPENAPI = web.AppKey("openapi", bytes)
+
+
+async def knowledge_base(app: web.Application) -> AsyncIterator[None]:
+    # the first start may build the starter KB: keep the loop free meanwhile
+    loop = asyncio.get_running_loop()
+    app[KB] = await loop.run_in_executor(None, open_kb, app[SETTINGS].kb_path)
+    yield
+    app[KB].close()
+
+
+async def redis_pool(app: web.Application) -> AsyncIterator[None]:
+    # fail fast when Redis is down (one immediate retry covers a connection that went stale
+    # across a Redis restart): the client gets a 503 in milliseconds, not after a backoff
+    app[REDIS] = aioredis.Redis.from_url(
+        app[SETTINGS].redis, socket_connect_timeout=1.0,
+        socket_timeout=5.0, retry=Retry(NoBackoff(), 1))
+    yield
+    await app[REDIS].aclose()
+
+
+async def celery_producer(app: web.Application) -> AsyncIterator[None]:
+    app[CELERY] = create_celery(app[SETTINGS])
+    app[WORKERS] = WorkerMonitor(app[CELERY])
+    yield
+    app[CELERY].close()
+
+
+async def job_queue(app: web.Application) -> AsyncIterator[None]:
+    app[JOBS] = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], app[KB].version)
+    await app[JOBS].start()
+    yield
+    await app[JOBS].stop()
+
+
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, celery_producer, job_queue)

@@ -1,0 +1,50 @@
+"""Shared fixtures: knowledge bases for the linking core's tests.
+
+``news_kb`` is a tiny KB of real Wikidata items written in the test (tests/wikidata_dump.py),
+``starter_kb`` the starter KB shipped in linkers/starter/, ``full_kb`` the directory of the KB
+built from the shared Wikidata subset. Shared data is read from ``../shared/data`` (or
+``$FACTLINK_SHARED_DATA``) and never copied. The service and worker fixtures (real Redis,
+Celery workers, the HTTP app) live in ``service_fixtures.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from wikidata_dump import NEWS_WORLD, shared_data_dir, write_dump
+
+from linkers import build_kb, open_kb
+from linkers.kb import STARTER_DUMP
+
+pytest_plugins = ("service_fixtures",)
+
+
+@pytest.fixture(scope="session")
+def news_kb(tmp_path_factory):
+    """A KB of the sample sentence's world (tests/wikidata_dump.py: NEWS_WORLD), ~0.1 s."""
+    folder = tmp_path_factory.mktemp("news-kb")
+    dump = write_dump(folder / "dump.json", NEWS_WORLD)
+    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False)
+    return open_kb(folder / "kb")
+
+
+@pytest.fixture(scope="session")
+def starter_kb(tmp_path_factory):
+    """The starter KB, built the way ``open_kb()`` builds it (into a session cache dir)."""
+    if not STARTER_DUMP.is_file():
+        pytest.skip(f"the starter KB dump {STARTER_DUMP} is not written yet")
+    return open_kb(cache_dir=tmp_path_factory.mktemp("starter-cache"))
+
+
+@pytest.fixture(scope="session")
+def full_kb(tmp_path_factory) -> Path:
+    """Directory of the KB of the shared Wikidata subset (134,617 entities, with PageRank);
+    built once per session with 2 workers (~6 s)."""
+    wikidata = shared_data_dir() / "wikidata"
+    dump, pagerank = wikidata / "entities.json.gz", wikidata / "pagerank.tsv.gz"
+    if not dump.is_file():
+        pytest.skip(f"shared Wikidata subset not present at {wikidata}")
+    out = tmp_path_factory.mktemp("full-kb") / "kb"
+    build_kb([str(dump)], str(out), popularity=str(pagerank) if pagerank.is_file() else None,
+             workers=2, progress=False)
+    return out

@@ -1,0 +1,204 @@
+"""The core's command line — ``factlink kb build``, ``factlink link``, ``factlink eval`` — driven
+through the argparse parser ``service.corecli.add_parsers`` builds: JSON on stdout, one line
+per problem on stderr (never a traceback), and the documented exit codes."""
+from __future__ import annotations
+
+import argparse
+
+import orjson
+import pytest
+from wikidata_dump import NATO, NEWS_WORLD, UKRAINE, shared_data_dir, write_dump
+
+from linkers import open_kb
+from service.corecli import EXIT_DUMP, EXIT_KB, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_parsers
+
+BENCH = shared_data_dir() / "bench"
+
+
+@pytest.fixture
+def factlink(capsys, monkeypatch):
+    """Run a factlink command line; returns (exit code, stdout JSON lines, stderr text).
+    ``factlink.stdout`` keeps the last command's raw stdout (for the human-readable table)."""
+    monkeypatch.delenv("FACTLINK_KB", raising=False)
+    parser = argparse.ArgumentParser(prog="factlink")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+
+    def run(*argv) -> tuple[int, list, str]:
+        args = parser.parse_args([str(a) for a in argv])
+        code = args.func(args)
+        run.stdout, err = capsys.readouterr()
+        assert "Traceback" not in err
+        lines = [orjson.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+        return code, lines, err
+    return run
+
+
+# --- kb build --------------------------------------------------------------------------------
+def test_kb_build_prints_a_json_summary(factlink, tmp_path):
+    dump = write_dump(tmp_path / "news.json.gz", NEWS_WORLD)
+    code, [summary], _ = factlink("kb", "build", dump, "--out", tmp_path / "kb", "--workers", 1, "--quiet")
+    assert code == EXIT_OK
+    assert summary["kb_version"] == open_kb(tmp_path / "kb").version
+    assert summary["entities"] == summary["size_entities"] == len(NEWS_WORLD)
+    assert (summary["malformed_lines"], summary["duplicates"]) == (0, 0)
+
+
+def test_kb_build_reports_malformed_lines_on_stderr(factlink, tmp_path):
+    dump = write_dump(tmp_path / "news.json", [NATO, "{broken", UKRAINE])
+    code, [summary], err = factlink("kb", "build", dump, "--out", tmp_path / "kb", "--workers", 1)
+    assert code == EXIT_OK
+    assert summary["malformed_lines"] == 1
+    assert "line 3" in err
+
+
+def test_kb_build_strict_stops_with_exit_4(factlink, tmp_path):
+    dump = write_dump(tmp_path / "news.json", [NATO, "{broken", UKRAINE])
+    code, out, err = factlink("kb", "build", dump, "--out", tmp_path / "kb", "--workers", 1, "--strict")
+    assert (code, out) == (EXIT_DUMP, [])
+    assert "[dump_error]" in err and "line 3" in err
+    assert not (tmp_path / "kb").exists()
+
+
+def test_kb_build_of_a_missing_dump_exits_3(factlink, tmp_path):
+    code, _, err = factlink("kb", "build", tmp_path / "nope.json", "--out", tmp_path / "kb")
+    assert code == EXIT_KB
+    assert "nope.json" in err
+
+
+# --- link ------------------------------------------------------------------------------------
+def test_link_a_plain_text_file(factlink, news_kb, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text("\U0001F600 Macron met Putin about Ukraine, NATO\u2019s allies said.\n")
+    code, [result], _ = factlink("link", article, "--kb", news_kb.path, "--published-at", "2022-02-10")
+    assert code == EXIT_OK
+    assert {m["text"]: m["qid"] for m in result["mentions"]} == \
+        {"Macron": "Q3052772", "Putin": "Q7747", "Ukraine": "Q212", "NATO": "Q7184"}
+    assert result["published_at"] == "2022-02-10" and result["kb_version"] == news_kb.version
+    assert result["entities"]["Q7184"]["label"] == "NATO"
+
+
+def test_link_options_from_the_command_line(factlink, news_kb, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text("Macron met Putin.")
+    code, [result], _ = factlink("link", article, "--kb", news_kb.path, "--top-k", 2, "--no-cards")
+    assert code == EXIT_OK
+    assert result["entities"] == {} and result["relations"] == []
+    assert result["mentions"][0]["candidates"][0]["qid"] == "Q3052772"
+    code, [result], _ = factlink("link", article, "--kb", news_kb.path, "--threshold", 1.0)
+    assert all(m["qid"] is None for m in result["mentions"])
+
+
+def test_link_json_lines_one_result_per_line_and_bad_lines_reported(factlink, news_kb, tmp_path):
+    docs = tmp_path / "articles.jsonl"
+    docs.write_bytes(b"\n".join([
+        orjson.dumps({"id": "a", "text": "Macron met Putin."}),
+        b'{"id": "b", "text": "NATO',                                   # line 2: not JSON
+        orjson.dumps({"id": 3, "text": "NATO's allies met in Paris.", "published_at": "2022-02-10"}),
+        orjson.dumps({"id": "c", "text": ["not", "a", "string"]}),       # line 4: text not a string
+        orjson.dumps({"id": "d", "text": "Ukraine.", "published_at": "last week"}),  # line 5: bad date
+        orjson.dumps({"id": "e", "text": "Thermo-Print GmbH"}),
+    ]) + b"\n")
+    code, results, err = factlink("link", docs, "--kb", news_kb.path)
+    assert code == EXIT_PARTIAL
+    assert [r["id"] for r in results] == ["a", 2, 3, "c", "d", "e"]
+    by_id = {r["id"]: r for r in results}
+    assert [m["qid"] for m in by_id["a"]["mentions"]] == ["Q3052772", "Q7747"]
+    assert by_id[3]["published_at"] == "2022-02-10"
+    assert by_id[3]["mentions"][0] == {"start": 0, "end": 4, "start_utf16": 0, "end_utf16": 4, "text": "NATO",
+                                       "qid": "Q7184", "label": "NATO", "confidence": by_id[3]["mentions"][0]["confidence"]}
+    assert by_id["e"]["mentions"][0]["qid"] is None
+    assert (by_id[2]["line"], by_id[2]["error"]["code"]) == (2, "malformed_json")
+    assert (by_id["c"]["line"], by_id["c"]["error"]["code"]) == (4, "missing_field")
+    assert (by_id["d"]["line"], by_id["d"]["error"]["code"]) == (5, "invalid_input")
+    assert [line.split(":")[1].strip() for line in err.splitlines()] == ["line 2", "line 4", "line 5"]
+
+
+def test_link_json_line_without_text_is_reported_under_its_id(factlink, news_kb, tmp_path):
+    docs = tmp_path / "articles.jsonl"
+    docs.write_bytes(orjson.dumps({"id": "c", "body": "no text field"}) + b"\n")
+    code, [result], _ = factlink("link", docs, "--kb", news_kb.path)
+    assert code == EXIT_PARTIAL
+    assert (result["id"], result["line"], result["error"]["code"]) == ("c", 1, "missing_field")
+
+
+def test_link_all_good_json_lines_exits_0(factlink, news_kb, tmp_path):
+    docs = tmp_path / "articles.ndjson"
+    docs.write_bytes(orjson.dumps({"id": "a", "text": "Macron."}) + b"\n\n"
+                     + orjson.dumps({"id": "b", "text": "Putin."}) + b"\n")
+    code, results, _ = factlink("link", docs, "--kb", news_kb.path)
+    assert code == EXIT_OK
+    assert [r["id"] for r in results] == ["a", "b"]
+
+
+def test_link_input_that_is_not_utf8_exits_2(factlink, news_kb, tmp_path):
+    article = tmp_path / "latin1.txt"
+    article.write_bytes("Macron a rencontr\u00e9 Poutine \u00e0 Moscou.".encode("latin-1"))
+    code, out, err = factlink("link", article, "--kb", news_kb.path)
+    assert (code, out) == (EXIT_USAGE, [])
+    assert err.startswith("factlink: error [invalid_encoding]")
+
+
+def test_link_with_a_bad_date_or_missing_input_exits_2(factlink, news_kb, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text("Macron met Putin.")
+    code, _, err = factlink("link", article, "--kb", news_kb.path, "--published-at", "10/02/2022")
+    assert code == EXIT_USAGE and "published_at" in err
+    code, _, err = factlink("link", tmp_path / "missing.txt", "--kb", news_kb.path)
+    assert code == EXIT_USAGE and "missing.txt" in err
+    code, _, err = factlink("link", article, "--kb", news_kb.path, "--threshold", 2)
+    assert code == EXIT_USAGE and "threshold" in err
+
+
+def test_link_with_a_missing_kb_exits_3(factlink, tmp_path, monkeypatch):
+    article = tmp_path / "article.txt"
+    article.write_text("Macron met Putin.")
+    code, out, err = factlink("link", article, "--kb", tmp_path / "no-kb")
+    assert (code, out) == (EXIT_KB, [])
+    assert err.startswith("factlink: error [kb_error]") and "no-kb" in err
+    (tmp_path / "not-a-kb").mkdir()
+    code, _, err = factlink("link", article, "--kb", tmp_path / "not-a-kb")
+    assert code == EXIT_KB and "[kb_format]" in err
+    monkeypatch.setenv("FACTLINK_KB", str(tmp_path / "no-kb"))          # the environment's KB
+    code, _, _ = factlink("link", article)
+    assert code == EXIT_KB
+
+
+# --- eval ------------------------------------------------------------------------------------
+def test_eval_links_the_gold_documents(factlink, news_kb, tmp_path):
+    text = "Macron met Putin about Ukraine in Paris."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
+        {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 11, "end": 16, "qid": "Q7747"},
+        {"start": 23, "end": 30, "qid": "Q212"}, {"start": 34, "end": 39, "qid": "Q90"}]}) + b"\n")
+    code, [report], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    assert code == EXIT_OK
+    assert report["end_to_end"] == {"tp": 4, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert report["kb_coverage"] == 1.0 and report["ms_per_doc"]["median"] > 0
+
+
+def test_eval_of_stored_predictions_reproduces_the_readme(factlink, news_kb):
+    gold, pred = BENCH / "reuters-128.jsonl", BENCH / "anchors" / "refined.reuters-128.jsonl"
+    if not pred.is_file():
+        pytest.skip(f"benchmarks not found at {BENCH}")
+    code, [report], _ = factlink("eval", gold, "--pred", pred, "--kb", news_kb.path, "--json")
+    assert code == EXIT_OK
+    scores = report["end_to_end"]
+    assert (round(scores["precision"], 2), round(scores["recall"], 2), round(scores["f1"], 3)) == (0.51, 0.62, 0.564)
+
+
+def test_eval_table_shows_p_r_f1(factlink, news_kb):
+    gold, pred = BENCH / "reuters-128.jsonl", BENCH / "anchors" / "refined.reuters-128.jsonl"
+    if not pred.is_file():
+        pytest.skip(f"benchmarks not found at {BENCH}")
+    code, _, _ = factlink("eval", gold, "--pred", pred, "--kb", news_kb.path)
+    assert code == EXIT_OK
+    assert "reuters-128.jsonl      end_to_end   0.514  0.624  0.564" in factlink.stdout
+
+
+def test_eval_of_a_file_that_is_not_a_benchmark_exits_2(factlink, news_kb, tmp_path):
+    code, _, err = factlink("eval", tmp_path / "missing.jsonl", "--kb", news_kb.path)
+    assert code == EXIT_USAGE and "missing.jsonl" in err
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("this is not json\n")
+    code, _, err = factlink("eval", junk, "--kb", news_kb.path)
+    assert code == EXIT_USAGE and "junk.jsonl" in err

@@ -1,0 +1,208 @@
+"""Building a KB from Wikidata dumps and opening it: what `factlink kb build` promises.
+
+Any dump layout gives the same KB; a bad line is reported, not fatal (unless strict); a failed
+build never replaces a good KB; popular entities win shared names; opening is instant.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+
+import orjson
+import pytest
+from wikidata_dump import FRANCE, MACRON, NATO, NEWS_WORLD, PARIS, UKRAINE, item, write_dump
+
+from linkers import build_kb, errors, open_kb
+
+
+def build(tmp_path, entities, name="dump.json", layout="dump", out="kb", **options):
+    dump = write_dump(tmp_path / name, entities, layout)
+    report = build_kb([str(dump)], str(tmp_path / out), workers=1, progress=False, **options)
+    return report, open_kb(tmp_path / out)
+
+
+def records(kb) -> dict[str, dict]:
+    return {qid: kb.entity(qid) for qid in kb.iter_qids()}
+
+
+@pytest.mark.parametrize("name, layout", [
+    ("dump.json.gz", "dump"), ("dump.json.bz2", "dump"),
+    ("entities.jsonl", "jsonl"), ("entities.jsonl.gz", "jsonl"),
+])
+def test_every_dump_layout_gives_the_same_kb(tmp_path, name, layout):
+    plain, plain_kb = build(tmp_path, NEWS_WORLD, out="plain")
+    other, other_kb = build(tmp_path, NEWS_WORLD, name=name, layout=layout, out="other")
+    assert other.kb_version == plain.kb_version == other_kb.version
+    assert other.entities == len(other_kb) == len(NEWS_WORLD)
+    assert records(other_kb) == records(plain_kb)
+
+
+def test_parallel_parsing_gives_the_same_kb(tmp_path, monkeypatch):
+    monkeypatch.setattr("linkers.kb.build.CHUNK_LINES", 3)     # several chunks for two workers
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD + ["{broken"])
+    one = build_kb([str(dump)], str(tmp_path / "one"), workers=1, progress=False)
+    two = build_kb([str(dump)], str(tmp_path / "two"), workers=2, progress=False)
+    assert two.kb_version == one.kb_version
+    assert (two.malformed_examples, two.entities) == (one.malformed_examples, len(NEWS_WORLD))
+    assert records(open_kb(tmp_path / "two")) == records(open_kb(tmp_path / "one"))
+
+
+def test_kb_version_changes_with_the_content(tmp_path):
+    before, _ = build(tmp_path, NEWS_WORLD, out="before")
+    after, _ = build(tmp_path, NEWS_WORLD +
+                     [item("Q1899", "Kyiv", "capital and largest city of Ukraine", ["Kiev"])], out="after")
+    assert after.kb_version != before.kb_version
+    assert after.entities == before.entities + 1
+
+
+def test_a_malformed_line_is_counted_and_reported_with_its_line_number(tmp_path):
+    # line 1 is "[", so the entities are on lines 2.. and the bad ones on lines 3 and 5
+    report, kb = build(tmp_path, [NATO, '{"type": "item", "id": "Q212", "labels": ', UKRAINE, '["not", "an entity"]'])
+    assert report.malformed == 2
+    assert [line.split(":")[0] for line in report.malformed_examples] == ["line 3", "line 5"]
+    assert sorted(kb.iter_qids()) == ["Q212", "Q7184"]
+    build_meta = orjson.loads((tmp_path / "kb" / "meta.json").read_bytes())["build"]
+    assert build_meta["malformed_lines"] == 2
+    assert build_meta["malformed_examples"][0].startswith("line 3")
+
+
+def test_strict_build_stops_at_the_first_malformed_line(tmp_path):
+    with pytest.raises(errors.DumpError) as raised:
+        build(tmp_path, [NATO, "{not json", UKRAINE], strict=True)
+    assert raised.value.code == "dump_error"
+    assert "line 3" in raised.value.message
+    assert not (tmp_path / "kb").exists()
+
+
+def test_a_failed_rebuild_leaves_the_good_kb_in_place(tmp_path):
+    good, _ = build(tmp_path, NEWS_WORLD)
+    with pytest.raises(errors.DumpError):
+        build(tmp_path, [NATO, "{not json", UKRAINE], name="bad.json", strict=True)
+    with pytest.raises(errors.KBError):
+        build_kb([str(tmp_path / "no-such-dump.json")], str(tmp_path / "kb"), workers=1, progress=False)
+    kb = open_kb(tmp_path / "kb")
+    assert kb.version == good.kb_version
+    assert kb.lookup("Macron")[0].qid == "Q3052772"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".kb.")]
+    assert leftovers == []
+
+
+def test_a_successful_rebuild_replaces_the_kb(tmp_path):
+    first, _ = build(tmp_path, [NATO, UKRAINE])
+    second, kb = build(tmp_path, NEWS_WORLD, name="bigger.json")
+    assert second.kb_version != first.kb_version
+    assert kb.version == second.kb_version and len(kb) == len(NEWS_WORLD)
+
+
+def test_duplicate_entities_are_counted_and_kept_once(tmp_path):
+    report, kb = build(tmp_path, [NATO, UKRAINE, NATO])
+    assert (report.duplicates, report.entities, len(kb)) == (1, 2, 2)
+
+    first = write_dump(tmp_path / "a.json", [NATO, UKRAINE])
+    second = write_dump(tmp_path / "b.jsonl", [UKRAINE, FRANCE], layout="jsonl")
+    report = build_kb([str(first), str(second)], str(tmp_path / "two"), workers=1, progress=False)
+    assert (report.duplicates, report.entities) == (1, 3)
+
+
+def test_a_dump_without_entities_is_an_error(tmp_path):
+    with pytest.raises(errors.KBError):
+        build(tmp_path, [])
+
+
+# --- names shared by several entities ------------------------------------------------------
+PARIS_TEXAS = item("Q830149", "Paris", "county seat of Lamar County, Texas, United States",
+                   enwiki="Paris, Texas")
+SARKOZY = item("Q329", "Nicolas Sarkozy", "23rd president of the French Republic",
+               claims={"P31": ["Q5"], "P19": ["Q90"], "P27": ["Q142"]})            # born in Paris
+CHIRAC = item("Q2105", "Jacques Chirac", "French statesman and official (1932\u20132019)",
+              claims={"P31": ["Q5"], "P19": ["Q90"], "P20": ["Q90"], "P27": ["Q142"]})
+PARIS_WORLD = [PARIS_TEXAS, PARIS, FRANCE, SARKOZY, CHIRAC]     # Paris, Texas first in the dump
+
+
+def test_the_entity_others_point_at_ranks_first_for_a_shared_name(tmp_path):
+    _, kb = build(tmp_path, PARIS_WORLD)
+    ranked = kb.lookup("Paris")
+    assert [c.qid for c in ranked] == ["Q90", "Q830149"]
+    assert ranked[0].score > ranked[1].score
+    assert kb.in_degree(kb.internal_id("Q90")) == 4          # France's capital, born/died there
+    assert kb.in_degree(kb.internal_id("Q830149")) == 0
+
+
+def test_a_popularity_side_file_is_taken_into_account(tmp_path):
+    pagerank = tmp_path / "pagerank.tsv"
+    pagerank.write_text("Q830149\t0.0001\nQ90\t0.0000001\n")
+    without, _ = build(tmp_path, PARIS_WORLD, out="without")
+    report, kb = build(tmp_path, PARIS_WORLD, out="with", popularity=str(pagerank))
+    assert kb.lookup("Paris")[0].qid == "Q830149"
+    assert report.kb_version != without.kb_version
+    with pytest.raises(errors.KBError):
+        build(tmp_path, PARIS_WORLD, out="missing", popularity=str(tmp_path / "nope.tsv"))
+
+
+# --- looking things up -----------------------------------------------------------------------
+def test_lookup_finds_entities_by_label_and_alias(news_kb):
+    assert news_kb.lookup("NATO")[0].qid == "Q7184"
+    assert news_kb.lookup("North Atlantic Treaty Organization")[0].qid == "Q7184"
+    top = news_kb.lookup("U.S.")[0]
+    assert (top.qid, top.label, top.description) == ("Q30", "United States of America",
+                                                     "sovereign state in North America")
+    assert news_kb.lookup("Thermo-Print GmbH") == []
+
+
+def test_unknown_qids_are_not_in_the_kb(news_kb):
+    assert "Q7184" in news_kb and len(news_kb) == len(NEWS_WORLD)
+    for qid in ("Q1", "Q99999999999", "NATO", "Q", "q7184"):
+        assert qid not in news_kb
+        assert news_kb.entity(qid) is None
+        assert news_kb.fact_card(qid) is None
+
+
+# --- opening -------------------------------------------------------------------------------
+def test_opening_a_missing_kb_directory_is_a_kb_error(tmp_path):
+    with pytest.raises(errors.KBError) as raised:
+        open_kb(tmp_path / "nowhere")
+    assert raised.value.code == "kb_error"
+
+
+def test_a_directory_that_is_not_a_kb_is_a_format_error(tmp_path):
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(errors.KBFormatError) as raised:
+        open_kb(tmp_path / "notes")
+    assert raised.value.code == "kb_format"
+
+
+@pytest.mark.parametrize("damage", ["corrupt meta", "other format", "missing trie", "missing array"])
+def test_a_damaged_kb_is_a_format_error(tmp_path, damage):
+    build(tmp_path, [NATO, UKRAINE, MACRON])
+    kb_dir = tmp_path / "kb"
+    if damage == "corrupt meta":
+        (kb_dir / "meta.json").write_text('{"format": "factlink-kb/1", "kb_ver')
+    elif damage == "other format":
+        meta = orjson.loads((kb_dir / "meta.json").read_bytes())
+        (kb_dir / "meta.json").write_bytes(orjson.dumps({**meta, "format": "factlink-kb/0"}))
+    elif damage == "missing trie":
+        (kb_dir / "aliases.marisa").unlink()
+    else:
+        (kb_dir / "cand.ent").unlink()
+    with pytest.raises(errors.KBFormatError):
+        open_kb(kb_dir)
+
+
+def test_a_copied_kb_directory_opens_with_the_same_version(tmp_path):
+    report, _ = build(tmp_path, NEWS_WORLD)
+    shutil.copytree(tmp_path / "kb", tmp_path / "copy")
+    assert open_kb(tmp_path / "copy").version == report.kb_version
+
+
+# --- the KB of the shared Wikidata subset ----------------------------------------------------
+def test_the_full_kb_opens_in_under_a_second(full_kb):
+    t0 = time.perf_counter()
+    kb = open_kb(full_kb)
+    seconds = time.perf_counter() - t0
+    assert seconds < 1.0
+    assert len(kb) == 134_617
+    assert kb.meta["build"]["malformed_lines"] == 0
+    assert kb.lookup("NATO")[0].qid == "Q7184"
+    assert kb.lookup("Paris")[0].qid == "Q90"
+    assert kb.lookup("Georgia")[0].qid in {"Q230", "Q1428"}
+    assert kb.fact_card("Q212")["label"] == "Ukraine"

@@ -1,0 +1,48 @@
+"""Whether any Celery worker answers: a broadcast ping, remembered for a few seconds.
+
+The ping is a blocking kombu round trip that waits up to its timeout when nobody answers, so it
+runs in a thread, one at a time, and its answer is reused: a positive one for ``fresh_for``
+seconds, a negative one for less, so a worker that just started is noticed quickly.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from celery import Celery
+
+
+class WorkerMonitor:
+    def __init__(self, celery: Celery, timeout: float = 1.0, fresh_for: float = 5.0,
+                 negative_fresh_for: float = 1.0):
+        self._celery = celery
+        self._timeout = timeout
+        self._fresh_for = fresh_for
+        self._negative_fresh_for = negative_fresh_for
+        self._answered: int | None = None       # workers that answered the last ping
+        self._checked_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def workers(self) -> int:
+        """How many workers answered (at least one, or none): cached, pings when stale."""
+        if self._fresh():
+            return self._answered
+        async with self._lock:
+            if not self._fresh():   # another request may have pinged while this one waited
+                loop = asyncio.get_running_loop()
+                try:
+                    self._answered = await loop.run_in_executor(None, self._ping)
+                except Exception:   # the broker is down: no worker can be reached either
+                    self._answered = 0
+                self._checked_at = time.monotonic()
+        return self._answered
+
+    def _fresh(self) -> bool:
+        if self._answered is None:
+            return False
+        ttl = self._fresh_for if self._answered else self._negative_fresh_for
+        return time.monotonic() - self._checked_at < ttl
+
+    def _ping(self) -> int:
+        # limit=1: return as soon as one worker answers instead of waiting out the timeout
+        return len(self._celery.control.ping(timeout=self._timeout, limit=1) or [])

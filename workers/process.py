@@ -1,0 +1,55 @@
+"""Child processes that cannot outlive their parent (Redis and the worker pool under ``serve``)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_PR_SET_PDEATHSIG = 1
+# loaded here, in the parent: a preexec_fn must not do anything as involved as finding a library
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: on Linux the kernel sends SIGTERM to the child when its parent dies,
+    so even a SIGKILLed ``factlink serve`` leaves no Redis or worker behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    # own process group: a Ctrl-C in the terminal reaches the parent only, which then stops
+    # its children in order (API first, workers next, Redis last)
+    os.setpgrp()
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM the child (it stops its own children: a Celery warm shutdown finishes running
+    tasks), then SIGKILL whatever is left of its process group; return the exit code.
+
+    The child is reaped only after the group kill: until then its pid (the group id) cannot be
+    reused, so the kill can only reach our own descendants.
+    """
+    if process.returncode is None:
+        _signal(process.pid, signal.SIGTERM, group=False)
+        deadline = time.monotonic() + timeout
+        while not _exited(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal(process.pid, signal.SIGKILL, group=True)
+    return process.wait()
+
+
+def _exited(pid: int) -> bool:
+    """True once ``pid`` has exited, without reaping it (it stays a zombie until ``wait``)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def _signal(pid: int, signum: int, group: bool) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, signum)
+    except ProcessLookupError:
+        pass

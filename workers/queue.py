@@ -1,0 +1,186 @@
+"""The API's handle on the job queue: claim and send jobs, read their status, await their end.
+
+Used from the event loop (``redis.asyncio``). Publishing a Celery message is a blocking kombu
+call, so it runs in a thread. Completion is pushed, not polled: workers publish each finished
+job id on ``keys.JOBS_DONE_CHANNEL``, one subscriber per API process wakes the waiting requests.
+A waiter still re-reads the status every second, so a notification lost to a reconnect costs at
+most that second, never the answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from celery import Celery
+
+from linkers import errors
+
+from . import keys
+from .jobs import CLAIM_SCRIPT, ENQUEUE, Article, JobRecord, JobStatus
+from .settings import Settings
+from .tasks import LINK_ARTICLE, LINK_BATCH, REFRESH_ENTITIES
+
+log = logging.getLogger(__name__)
+
+#: articles per link_batch message: fewer messages for big batches, yet several workers share one
+BATCH_CHUNK = 8
+#: longest a waiter sleeps between status reads when no notification arrives
+RECHECK_SECONDS = 1.0
+FINISHED = (JobStatus.done, JobStatus.failed)
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: str
+    status: JobStatus       # after submission: queued for new work, else what the job already was
+
+
+def _message_count(jobs: int) -> int:
+    return -(-jobs // BATCH_CHUNK)
+
+
+class JobQueue:
+    def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str):
+        self._redis = redis
+        self._celery = celery
+        self._settings = settings
+        self._kb_version = kb_version
+        self._claim = redis.register_script(CLAIM_SCRIPT)
+        self._waiters: dict[str, set[asyncio.Future]] = {}
+        self._listener: asyncio.Task | None = None
+
+    # --- lifecycle (the app's cleanup_ctx) -------------------------------------------------
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="factlink-jobs-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    # --- reading --------------------------------------------------------------------------
+    def job_id(self, article: Article) -> str:
+        return article.job_id(self._kb_version)
+
+    async def result(self, job_id: str) -> bytes | None:
+        """The stored result JSON, exactly as the worker wrote it (served without re-encoding)."""
+        return await self._redis.get(keys.result(job_id))
+
+    async def record(self, job_id: str) -> JobRecord | None:
+        return JobRecord.from_hash(job_id, await self._redis.hgetall(keys.job(job_id)))
+
+    async def status(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
+        """The record and, once done, the result: one round trip (GET /v1/jobs/{id})."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.get(keys.result(job_id))
+            raw_record, result = await pipe.execute()
+        record = JobRecord.from_hash(job_id, raw_record)
+        done = record is not None and record.status is JobStatus.done
+        return record, result if done else None
+
+    # --- writing --------------------------------------------------------------------------
+    async def submit(self, articles: list[Article]) -> list[Submission]:
+        """Claim each article's job; send tasks only for jobs not already queued, running or done.
+
+        Raises ``RateLimited`` when the new tasks would take the queue over ``max_queue``
+        (re-submissions of known jobs add nothing, so they always pass).
+        """
+        job_ids = [self.job_id(article) for article in articles]
+        now = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.llen(keys.QUEUE)
+            for job_id in job_ids:
+                await self._claim(keys=[keys.job(job_id), keys.result(job_id)],
+                                  args=[now, self._settings.result_ttl,
+                                        self._settings.visibility_timeout], client=pipe)
+            depth, *outcomes = await pipe.execute()
+        outcomes = [o.decode() if isinstance(o, bytes) else o for o in outcomes]
+        to_send = [(job_id, article) for job_id, article, outcome
+                   in zip(job_ids, articles, outcomes) if outcome == ENQUEUE]
+        if to_send:
+            if depth + _message_count(len(to_send)) > self._settings.max_queue:
+                await self._unclaim(to_send)
+                raise errors.RateLimited(f"the queue is full ({depth} tasks waiting); "
+                                         "try again shortly", retry_after=5, queue_depth=depth)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._send, to_send)
+            except Exception as exc:
+                await self._unclaim(to_send)
+                raise errors.BrokerUnavailable(f"cannot queue the job: {exc}",
+                                               retry_after=5) from exc
+        return [Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
+                for job_id, outcome in zip(job_ids, outcomes)]
+
+    async def _unclaim(self, jobs: list[tuple[str, Article]]) -> None:
+        # so that a later submission sends them, instead of finding them "queued" forever
+        with contextlib.suppress(Exception):
+            await self._redis.delete(*[keys.job(job_id) for job_id, _ in jobs])
+
+    def _send(self, jobs: list[tuple[str, Article]]) -> None:
+        messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
+        with self._celery.producer_or_acquire() as producer:
+            if len(messages) == 1:
+                self._celery.send_task(LINK_ARTICLE, args=messages[0], queue=keys.QUEUE,
+                                       producer=producer)
+                return
+            for start in range(0, len(messages), BATCH_CHUNK):
+                self._celery.send_task(LINK_BATCH, args=[messages[start:start + BATCH_CHUNK]],
+                                       queue=keys.QUEUE, producer=producer)
+
+    async def refresh_entities(self, qids: list[str], as_of: str | None) -> None:
+        def send():
+            self._celery.send_task(REFRESH_ENTITIES, args=[qids, as_of], queue=keys.QUEUE)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, send)
+        except Exception as exc:
+            raise errors.BrokerUnavailable(f"cannot queue the refresh: {exc}", retry_after=5) from exc
+
+    # --- waiting --------------------------------------------------------------------------
+    async def wait(self, job_id: str, timeout: float) -> JobRecord | None:
+        """The job's record once it is done or failed, or its latest record after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            wakeup = loop.create_future()
+            waiters = self._waiters.setdefault(job_id, set())
+            waiters.add(wakeup)
+            try:
+                # read after registering: an end announced before this read is seen in the
+                # record, one announced after it wakes the future
+                record = await self.record(job_id)
+                remaining = deadline - loop.time()
+                if record is None or record.status in FINISHED or remaining <= 0:
+                    return record
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wakeup, min(remaining, RECHECK_SECONDS))
+            finally:
+                waiters.discard(wakeup)
+                if not waiters:
+                    self._waiters.pop(job_id, None)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(keys.JOBS_DONE_CHANNEL)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._wake(message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: waiters fall back to re-reading
+                log.debug("job notifications interrupted (%s); resubscribing", exc)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _wake(self, job_id: str) -> None:
+        for wakeup in self._waiters.get(job_id, ()):
+            if not wakeup.done():
+                wakeup.set_result(None)
