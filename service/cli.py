@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     corecli.add_parsers(sub)
     _add_optional_parser(sub, "service.relink")
+    _add_optional_parser(sub, "service.bench_cli")
     return parser
 
 

@@ -1,0 +1,102 @@
+"""Linking speed: median and p90 ms/doc of ``linkers.link`` (fact cards included) on one core.
+
+    python -m bench.linking [--kb DIR] [--docs 200] [--json]
+
+Two corpora: (a) the public benchmark texts in ``../shared/data/bench/*.jsonl`` with a KB built
+from ``../shared/data/wikidata`` (built once into ``--real-kb``, reused after), when that data
+is present; (b) synthetic news paragraphs (``bench.news_corpus``) written from the KB under test.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from linkers import LinkOptions, build_kb, link, open_kb
+
+from .data import bench_texts_dir, latency_summary, one_core, wikidata_dir
+from .news_corpus import NewsCorpus
+
+DEFAULT_REAL_KB = Path(os.environ.get("TMPDIR", "/tmp")) / "factlink-bench" / "wikidata-kb"
+WARMUP_DOCS = 5
+
+
+def time_linking(kb, texts: list[str], options: LinkOptions | None = None) -> dict:
+    """ms/doc of ``link`` over ``texts`` after a short warm-up (fills caches the way traffic does)."""
+    options = options or LinkOptions()
+    for text in texts[:WARMUP_DOCS]:
+        link(text, kb, options=options)
+    ms, mentions = [], 0
+    for text in texts:
+        t0 = time.perf_counter()
+        result = link(text, kb, options=options)
+        ms.append((time.perf_counter() - t0) * 1000)
+        mentions += len(result.mentions)
+    row = latency_summary(ms)
+    row.update(docs=len(texts), mentions_per_doc=round(mentions / max(1, len(texts)), 1),
+               avg_chars=round(sum(map(len, texts)) / max(1, len(texts))))
+    return row
+
+
+def benchmark_texts(limit_per_file: int | None = None) -> list[str]:
+    texts = []
+    for path in sorted(bench_texts_dir().glob("*.jsonl")):
+        with open(path, "rb") as fh:
+            for i, line in enumerate(fh):
+                if limit_per_file is not None and i >= limit_per_file:
+                    break
+                if line.strip():
+                    texts.append(orjson.loads(line)["text"])
+    return texts
+
+
+def real_kb(path: Path = DEFAULT_REAL_KB):
+    """The KB of the shared Wikidata subset (+PageRank), built on first use; None without the data."""
+    source = wikidata_dir() / "entities.json.gz"
+    if not source.is_file():
+        return None
+    if not (path / "meta.json").is_file():
+        popularity = wikidata_dir() / "pagerank.tsv.gz"
+        sys.stderr.write(f"building the Wikidata-subset KB into {path} (once)...\n")
+        build_kb([str(source)], str(path), popularity=str(popularity) if popularity.is_file() else None,
+                 workers=os.cpu_count(), progress=False)
+    return open_kb(str(path))
+
+
+def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAULT_REAL_KB,
+        limit_per_file: int | None = None, public: bool = True) -> list[dict]:
+    """Rows: public texts on the real KB (when present), synthetic news on ``kb_path`` (or the real KB)."""
+    rows = []
+    real = real_kb(real_kb_path) if public or not kb_path else None
+    texts = benchmark_texts(limit_per_file) if real is not None else []
+    kb = open_kb(kb_path) if kb_path else (real or open_kb())
+    news = NewsCorpus(kb).documents(docs)
+    with one_core() as cpu:
+        if texts:
+            rows.append({"bench": "linking", "corpus": "public benchmark texts", "kb": real.version,
+                         "cpu": cpu, **time_linking(real, texts)})
+        rows.append({"bench": "linking", "corpus": "synthetic news paragraphs", "kb": kb.version,
+                     "cpu": cpu, **time_linking(kb, news)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.linking", description=__doc__.split("\n")[0])
+    parser.add_argument("--kb", help="KB for the synthetic news corpus (default: the Wikidata-subset KB)")
+    parser.add_argument("--docs", type=int, default=200, help="synthetic news paragraphs")
+    parser.add_argument("--real-kb", type=Path, default=DEFAULT_REAL_KB)
+    parser.add_argument("--no-public", action="store_true", help="skip the public benchmark texts")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public)
+    from .report import print_rows
+    print_rows(rows, as_json=args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The benchmarks still run: the synthetic dump is a valid Wikidata dump that builds, and
+``factlink bench linking`` times linking on a tiny corpus. Not a timed test: numbers are not checked."""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from linkers import build_kb, link, open_kb
+
+REPO = Path(__file__).resolve().parents[1]
+N = 400
+# A low QID range keeps the build's QID bitmap small here (it is sized by the largest QID number).
+QID_BASE = 1000
+
+
+def test_synthetic_dump_builds_and_bench_links(tmp_path):
+    dump = tmp_path / "synthetic.json.gz"
+    # bench/ is a checkout package (not installed): run it the way its README does
+    subprocess.run([sys.executable, "-m", "bench.synthetic_dump", "--entities", str(N), "--out", str(dump),
+                    "--seed", "3", "--qid-base", str(QID_BASE)], cwd=REPO, check=True, timeout=60,
+                   capture_output=True)
+
+    lines = gzip.open(dump, "rb").read().splitlines()
+    assert lines[0] == b"[" and lines[-1] == b"]"
+    body = lines[1:-1]
+    assert len(body) == N
+    assert all(line.endswith(b",") for line in body[:-1]) and not body[-1].endswith(b",")
+    entities = [orjson.loads(line.rstrip(b",")) for line in body]
+    assert {e["id"] for e in entities} == {f"Q{QID_BASE + i}" for i in range(N)}
+    assert all(1 <= len(e["aliases"]["en"]) <= 10 for e in entities[50:])
+    qualified = [st for e in entities for st in e["claims"].get("P39", []) + e["claims"].get("P108", [])]
+    assert any("P580" in st.get("qualifiers", {}) for st in qualified)
+    # popular entities have more sitelinks than the tail
+    assert len(entities[0]["sitelinks"]) > len(entities[-1]["sitelinks"])
+
+    report = build_kb([str(dump)], str(tmp_path / "kb"), workers=1, progress=False)
+    assert report.entities == N and report.malformed == 0
+    kb = open_kb(tmp_path / "kb")
+    ambiguous = [key for e in entities[50:60] for key in (a["value"] for a in e["aliases"]["en"])
+                 if len(kb.lookup(key)) > 1]
+    assert ambiguous, "aliases come from a shared pool, so some name several entities"
+    assert link(entities[100]["labels"]["en"]["value"] + " said on Monday.", kb).mentions
+
+    # `factlink bench linking` through its own add_parser, as cli.py registers it
+    script = ("import argparse, sys; from service import bench_cli; p = argparse.ArgumentParser(); "
+              "bench_cli.add_parser(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    out = subprocess.run([sys.executable, "-c", script, "bench", "linking", "--kb", str(tmp_path / "kb"),
+                          "--docs", "5", "--no-public", "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["corpus"] for r in rows] == ["synthetic news paragraphs"]
+    assert rows[0]["docs"] == 5 and rows[0]["p50_ms"] > 0
