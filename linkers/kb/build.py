@@ -7,7 +7,7 @@ edges (edges go to a temporary file, not the heap). Then array passes with numpy
 in-degree, popularity, alias priors, the alias trie and the out-link graph.
 
 Memory at Wikidata scale (~110M entities, ~30M English alias keys, ~1B item edges): the alias
-lists (~3-4 GB of Python objects at 30M), the QID bitmap (16 MB), and edge arrays streamed in
+lists (~3-4 GB of Python objects at 30M), the QID seen-array (1 byte per QID number, ~130 MB), and edge arrays streamed in
 blocks. Malformed lines are counted and reported with line numbers (``strict`` makes the first
 one fatal). The result is written to a temporary directory next to ``out_dir`` and renamed
 into place, so a failed build never replaces a good KB.
@@ -191,7 +191,8 @@ def _install(tmp: Path, out: Path) -> None:
 def _build_into(tmp: Path, sources, popularity, languages, strict, workers, progress) -> BuildReport:
     t0 = time.perf_counter()
     workers = (os.cpu_count() or 1) if workers is None else workers
-    seen = np.zeros(1 << 20, dtype=bool)          # QID bitmap: duplicates across sources
+    # duplicates across sources: one byte per QID number (~130 MB at Wikidata's QID range)
+    seen = np.zeros(1 << 20, dtype=bool)
     qid_nums: list[int] = []
     sitelinks: list[int] = []
     offsets = [0]
