@@ -7,6 +7,7 @@ order: the API (no new work), the workers (a warm shutdown finishes running task
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -46,6 +47,8 @@ class WorkerPool:
         return self
 
     def _spawn(self) -> None:
+        # a restart is spawned by the watcher thread, which outlives it (the parent-death signal
+        # fires when the spawning thread ends): it returns only after stop() stopped the pool
         self._process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "worker"], env=self._env,
             stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
@@ -54,7 +57,8 @@ class WorkerPool:
         while not self._stopping.is_set():
             process = self._process
             # wait without reaping, so stop() can still signal the process group safely
-            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+            with contextlib.suppress(ChildProcessError):    # stop() reaped it already
+                os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
             with self._lock:
                 if self._stopping.is_set():
                     return

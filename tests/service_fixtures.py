@@ -196,12 +196,7 @@ class ApiServer:
     def stop(self) -> None:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
-            if self._thread.is_alive():
-                import sys as _s
-                for t in asyncio.all_tasks(self._loop):
-                    t.print_stack(file=_s.stderr)
-                self._thread.join(30)
+            self._thread.join(30)
 
 
 @pytest.fixture

@@ -73,7 +73,6 @@ class JobRecord:
                    updated_at=_float(text.get("updated_at")),
                    error_code=text.get("error_code"), error_message=text.get("error_message"))
 
-
     def error(self) -> errors.FactlinkError:
         """A failed job's reason as the error it was, so the API maps it to the same status."""
         cls = _ERROR_BY_CODE.get(self.error_code or "", errors.FactlinkError)

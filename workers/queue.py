@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 BATCH_CHUNK = 8
 #: longest a waiter sleeps between status reads when no notification arrives
 RECHECK_SECONDS = 1.0
+#: longest the notification listener blocks before checking whether the app is stopping
+LISTEN_POLL_SECONDS = 0.25
 FINISHED = (JobStatus.done, JobStatus.failed)
 
 
@@ -51,16 +53,18 @@ class JobQueue:
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._listener: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     # --- lifecycle (the app's cleanup_ctx) -------------------------------------------------
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="factlink-jobs-listener")
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._listener is not None:
+            # the listener notices within LISTEN_POLL_SECONDS; never wait on a cancellation
+            await asyncio.wait({self._listener}, timeout=LISTEN_POLL_SECONDS + 1)
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
 
     # --- reading --------------------------------------------------------------------------
     def job_id(self, article: Article) -> str:
@@ -164,18 +168,20 @@ class JobQueue:
                     self._waiters.pop(job_id, None)
 
     async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub()
+        while not self._stopping.is_set():
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(keys.JOBS_DONE_CHANNEL)
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
+                while not self._stopping.is_set():
+                    # a bounded wait rather than listen(): redis-py's listen() can swallow a
+                    # cancellation, which would hang the app's shutdown
+                    message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
+                    if message is not None:
                         self._wake(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # Redis went away: waiters fall back to re-reading
                 log.debug("job notifications interrupted (%s); resubscribing", exc)
-                await asyncio.sleep(0.5)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 0.5)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
