@@ -97,21 +97,31 @@ def spot(text: str, kb) -> list[Span]:
     norm = normalize(text)
     toks = tokenize(norm)
     n = len(toks)
+    # alias_key of a span, by slicing one lower-cased copy when that is provably the same
+    # (ASCII text: lower() keeps offsets; no dots or double spaces to fold).
+    lowered = norm.lower() if norm.isascii() else None
+
+    def key_of(s: int, e: int) -> str:
+        if lowered is not None:
+            k = lowered[s:e]
+            if "." not in k and "  " not in k:
+                return k
+        return alias_key(norm[s:e])
+
     spans: list[Span] = []
     i = 0
     while i < n:
         best = None
         for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
             s, e = toks[i][0], toks[j][1]
-            key = alias_key(norm[s:e])
+            key = key_of(s, e)
             pe = _possessive_end(norm, toks[j][0], e)
-            if pe is not None:
-                core = alias_key(norm[s:pe])
-                if kb.candidates(core) and _eligible(norm, toks, i, j):
-                    best = (j, pe, core)
-            if kb.candidates(key) and _eligible(norm, toks, i, j):
+            core = key_of(s, pe) if pe is not None else None
+            if core is not None and kb.has_key(core) and _eligible(norm, toks, i, j):
+                best = (j, pe, core)
+            if kb.has_key(key) and _eligible(norm, toks, i, j):
                 best = (j, e, key)
-            if not kb.has_prefix(key) and (pe is None or not kb.has_prefix(alias_key(norm[s:pe]))):
+            if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
         if best is not None:
             j, e, key = best

@@ -7,6 +7,7 @@ across a document and across documents.
 """
 from __future__ import annotations
 
+import mmap
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,17 @@ import orjson
 from ..errors import KBFormatError
 from ..text import alias_key
 from . import layout
+
+
+def _map_array(path: Path, dtype) -> np.ndarray:
+    """A read-only array over the file's pages (a plain ndarray: numpy.memmap's per-access
+    subclass bookkeeping costs more than the lookups themselves)."""
+    size = path.stat().st_size
+    if size == 0:
+        return np.zeros(0, dtype=dtype)
+    with open(path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return np.frombuffer(mm, dtype=dtype)
 
 
 class DiskKB:
@@ -38,16 +50,18 @@ class DiskKB:
         self.version: str = self.meta["kb_version"]
         try:
             for name, (filename, dtype) in layout.ARRAYS.items():
-                arr = np.memmap(self.path / filename, dtype=dtype, mode="r") \
-                    if (self.path / filename).stat().st_size else np.zeros(0, dtype=dtype)
-                setattr(self, "_" + name, arr)
-            self._blob = np.memmap(self.path / layout.ENTITIES, dtype=np.uint8, mode="r")
+                setattr(self, "_" + name, _map_array(self.path / filename, dtype))
+            self._blob = _map_array(self.path / layout.ENTITIES, np.uint8)
             self._trie = marisa_trie.Trie()
             self._trie.mmap(str(self.path / layout.TRIE))
         except (OSError, ValueError, RuntimeError) as exc:   # RuntimeError: marisa-trie's I/O errors
             raise KBFormatError(f"incomplete KB directory {self.path}: {exc}", path=str(self.path)) from exc
         self._n = len(self._qids)
+        # Per-process memo of decoded records, QID lookups and cards: the same entities recur
+        # within a document and across documents.
         self.record = lru_cache(maxsize=65536)(self._record)
+        self.internal_id = lru_cache(maxsize=262144)(self._internal_id)
+        self._card = lru_cache(maxsize=16384)(self._fact_card)
 
     # --- entities -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -56,8 +70,8 @@ class DiskKB:
     def __contains__(self, qid: object) -> bool:
         return isinstance(qid, str) and self.internal_id(qid) is not None
 
-    def internal_id(self, qid: str) -> int | None:
-        if not (qid.startswith("Q") and qid[1:].isdigit()):
+    def _internal_id(self, qid: str) -> int | None:
+        if not isinstance(qid, str) or not (qid.startswith("Q") and qid[1:].isdigit()):
             return None
         num = int(qid[1:])
         if num >= 2**32:
@@ -98,12 +112,17 @@ class DiskKB:
     def has_prefix(self, key: str) -> bool:
         return next(self._trie.iterkeys(key), None) is not None
 
-    def candidates(self, key: str) -> list[tuple[int, float, int]]:
+    def has_key(self, key: str) -> bool:
+        return key in self._trie
+
+    def candidates(self, key: str, limit: int | None = None) -> list[tuple[int, float, int]]:
         """(internal id, prior, flags) for an alias key (linkers.text.alias_key), best first."""
         kid = self._trie.get(key)
         if kid is None:
             return []
         lo, hi = int(self._cand_off[kid]), int(self._cand_off[kid + 1])
+        if limit is not None:
+            hi = min(hi, lo + limit)
         return list(zip(self._cand_ent[lo:hi].tolist(), self._cand_prior[lo:hi].tolist(),
                         self._cand_flags[lo:hi].tolist()))
 
@@ -118,6 +137,10 @@ class DiskKB:
 
     # --- facts ----------------------------------------------------------------------------
     def fact_card(self, qid: str, as_of: str | None = None) -> dict | None:
+        """The entity's fact card as of a date (memoised: treat it as read-only)."""
+        return self._card(qid, as_of)
+
+    def _fact_card(self, qid: str, as_of: str | None) -> dict | None:
         from ..facts import fact_card
         rec = self.entity(qid)
         return None if rec is None else fact_card(rec, self, as_of)
@@ -126,4 +149,5 @@ class DiskKB:
         for name in layout.ARRAYS:
             setattr(self, "_" + name, None)
         self._blob = None
-        self.record.cache_clear()
+        for memo in (self.record, self.internal_id, self._card):
+            memo.cache_clear()
