@@ -7,7 +7,7 @@ from datetime import date, datetime
 from .errors import InvalidInput
 from .facts import relations_between
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Weights
-from .spotter import nil_spans, spot
+from .spotter import COMPANY_SUFFIXES, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
@@ -27,6 +27,19 @@ def parse_published_at(value) -> str | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
     except ValueError as exc:
         raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
+
+
+def _short_form_of(text: str, start: int, mentions: list[Mention]) -> tuple[str | None, str | None, float]:
+    words = text.split()
+    if all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
+        return None, None, 0.0
+    for m in mentions:
+        if m.qid is None or m.start >= start:
+            continue
+        longer = m.text.split()
+        if len(longer) > len(words) and longer[: len(words)] == words:
+            return m.qid, m.label, m.confidence
+    return None, None, 0.0
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
@@ -68,11 +81,17 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
             continue
         mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
                                 qid, label, confidence, cands))
-    if options.include_nil:
-        for sp in nil_spans(text, spans):
-            mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
-                                    None, None, 0.0, []))
-        mentions.sort(key=lambda m: m.start)
+    # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
+    # "Advanced Micro Devices Inc"): it names the same entity.
+    for sp in nil_spans(text, spans):
+        qid, label, confidence = _short_form_of(sp.text, sp.start, mentions)
+        if qid is None and not options.include_nil:
+            continue
+        if qid is not None:
+            linked.setdefault(qid, kb.entity(qid))
+        mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
+                                qid, label, confidence, []))
+    mentions.sort(key=lambda m: m.start)
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []

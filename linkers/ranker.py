@@ -5,15 +5,18 @@ Each candidate gets a linear score over features (``Weights``):
 - ``prior``      log P(entity | alias key): popularity softmax within the key, built offline;
 - ``popularity`` the entity's global popularity in [0, 1] (sitelinks, in-degree, PageRank);
 - ``label``      the mention is the entity's label (not an alias, not a surname);
-- ``context``    share of the candidate's description/type words found in the document;
+- ``context``    share of the candidate's description/type words found in the document, a
+                 word that is (part of) another mention's name counting ``1 + name_context``;
 - ``coherence``  log1p of the support from other mentions' likely entities that the
                  candidate's claims connect to (either direction: Donbas -> Ukraine);
 - ``coref``      the mention is a short form of a longer name already linked in the same
                  text ("Emmanuel Macron" ... "Macron"), which adds that entity as a candidate;
-- ``partial``    the candidate matched only by a person's surname, with no longer mention;
+- ``partial``    the candidate matched only by a person's surname (or a region's bare name);
 - ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp");
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
+- ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
+                 are not the Japanese language;
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -29,27 +32,32 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .kb.layout import FLAG_LABEL, FLAG_PARTIAL
-from .spotter import FUNCTION_WORDS, Span
+from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
+from .spotter import COMPANY_SUFFIXES, FUNCTION_WORDS, Span
 from .text import TOKEN_RE
 
 TOP_K_COHERENCE = 5
+# Types of what a demonym names (language, modern/natural language, nationality, ethnic group,
+# human population, nation).
+LANGUAGE_OR_PEOPLE = frozenset({"Q34770", "Q1288568", "Q33742", "Q231002", "Q41710", "Q33829", "Q6266"})
 COHERENCE_ROUNDS = 2
 
 
 @dataclass(frozen=True)
 class Weights:
     prior: float = 1.0
-    popularity: float = 1.0
-    label: float = 0.5
+    popularity: float = 0.5
+    label: float = 0.0
     context: float = 4.0
     coherence: float = 3.0
     coref: float = 6.0
-    partial: float = -3.0
-    embedded: float = -4.0
-    modifier: float = -1.0
-    shared: float = 2.0
-    nil: float = -0.5
+    partial: float = -4.0
+    embedded: float = -6.0
+    modifier: float = -0.5
+    shared: float = 3.0
+    demonym: float = -5.0
+    name_context: float = 1.0
+    nil: float = 0.0
     temperature: float = 1.0
 
 
@@ -83,9 +91,10 @@ class DocumentRanker:
     def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS):
         self.kb, self.spans, self.w = kb, spans, weights
         self.doc_words = content_words(text)
+        self.doc_names = content_words(" ".join(sp.text for sp in spans))
         self._desc_cache: dict[int, set[str]] = {}
 
-    def _context(self, eid: int) -> float:
+    def _context(self, eid: int, own: set[str] = frozenset()) -> float:
         words = self._desc_cache.get(eid)
         if words is None:
             rec = self.kb.record(eid)
@@ -97,7 +106,13 @@ class DocumentRanker:
             self._desc_cache[eid] = words
         if not words:
             return 0.0
-        return len(words & self.doc_words) / math.sqrt(len(words))
+        # names of the text count more than common words: "co-founder of Apple Inc." is
+        # strong evidence for "Steve" next to "Apple"
+        names = len((words & self.doc_names) - own) if self.w.name_context else 0
+        return (len(words & self.doc_words) + self.w.name_context * names) / math.sqrt(len(words))
+
+    def _is_language_or_people(self, eid: int) -> bool:
+        return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
 
     def _coref_sources(self) -> list[list[int]]:
         """For each span, the earlier longer spans it is a short form of (by word)."""
@@ -107,7 +122,8 @@ class DocumentRanker:
             srcs = []
             # "Minsk" after "Minsk accords" is the city: a name that is some entity's own
             # label is not a short form.
-            if len(words) <= 2 and not any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates):
+            if (len(words) <= 2 and not any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)
+                    and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)):
                 for j in range(i):
                     other = self.spans[j]
                     ow = other.text.replace("'s", "").split()
@@ -121,17 +137,20 @@ class DocumentRanker:
         base: list[list[Scored]] = []
         for sp in self.spans:
             row = []
+            own = content_words(sp.text)
             for eid, prior, flags in sp.candidates:
                 s = (w.prior * math.log(prior + 1e-4) + w.popularity * self.kb.popularity(eid)
-                     + w.context * self._context(eid))
+                     + w.context * self._context(eid, own))
                 if flags & FLAG_LABEL:
                     s += w.label
-                if flags & FLAG_PARTIAL and not flags & FLAG_LABEL:
+                if flags & FLAG_PARTIAL and not flags & (FLAG_LABEL | FLAG_ALIAS):
                     s += w.partial
                 if sp.embedded:
                     s += w.embedded
                 if sp.modifier:
                     s += w.modifier
+                    if self._is_language_or_people(eid):
+                        s += w.demonym
                 row.append(Scored(eid, s))
             base.append(row)
         self._normalise(base)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
+from .facts import entity_kind
 from .text import alias_key, case_class, normalize, tokenize
 
 MAX_SPAN_TOKENS = 8
@@ -43,6 +44,9 @@ spokesperson ambassador judge justice rep representative mr mrs ms dr sir lord l
 colonel col captain capt sergeant lieutenant lt admiral commissioner director professor prof
 """.split())
 _SENTENCE_END = frozenset('.!?:;"\'')
+COMPANY_SUFFIXES = frozenset("""
+inc corp co cos ltd llc plc ag nv sa se gmbh bv corporation incorporated company spa kk ab oyj asa
+""".split())
 COMMON_VERBS = frozenset("""
 is was are were has had have will would said says say told announced plans plan agreed
 rose fell gained lost reported expects expected sees saw made makes won wins became becomes
@@ -88,6 +92,8 @@ def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int) -> bool:
     for edge in (i, j):     # "the U.S." is spotted as "U.S."
         if norm[toks[edge][0]:toks[edge][1]].islower() and norm[toks[edge][0]:toks[edge][1]] in STOPWORDS:
             return False
+    if j > i and norm[toks[i][0]:toks[i][1]].lower() == "the":
+        return False        # "The Fed" at a sentence start is "Fed" (the KB keys names without "the")
     if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES:
         return False
     return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
@@ -117,15 +123,27 @@ def spot(text: str, kb) -> list[Span]:
             key = key_of(s, e)
             pe = _possessive_end(norm, toks[j][0], e)
             core = key_of(s, pe) if pe is not None else None
-            if core is not None and kb.has_key(core) and _eligible(norm, toks, i, j):
+            # "Columbus, Ohio" is two mentions: a span never runs across a comma that closes
+            # a name of its own.
+            comma = norm.find(", ", s, e)
+            split = comma != -1 and kb.has_key(key_of(s, comma))
+            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j):
                 best = (j, pe, core)
-            if kb.has_key(key) and _eligible(norm, toks, i, j):
+            if not split and kb.has_key(key) and _eligible(norm, toks, i, j):
                 best = (j, e, key)
             if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
         if best is not None:
             j, e, key = best
             s = toks[i][0]
+            # "Atari Corp", "CBS Inc": a company suffix belongs to the name it follows.
+            company = False
+            while (j + 1 < n and e == toks[j][1] and norm[e:toks[j + 1][0]] in (" ", ", ")
+                   and norm[toks[j + 1][0]:toks[j + 1][1]].lower() in COMPANY_SUFFIXES
+                   and norm[toks[j + 1][0]].isupper()):
+                j += 1
+                e = toks[j][1]
+                company = True
             surface = text[s:e]
             acronym_ok = case_class(surface) == 2
             cands = [c for c in kb.candidates(key)
@@ -136,6 +154,8 @@ def spot(text: str, kb) -> list[Span]:
                 # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
                 # surname inside a longer name belongs to that longer name.
                 cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
+            if company:     # "Boston Corp" is not Boston
+                cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
             if cands and not single_common:
                 spans.append(Span(s, e, surface, key, cands, embedded=embedded,
                                   modifier=i == j and _before_common_noun(norm, toks, j)))
@@ -151,12 +171,20 @@ def _joins_name(norm: str, toks, a: int, b: int) -> bool:
     return gap in (" ", "-", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
 
 
+def _is_acronym(tok: str) -> bool:
+    return len(tok) >= 2 and tok.isupper()
+
+
 def _embedded(norm: str, toks, i: int, j: int) -> bool:
     """The span is part of a longer run of capitalised words (titles aside): the run
     probably names something else ("Key Tronic Inc" is not "Inc")."""
     before = i > 0 and _joins_name(norm, toks, i - 1, i) and \
         norm[toks[i - 1][0]:toks[i - 1][1]].lower().rstrip(".") not in TITLES
-    after = j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1)
+    # a ticker after a name does not make the name part of something longer
+    # ("Rockwell International ROK"), but the ticker itself stays embedded
+    after = (j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1)
+             and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
+                      and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
     return before or after
 
 

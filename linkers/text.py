@@ -32,9 +32,18 @@ def normalize(text: str) -> str:
     return text.translate(_ONE_TO_ONE)
 
 
+def fold_accents(s: str) -> str:
+    """Drop diacritics: news written without them ("Sao Paulo", "Edouard") still matches."""
+    if s.isascii():
+        return s
+    decomposed = unicodedata.normalize("NFKD", s)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
 def alias_key(surface: str) -> str:
-    """The dictionary key of a surface form: normalised, NFC, case-folded, single-spaced."""
-    s = unicodedata.normalize("NFC", normalize(surface)).strip()
+    """The dictionary key of a surface form: normalised, accents folded, lower-cased,
+    single-spaced, dotted abbreviations without their dots."""
+    s = fold_accents(normalize(surface)).strip()
     s = _ABBREV_DOTS_RE.sub(lambda m: m.group(1).replace(".", "") if len(m.group(1)) <= 8 else m.group(0), s)
     if s.endswith(".") and not s.endswith(".."):
         s = s[:-1]
