@@ -1,6 +1,8 @@
 """The aiohttp application factory: settings in, a ready-to-run ``web.Application`` out."""
 from __future__ import annotations
 
+import gc
+
 import orjson
 from aiohttp import web
 
@@ -18,8 +20,12 @@ from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS
 
 
 def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
-    """Outermost first; optional ones are left out entirely when off (zero cost)."""
-    chain = [metrics_middleware(metrics), cors_middleware(settings), json_errors]
+    """Outermost first; optional ones are left out entirely when off (zero cost): with no
+    allowed origin the CORS middleware would pass every request through untouched."""
+    chain = [metrics_middleware(metrics)]
+    if settings.cors_origins:
+        chain.append(cors_middleware(settings))
+    chain.append(json_errors)
     if settings.api_keys:
         chain.append(api_key_middleware(settings))
     if settings.rate_limit > 0:
@@ -35,5 +41,14 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     app[OPENAPI] = orjson.dumps(build_openapi(settings))
     app.cleanup_ctx.extend(CLEANUP_CONTEXTS)
+    app.on_startup.append(_freeze_startup_objects)     # runs after every cleanup context opened
     app.add_routes(ROUTES)
     return app
+
+
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    # everything imported and opened so far lives as long as the process: out of the cyclic
+    # GC's sight, a full collection no longer walks ~70k objects (10-30 ms, a p99 spike);
+    # collected first so that no garbage of the start-up is kept forever
+    gc.collect()
+    gc.freeze()

@@ -37,9 +37,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             rows += _bench("linking").run(args.kb, args.docs or 200, public=not args.no_public)
         elif part == "http":
             rows += _bench("http").run(args.url, args.kb, args.requests, args.rate,
-                                       time_limit=args.time_limit)
+                                       time_limit=args.time_limit, saturate_seconds=args.saturate)
         elif part == "bulk":
-            rows += _bench("bulk").run(args.docs or 2000, args.kb)
+            rows += _bench("bulk").run(args.docs or 2000, args.kb, celery_docs=args.celery_docs)
         elif part == "kb":
             rows += _bench("kb_scale").run([int(s) for s in args.sizes.split(",")], docs=args.docs or 100)
     _bench("report").print_rows(rows, as_json=args.json)
@@ -62,4 +62,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--requests", type=int, default=2000, help="http: requests per cached scenario")
     p.add_argument("--rate", type=float, default=500.0, help="http: target requests/s (open loop)")
     p.add_argument("--time-limit", type=float, default=30.0, help="http: seconds per scenario at most")
+    p.add_argument("--saturate", type=float, default=5.0,
+                   help="http: seconds per closed-loop saturation scenario (wrk if installed); 0: skip")
+    p.add_argument("--celery-docs", type=int, default=10_000,
+                   help="bulk: articles relinked through 2 Celery workers, with kills; 0: skip")
     p.set_defaults(func=cmd_bench)

@@ -55,6 +55,7 @@ async def celery_producer(app: web.Application) -> AsyncIterator[None]:
     app[CELERY] = create_celery(app[SETTINGS])
     app[WORKERS] = WorkerMonitor(app[CELERY])
     yield
+    await app[WORKERS].close()
     app[CELERY].close()
 
 

@@ -2,11 +2,15 @@
 
 The ping is a blocking kombu round trip that waits up to its timeout when nobody answers, so it
 runs in a thread, one at a time, and its answer is reused: a positive one for ``fresh_for``
-seconds, a negative one for less, so a worker that just started is noticed quickly.
+seconds, a negative one for less, so a worker that just started is noticed quickly. When a
+positive answer goes stale it is still given while a ping refreshes it in the background: the
+request that happens to come next never waits for a ping round trip while workers were there a
+moment ago. Only "no worker" (or no answer yet) is awaited.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from celery import Celery
@@ -22,11 +26,25 @@ class WorkerMonitor:
         self._answered: int | None = None       # workers that answered the last ping
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task | None = None
 
     async def workers(self) -> int:
         """How many workers answered (at least one, or none): cached, pings when stale."""
         if self._fresh():
             return self._answered
+        if self._answered:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self._ping_if_stale())
+            return self._answered
+        return await self._ping_if_stale()
+
+    async def close(self) -> None:
+        """Let a background refresh finish (at most the ping timeout) before the loop closes."""
+        if self._refresh is not None and not self._refresh.done():
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._refresh), self._timeout + 1)
+
+    async def _ping_if_stale(self) -> int:
         async with self._lock:
             if not self._fresh():   # another request may have pinged while this one waited
                 loop = asyncio.get_running_loop()

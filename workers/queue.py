@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from celery import Celery
+from redis.exceptions import NoScriptError
 
 from linkers import errors
 
@@ -95,14 +96,7 @@ class JobQueue:
         (re-submissions of known jobs add nothing, so they always pass).
         """
         job_ids = [self.job_id(article) for article in articles]
-        now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.llen(keys.QUEUE)
-            for job_id in job_ids:
-                await self._claim(keys=[keys.job(job_id), keys.result(job_id)],
-                                  args=[now, self._settings.result_ttl,
-                                        self._settings.visibility_timeout], client=pipe)
-            depth, *outcomes = await pipe.execute()
+        depth, *outcomes = await self._claim_jobs(job_ids, time.time())
         outcomes = [o.decode() if isinstance(o, bytes) else o for o in outcomes]
         to_send = [(job_id, article) for job_id, article, outcome
                    in zip(job_ids, articles, outcomes) if outcome == ENQUEUE]
@@ -119,6 +113,28 @@ class JobQueue:
                                                retry_after=5) from exc
         return [Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
                 for job_id, outcome in zip(job_ids, outcomes)]
+
+    async def _claim_jobs(self, job_ids: list[str], now: float) -> list:
+        """[queue depth, claim outcome per job] in one round trip.
+
+        EVALSHA straight away: a registered script in a pipeline costs a SCRIPT EXISTS round
+        trip on every call. Only when Redis does not know the script yet (first use, or a
+        restart) is it loaded and the claims sent again (NOSCRIPT claims changed nothing).
+        """
+        args = (now, self._settings.result_ttl, self._settings.visibility_timeout)
+        for attempt in (1, 2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.llen(keys.QUEUE)
+                    for job_id in job_ids:
+                        pipe.evalsha(self._claim.sha, 2, keys.job(job_id), keys.result(job_id),
+                                     *args)
+                    return await pipe.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(CLAIM_SCRIPT)
+        raise AssertionError("unreachable")
 
     async def _unclaim(self, jobs: list[tuple[str, Article]]) -> None:
         # so that a later submission sends them, instead of finding them "queued" forever
@@ -147,6 +163,17 @@ class JobQueue:
     # --- waiting --------------------------------------------------------------------------
     async def wait(self, job_id: str, timeout: float) -> JobRecord | None:
         """The job's record once it is done or failed, or its latest record after ``timeout``."""
+        record, _result = await self._wait(job_id, timeout, with_result=False)
+        return record
+
+    async def wait_result(self, job_id: str,
+                          timeout: float) -> tuple[JobRecord | None, bytes | None]:
+        """``wait``, plus the result once done, read in the same round trip as the record
+        (POST /v1/annotate answers the moment the notification arrives)."""
+        return await self._wait(job_id, timeout, with_result=True)
+
+    async def _wait(self, job_id: str, timeout: float,
+                    with_result: bool) -> tuple[JobRecord | None, bytes | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -156,10 +183,13 @@ class JobQueue:
             try:
                 # read after registering: an end announced before this read is seen in the
                 # record, one announced after it wakes the future
-                record = await self.record(job_id)
+                if with_result:
+                    record, result = await self.status(job_id)
+                else:
+                    record, result = await self.record(job_id), None
                 remaining = deadline - loop.time()
                 if record is None or record.status in FINISHED or remaining <= 0:
-                    return record
+                    return record, result
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wakeup, min(remaining, RECHECK_SECONDS))
             finally:

@@ -21,8 +21,9 @@ JOB_HEADER = "X-Factlink-Job"
 
 
 def _result(body: bytes, job_id: str, cache: str) -> web.Response:
-    return web.Response(body=body, content_type="application/json",
-                        headers={CACHE_HEADER: cache, JOB_HEADER: job_id})
+    # the stored bytes as they are, with a plain headers dict (no content_type= parsing)
+    return web.Response(body=body, headers={"Content-Type": "application/json",
+                                            CACHE_HEADER: cache, JOB_HEADER: job_id})
 
 
 async def annotate(request: web.Request) -> web.Response:
@@ -41,13 +42,11 @@ async def annotate(request: web.Request) -> web.Response:
     if not await app[WORKERS].workers():
         raise errors.NoWorkers("no linking worker is running; try again shortly", retry_after=5)
     await jobs.submit([article])
-    record = await jobs.wait(job_id, settings.sync_timeout)
+    record, result = await jobs.wait_result(job_id, settings.sync_timeout)
     if record is not None and record.status is JobStatus.failed:
         raise record.error()
-    if record is not None and record.status is JobStatus.done:
-        result = await jobs.result(job_id)
-        if result is not None:
-            return _result(result, job_id, "miss")
+    if result is not None:
+        return _result(result, job_id, "miss")
     status = record.status if record is not None else JobStatus.queued
     return web.Response(status=202, body=orjson.dumps(shapes.job_accepted(job_id, status)),
                         content_type="application/json",
