@@ -30,6 +30,7 @@ they are parameters, not per-document rules.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass
 
 from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
@@ -69,6 +70,18 @@ def content_words(text: str) -> set[str]:
             if len(w) > 2 and w not in FUNCTION_WORDS}
 
 
+@lru_cache(maxsize=65536)
+def _entity_words(kb, eid: int) -> frozenset[str]:
+    """Content words of an entity's description and type labels (memoised per process)."""
+    rec = kb.record(eid)
+    words = set(content_words(rec["d"]))
+    for t in rec["t"][:3]:
+        label = kb.label(t)
+        if label:
+            words |= content_words(label)
+    return frozenset(words)
+
+
 @dataclass
 class Scored:
     eid: int
@@ -92,18 +105,9 @@ class DocumentRanker:
         self.kb, self.spans, self.w = kb, spans, weights
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
-        self._desc_cache: dict[int, set[str]] = {}
 
     def _context(self, eid: int, own: set[str] = frozenset()) -> float:
-        words = self._desc_cache.get(eid)
-        if words is None:
-            rec = self.kb.record(eid)
-            words = content_words(rec["d"])
-            for t in rec["t"][:3]:
-                label = self.kb.label(t)
-                if label:
-                    words |= content_words(label)
-            self._desc_cache[eid] = words
+        words = _entity_words(self.kb, eid)
         if not words:
             return 0.0
         # names of the text count more than common words: "co-founder of Apple Inc." is

@@ -118,6 +118,10 @@ def spot(text: str, kb) -> list[Span]:
     i = 0
     while i < n:
         best = None
+        first = norm[toks[i][0]:toks[i][1]]
+        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[toks[i + 1][0]].isupper()):
+            i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
+            continue
         for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
             s, e = toks[i][0], toks[j][1]
             key = key_of(s, e)
