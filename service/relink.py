@@ -289,8 +289,7 @@ class CeleryLinker:
         unsent = [(s.job_id, article) for s, article in zip(submissions, articles)
                   if s.job_id in queued_before and s.status == JobStatus.queued]
         if unsent:
-            # JobQueue has no public "send again"; see the report (asks for one)
-            await loop.run_in_executor(None, self._queue._send, unsent)
+            await self._queue.resend(unsent)
         deadline = loop.time() + self._timeout
         outcomes = []
         # one job at a time: by the time the first is done most others are, and a chunk holds

@@ -141,6 +141,12 @@ class JobQueue:
         with contextlib.suppress(Exception):
             await self._redis.delete(*[keys.job(job_id) for job_id, _ in jobs])
 
+    async def resend(self, jobs: list[tuple[str, Article]]) -> None:
+        """Send jobs already claimed as queued again (a crashed submitter may have claimed
+        them and died before sending; a job sent twice is linked once, the second task
+        finds the result stored)."""
+        await asyncio.get_running_loop().run_in_executor(None, self._send, jobs)
+
     def _send(self, jobs: list[tuple[str, Article]]) -> None:
         messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
         with self._celery.producer_or_acquire() as producer:
