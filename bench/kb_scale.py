@@ -2,13 +2,16 @@
 
     python -m bench.kb_scale [--sizes 100000] [--json]          # ~1 min on 2 cores
     python -m bench.kb_scale --sizes 1000000                     # slow: ~5-10 min, ~260 MB dump
-    python -m bench.kb_scale --sizes 10000000 --work-dir /big    # very slow: ~1-2 h, ~2.6 GB dump
+    python -m bench.kb_scale --sizes 10000000 --work-dir /big --keep   # slow: ~20 min, ~1.9 GB dump
 
 For each size: write a synthetic dump (``bench.synthetic_dump``), ``build_kb`` with one worker per
 core, then, in fresh subprocesses, time ``open_kb`` and measure the memory of 1 and of 4
 processes that opened the KB and linked the same synthetic news corpus. Memory comes from
 ``/proc/PID/smaps_rollup``: PSS splits shared (mmap'd KB) pages between the processes that map
-them, so the sum of PSS is the real footprint of N workers; private pages are each process's own.
+them, so the sum of PSS is the real footprint of N workers; private pages are each process's own
+(a lone process's KB pages count as private too: nobody shares them yet). ``added_per_worker_mb``
+is what each worker beyond the first adds: (PSS of 4 - PSS of 1) / 3. A dump already in
+``--work-dir`` (from ``--keep``) is reused, not generated again.
 Every measure is also extrapolated linearly to Wikidata's ~110M items (a guide, not a promise:
 alias keys and edges do not grow exactly linearly). For memory only the file-backed part (KB
 pages touched) is scaled; the heap (``Private_Dirty``: interpreter, bounded record cache) is not.
@@ -93,9 +96,14 @@ def measure(n: int, work_dir: Path, docs: int = LINK_DOCS, keep: bool = False) -
     work_dir.mkdir(parents=True, exist_ok=True)
     dump = work_dir / f"synthetic-{n}.json.gz"
     kb_dir = work_dir / f"kb-{n}"
-    gen_s = write_dump(str(dump), n)
+    gen_s = None
+    if not dump.exists():
+        partial = dump.with_name(f"synthetic-{n}.part.json.gz")   # only a complete dump is reused
+        gen_s = round(write_dump(str(partial), n), 1)
+        partial.rename(dump)
     workers = os.cpu_count() or 1
     report = build_kb([str(dump)], str(kb_dir), workers=workers, progress=False)
+    os.sync()   # written pages still dirty would count as the probes' private heap
     size = dir_bytes(kb_dir)
     opens = open_times(kb_dir)
     # the corpus is written here, not in the probes, so their memory is the KB's and linking's
@@ -116,11 +124,14 @@ def measure(n: int, work_dir: Path, docs: int = LINK_DOCS, keep: bool = False) -
     kb_pages_4 = max(0.0, four["pss_mb"] - heap_4 - 4 * (idle["pss_mb"] - idle["dirty_mb"]))
     row = {
         "bench": "kb", "entities": n, "dump_mb": round(dump.stat().st_size / 2**20, 1),
-        "generate_s": round(gen_s, 1), "build_s": round(report.seconds, 1), "build_workers": workers,
+        "generate_s": gen_s, "build_s": round(report.seconds, 1), "build_workers": workers,
         "entities_per_s_per_core": round(report.entities_per_second / workers),
         "alias_keys": report.alias_keys, "edges": report.edges,
         "kb_mb": round(size / 2**20, 1), "open_ms": round(statistics.median(opens), 1),
-        "idle_pss_mb": idle["pss_mb"], "pss_1_mb": one["pss_mb"], "pss_4_mb": four["pss_mb"], "private_4_mb": four["private_mb"], "heap_4_mb": four["dirty_mb"],
+        "idle_pss_mb": idle["pss_mb"], "pss_1_mb": one["pss_mb"], "pss_4_mb": four["pss_mb"],
+"private_4_mb": four["private_mb"],
+        "heap_1_mb": one["dirty_mb"], "heap_4_mb": four["dirty_mb"],
+        "added_per_worker_mb": round((four["pss_mb"] - one["pss_mb"]) / 3, 1),
         "rss_4_mb": four["rss_mb"], "link_p50_ms": one["link"]["p50_ms"], "link_p90_ms": one["link"]["p90_ms"],
         "x110M_build_h": round(report.seconds * scale / 3600, 1),
         "x110M_kb_gb": round(size * scale / 2**30, 1),

@@ -126,8 +126,10 @@ class EntityFactory:
                 label = vocab.names[_name_index(rng, len(vocab.names))] + rng.choice(SUFFIXES)
                 types = [self.qid(rng.randrange(self.n_classes))]
         n_aliases = 1 + min(9, int(rng.expovariate(0.5)))
-        aliases = {vocab.names[_name_index(rng, len(vocab.names))] for _ in range(n_aliases)}
-        aliases.discard(label)
+        # dict, not set: a set's order changes with PYTHONHASHSEED, and the same seed must give
+        # the same dump
+        aliases = dict.fromkeys(vocab.names[_name_index(rng, len(vocab.names))] for _ in range(n_aliases))
+        aliases.pop(label, None)
         # rank -> popularity: sitelinks ~ 300 / rank^0.55, claims ~ 6 + 60 / rank^0.3
         n_sitelinks = min(len(WIKIS), int(300 / (i + 1) ** 0.55))
         n_claims = 6 + int(60 / (i + 1) ** 0.3)

@@ -38,7 +38,8 @@ def test_every_dump_layout_gives_the_same_kb(tmp_path, name, layout):
 
 
 def test_parallel_parsing_gives_the_same_kb(tmp_path, monkeypatch):
-    monkeypatch.setattr("linkers.kb.build.CHUNK_LINES", 3)     # several chunks for two workers
+    monkeypatch.setattr("linkers.kb.build.CHUNK_LINES", 3)      # several hash chunks
+    monkeypatch.setattr("linkers.kb.build.BLOCK_BYTES", 300)    # several blocks for two workers
     dump = write_dump(tmp_path / "news.json", NEWS_WORLD + ["{broken"])
     one = build_kb([str(dump)], str(tmp_path / "one"), workers=1, progress=False)
     two = build_kb([str(dump)], str(tmp_path / "two"), workers=2, progress=False)
