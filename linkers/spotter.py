@@ -17,6 +17,7 @@ from .text import alias_key, case_class, normalize, tokenize
 
 MAX_SPAN_TOKENS = 8
 MAX_CANDIDATES = 30
+CANDIDATE_WINDOW = 4 * MAX_CANDIDATES   # read before dropping lower-case/acronym-only names
 
 # Function words: never a name on their own, never evidence of a topic.
 FUNCTION_WORDS = frozenset("""
@@ -150,7 +151,9 @@ def spot(text: str, kb) -> list[Span]:
                 company = True
             surface = text[s:e]
             acronym_ok = case_class(surface) == 2
-            cands = [c for c in kb.candidates(key)
+            # lists are sorted by prior: a bounded slice keeps the cost flat however ambiguous
+            # a name is (a full-size KB has thousands of "John Smith"s)
+            cands = [c for c in kb.candidates(key, CANDIDATE_WINDOW)
                      if not c[2] & FLAG_LOWER and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
             single_common = (i == j and _sentence_initial(norm, s) and norm[s:e].lower() in STOPWORDS)
             embedded = _embedded(norm, toks, i, j)

@@ -130,7 +130,7 @@ class DiskKB:
         """Ranked candidates for a surface form, e.g. a selection in a browser ("NATO")."""
         from ..types import Candidate
         out = []
-        for eid, prior, _flags in self.candidates(alias_key(surface))[:max(0, limit)]:
+        for eid, prior, _flags in self.candidates(alias_key(surface), max(0, limit)):
             rec = self.record(eid)
             out.append(Candidate(qid=rec["id"], label=rec["l"], score=prior, description=rec["d"]))
         return out
