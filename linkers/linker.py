@@ -11,7 +11,8 @@ from .spotter import COMPANY_SUFFIXES, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
-LINKER_VERSION = "factlink-linker/0.1"
+# Part of every job id and cached result key: bump it whenever linking output can change.
+LINKER_VERSION = "factlink-linker/0.2"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -54,9 +55,9 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     # One sense per name per document: repeated surfaces take the sense with most belief.
     by_key: dict[str, dict[int, float]] = {}
     for sp, row in zip(spans, ranked):
+        votes = by_key.setdefault(sp.key, {})
         for c in row:
-            by_key.setdefault(sp.key, {})
-            by_key[sp.key][c.eid] = by_key[sp.key].get(c.eid, 0.0) + c.prob
+            votes[c.eid] = votes.get(c.eid, 0.0) + c.prob
 
     utf16 = Utf16Offsets(text)
     mentions: list[Mention] = []
