@@ -76,7 +76,8 @@ class DiskKB:
         num = int(qid[1:])
         if num >= 2**32:
             return None
-        pos = int(np.searchsorted(self._qids, num))
+        # a uint32 needle: a Python int would make numpy cast (copy) the whole array per call
+        pos = int(np.searchsorted(self._qids, np.uint32(num)))
         if pos < self._n and int(self._qids[pos]) == num:
             return int(self._qids_order[pos])
         return None
