@@ -17,11 +17,13 @@ from pathlib import Path
 import orjson
 
 from linkers import LinkOptions, build_kb, link, open_kb
+from linkers.kb.build import BUILD_LOGIC
 
 from .data import bench_texts_dir, latency_summary, one_core, wikidata_dir
 from .news_corpus import NewsCorpus
 
-DEFAULT_REAL_KB = Path(os.environ.get("TMPDIR", "/tmp")) / "factlink-bench" / "wikidata-kb"
+# keyed by the build logic: a KB cached by an older build is rebuilt, not benchmarked
+DEFAULT_REAL_KB = Path(os.environ.get("TMPDIR", "/tmp")) / "factlink-bench" / f"wikidata-kb-{BUILD_LOGIC}"
 WARMUP_DOCS = 5
 
 
