@@ -1,26 +1,30 @@
 """Build a KB directory from Wikidata dumps: ``build_kb(sources, out_dir, popularity=...)``.
 
-One streaming pass: the main process decompresses the dump and cuts it into blocks of whole
-lines (``BLOCK_BYTES``); a process pool parses and compacts the entities of each block
-(``linkers.kb.dump``) and sends back one packed ``_Block`` (records concatenated, numbers in
-numpy arrays, the block's distinct alias keys once), so the main process does no per-entity
-Python work: it drops duplicate QIDs, appends records to ``entities.bin`` and item edges to
-temporary files (not the heap). Then array passes with numpy: QID index, in-degree,
-popularity, alias priors, the alias trie and the out-link graph.
+One streaming pass: the main process decompresses the dump (ISA-L) straight into the slots of a
+shared ring (``_Ring``: blocks of whole lines, ``BLOCK_BYTES``); a process pool parses and
+compacts the entities of each block (``linkers.kb.fastdump``: typed msgspec decoding that skips
+what the KB does not keep) and sends back one packed ``_Block`` (records concatenated, numbers in
+numpy arrays, the block's distinct alias keys once, each with a 64-bit ``key_hash``), so the
+main process does no per-entity Python work: it drops duplicate QIDs, appends records to
+``entities.bin`` and item edges to temporary files (not the heap), and merges alias keys by
+their hash. Then array passes with numpy: QID index, in-degree, popularity, alias priors, the
+alias trie and the out-link graph.
 
 Memory at Wikidata scale (~110M entities, ~30M English alias keys, ~1B item edges): the
-distinct alias keys (one Python dict, ~3 GB at 30M keys), the alias rows (13 bytes each), the
-QID seen-bitmap (1 bit per QID number, ~16 MB), and edge arrays streamed in blocks. Malformed
-lines are counted and reported with line numbers (``strict`` makes the first one fatal). The
-result is written to a temporary directory next to ``out_dir`` and renamed into place, so a
-failed build never replaces a good KB.
+distinct alias keys (one Python dict hash -> key, ~3 GB at 30M keys), the alias rows (17 bytes
+each), the QID seen-bitmap (1 bit per QID number, ~16 MB), the ring (workers + 2 slots of 8 MB),
+and edge arrays streamed in blocks. Malformed lines are counted and reported with line numbers
+(``strict`` makes the first one fatal). The result is written to a temporary directory next to
+``out_dir`` and renamed into place, so a failed build never replaces a good KB.
 """
 from __future__ import annotations
 
 import gc
 import hashlib
+import mmap
 import multiprocessing as mp
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -36,7 +40,8 @@ import orjson
 from ..errors import DumpError, KBError
 from ..text import alias_key, case_class
 from . import layout
-from .dump import compact_entity, entity_json, open_dump, parse_entity_line
+from .dump import entity_json, open_dump
+from .fastdump import compact_line
 
 # kb_version hashes the records in chunks of this many entity lines per source: changing it
 # changes every kb_version (it is not a tuning knob; blocks of work are BLOCK_BYTES).
@@ -53,8 +58,6 @@ HUMAN = "Q5"
 # Weight of a name kind in the alias prior: an exact label beats an alias beats a surname.
 NAME_KIND_WEIGHT = {layout.FLAG_LABEL: 1.0, layout.FLAG_ALIAS: 0.6, layout.FLAG_PARTIAL: 0.25}
 MAX_ALIAS_CHARS = 120
-# Claims that say what kind of thing an entity is, not what it is related to: no coherence edge.
-NOT_RELATED = frozenset({"P31", "P279"})
 ADMIN_SUFFIXES = (" Province", " Region", " Oblast", " Krai", " County", " District", " Governorate",
                   " Prefecture", " Department", " Voivodeship", " Canton", " Municipality", " State")
 
@@ -98,11 +101,22 @@ def _names(record: dict) -> Iterator[tuple[str, int]]:
             yield parts[-1], layout.FLAG_PARTIAL
 
 
-_name_cache: dict[str, tuple[str, int] | None] = {}
+_name_cache: dict[str, tuple[str, int, int] | None] = {}
 
 
-def _alias_entry(surface: str) -> tuple[str, int] | None:
-    """(alias key, case flag) of a surface form, None if it is not indexed; memoised."""
+def key_hash(key: str) -> int:
+    """64-bit id of an alias key, the same in every process (``hash()`` is salted per process).
+
+    Workers send keys with their hash, so the main process merges blocks with integer dict
+    operations instead of hashing millions of unpickled strings. Two distinct keys with the same
+    hash would share one candidate list: at Wikidata's ~30M keys the odds are about 1 in 40,000
+    per build.
+    """
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def _alias_entry(surface: str) -> tuple[str, int, int] | None:
+    """(alias key, case flag, key hash) of a surface form, None if it is not indexed; memoised."""
     entry = _name_cache.get(surface, False)
     if entry is False:
         entry = None
@@ -110,7 +124,8 @@ def _alias_entry(surface: str) -> tuple[str, int] | None:
             key = alias_key(surface)
             if key:
                 case = case_class(surface)
-                entry = key, (layout.FLAG_ACRONYM if case == 2 else layout.FLAG_LOWER if case == 0 else 0)
+                entry = (key, (layout.FLAG_ACRONYM if case == 2 else layout.FLAG_LOWER if case == 0 else 0),
+                         key_hash(key))
         if len(_name_cache) >= NAME_CACHE_SIZE:
             _name_cache.clear()
         _name_cache[surface] = entry
@@ -127,6 +142,7 @@ class _Block(NamedTuple):
     qids: np.ndarray           # uint32 QID number of each entity
     sitelinks: np.ndarray      # int64 sitelink count of each entity
     keys: list[str]            # distinct alias keys of the block
+    key_hash: np.ndarray       # uint64 ``key_hash`` of each of ``keys``
     name_key: np.ndarray       # uint32 per name: index into ``keys``
     name_ent: np.ndarray       # uint32 per name: entity index in the block
     name_flags: np.ndarray     # uint8 per name: layout.FLAG_*
@@ -135,23 +151,100 @@ class _Block(NamedTuple):
     related: np.ndarray        # uint32 out-link targets (claims other than NOT_RELATED)
     related_count: np.ndarray  # int64 per entity: how many of ``related`` are its own
     errors: list[str]          # malformed lines, "line N: Error: message"
+    slot: int = -1             # the ``_Ring`` slot the block was read from (-1: sent as bytes)
 
 
-def _parse_block(task: tuple[int, bytes, int, tuple[str, ...]]) -> _Block:
+class _Ring:
+    """Slots of decompressed dump bytes in an anonymous shared mapping, inherited by the forked
+    workers: the main process decompresses straight into a free slot and sends a worker only
+    ``(slot, length)``; the slot is free again once that block's result is merged.
+
+    Pickling each 8 MB block through a pipe instead cost as much CPU as the decompression and
+    merging together (a copy into the pickle, two through the pipe, one out of it), on both
+    sides; here it is one copy, in the worker. A line longer than half a slot travels as bytes.
+    """
+
+    def __init__(self, slots: int, size: int):
+        self.size = size
+        self.mm = mmap.mmap(-1, slots * size)
+        self.free: queue.Queue[int | None] = queue.Queue()
+        for slot in range(slots):
+            self.free.put(slot)
+        self.closed = False
+
+    def read(self, slot: int, length: int) -> bytes:
+        base = slot * self.size
+        return self.mm[base:base + length]
+
+    def blocks(self, sources: list[str]) -> Iterator[tuple[int, bytes | tuple[int, int], int]]:
+        """(source index, block of whole lines or its (slot, length), line number of its first line).
+
+        Runs in the pool's task thread, which waits here for a free slot.
+        """
+        size = self.size
+        for source, path in enumerate(sources):
+            with open_dump(path) as fh:
+                lineno, carry, eof = 1, b"", False
+                while not eof:
+                    if len(carry) > size // 2:            # one huge line: send it whole, as bytes
+                        line = carry + fh.readline()
+                        carry = b""
+                        yield source, line, lineno
+                        lineno += 1
+                        continue
+                    slot = self.free.get()
+                    if slot is None or self.closed:
+                        return
+                    base = slot * size
+                    with memoryview(self.mm) as whole, whole[base:base + size] as view:
+                        view[:len(carry)] = carry
+                        filled = len(carry)
+                        while filled < size:
+                            got = fh.readinto(view[filled:])
+                            if not got:
+                                eof = True
+                                break
+                            filled += got
+                    end = self.mm.rfind(b"\n", base, base + filled)
+                    cut = filled if eof else (end + 1 - base if end >= 0 else 0)
+                    carry = self.mm[base + cut:base + filled]
+                    if cut == 0:
+                        self.free.put(slot)
+                        continue
+                    yield source, (slot, cut), lineno
+                    lineno += int(np.count_nonzero(np.frombuffer(self.mm, np.uint8, cut, base) == 10))
+
+    def close(self) -> None:
+        """Stop handing out slots (wakes a task thread waiting for one)."""
+        self.closed = True
+        self.free.put(None)
+
+
+# The ring of the build in progress: set before the pool forks, so every worker has it.
+_ring: _Ring | None = None
+
+
+def _parse_block(task: tuple[int, bytes | tuple[int, int], int, tuple[str, ...]]) -> _Block:
     """Worker: parse and compact the entity lines of one block."""
+    source, block, lineno, languages = task
+    slot = -1
+    if isinstance(block, tuple):
+        slot, length = block
+        block = _ring.read(slot, length)
     # Parsed entities hold no reference cycles: the collector would only rescan them, over
     # and over (it cost more than the JSON parsing).
     gc.disable()
     try:
-        return _parse_lines(*task)
+        return _parse_lines(source, block, lineno, languages)._replace(slot=slot)
     finally:
         gc.enable()
 
 
 def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[str, ...]) -> _Block:
     """The ``_Block`` of one block of dump lines (whole lines; ``first_lineno`` numbers the first)."""
-    line_of, blobs, sizes, qids, sitelinks = [], [], [], [], []
-    keys: dict[str, int] = {}
+    line_of, blobs, qids, sitelinks = [], [], [], []
+    key_index: dict[int, int] = {}           # key hash -> index into keys
+    keys: list[str] = []
     name_key, name_ent, name_flags = [], [], []
     targets, target_count, related, related_count = [], [], [], []
     errors = []
@@ -166,35 +259,36 @@ def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[
         index = n_lines
         n_lines += 1
         try:
-            compacted = compact_entity(parse_entity_line(line), languages)
+            compacted = compact_line(line, languages)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             errors.append(f"line {first_lineno + i}: {type(exc).__name__}: {str(exc)[:120]}")
             continue
         if compacted is None:
             continue
-        record, item_targets = compacted
-        blob = orjson.dumps(record)
+        record, item_targets, out = compacted
         entity = len(qids)
         line_of.append(index)
-        blobs.append(blob)
-        sizes.append(len(blob))
+        blobs.append(orjson.dumps(record))
         qids.append(int(record["id"][1:]))
         sitelinks.append(record["sl"])
         for surface, kind in _names(record):
             entry = _alias_entry(surface)
             if entry is not None:
-                name_key.append(keys.setdefault(entry[0], len(keys)))
+                k = key_index.get(entry[2])
+                if k is None:
+                    k = key_index[entry[2]] = len(keys)
+                    keys.append(entry[0])
+                name_key.append(k)
                 name_ent.append(entity)
                 name_flags.append(kind | entry[1])
-        targets.extend([int(t[1:]) for t in item_targets])
+        targets.extend(item_targets)
         target_count.append(len(item_targets))
-        out = [int(v["v"][1:]) for pid, vals in record["c"].items() if pid not in NOT_RELATED
-               for v in vals if v["k"] == "i"]
         related.extend(out)
         related_count.append(len(out))
     return _Block(source, n_lines, np.array(line_of, dtype=np.uint32), b"".join(blobs),
-                  np.array(sizes, dtype=np.int64), np.array(qids, dtype=np.uint32),
-                  np.array(sitelinks, dtype=np.int64), list(keys), np.array(name_key, dtype=np.uint32),
+                  np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), np.array(qids, dtype=np.uint32),
+                  np.array(sitelinks, dtype=np.int64), keys,
+                  np.fromiter(key_index, dtype=np.uint64, count=len(keys)), np.array(name_key, dtype=np.uint32),
                   np.array(name_ent, dtype=np.uint32), np.array(name_flags, dtype=np.uint8),
                   np.array(targets, dtype=np.uint32), np.array(target_count, dtype=np.int64),
                   np.array(related, dtype=np.uint32), np.array(related_count, dtype=np.int64), errors)
@@ -277,8 +371,8 @@ class _Entities:
         self.qids: list[np.ndarray] = []
         self.sitelinks: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []
-        self.key_ids: dict[str, int] = {}        # distinct alias key -> provisional id
-        self.name_key: list[np.ndarray] = []
+        self.key_strings: dict[int, str] = {}    # key hash -> alias key, over all blocks
+        self.name_key: list[np.ndarray] = []     # uint64 key hash per name
         self.name_ent: list[np.ndarray] = []
         self.name_flags: list[np.ndarray] = []
 
@@ -289,7 +383,8 @@ class _Entities:
         byte, bit = block.qids >> 3, (np.uint8(1) << (block.qids & 7).astype(np.uint8))
         top = int(byte.max())
         if top >= len(self.seen):
-            grown = np.zeros(max(top + 1, 2 * len(self.seen)), dtype=np.uint8)
+            # with room to spare: QIDs grow through a dump, and each growth copies the bitmap
+            grown = np.zeros(max(top + 1 + (top >> 2), 2 * len(self.seen)), dtype=np.uint8)
             grown[:len(self.seen)] = self.seen
             self.seen = grown
         keep = (self.seen[byte] & bit) == 0
@@ -303,13 +398,10 @@ class _Entities:
         kept = int(np.count_nonzero(keep))
         self.duplicates += n - kept
         self.count += kept
-        ids = self.key_ids
         if kept == n:
             self.records.write(block.blob)
             rows = slice(None)
-            new = [k for k in block.keys if k not in ids]      # the block's keys are distinct
-            ids.update(zip(new, range(len(ids), len(ids) + len(new))))
-            key_map = np.fromiter(map(ids.__getitem__, block.keys), dtype=np.int64, count=len(block.keys))
+            self.key_strings.update(zip(block.key_hash.tolist(), block.keys))
             self.all_targets.write(block.targets.tobytes())
             related, related_src = block.related, np.repeat(eids, block.related_count)
         else:
@@ -319,16 +411,15 @@ class _Entities:
             for i in np.flatnonzero(keep):
                 self.records.write(records[starts[i]:starts[i + 1]])
             rows = keep[block.name_ent]
-            key_map = np.full(len(block.keys), -1, dtype=np.int64)
-            for i in np.unique(block.name_key[rows]):
-                key_map[i] = ids.setdefault(block.keys[i], len(ids))
+            used = np.unique(block.name_key[rows])       # keys only dropped duplicates had: not kept
+            self.key_strings.update(zip(block.key_hash[used].tolist(), [block.keys[i] for i in used]))
             self.all_targets.write(block.targets[np.repeat(keep, block.target_count)].tobytes())
             mask = np.repeat(keep, block.related_count)
             related, related_src = block.related[mask], np.repeat(eids, block.related_count)[mask]
         self.qids.append(block.qids[keep])
         self.sitelinks.append(block.sitelinks[keep])
         self.sizes.append(block.sizes[keep])
-        self.name_key.append(key_map[block.name_key[rows]])
+        self.name_key.append(block.key_hash[block.name_key[rows]])
         self.name_ent.append(eids[block.name_ent[rows]].astype(np.uint32))
         self.name_flags.append(block.name_flags[rows])
         if len(related):
@@ -411,8 +502,13 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     digest = _Digest(languages)
     bar = _Progress(progress)
 
-    tasks = ((source, block, lineno, languages) for source, block, lineno in _blocks(sources, BLOCK_BYTES))
-    pool = mp.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) if workers > 1 else None
+    global _ring
+    fork = sys.platform != "win32"
+    ring = _Ring(workers + 2, BLOCK_BYTES) if fork or workers == 1 else None
+    blocks = ring.blocks(sources) if ring else _blocks(sources, BLOCK_BYTES)
+    tasks = ((source, block, lineno, languages) for source, block, lineno in blocks)
+    _ring = ring
+    pool = mp.get_context("fork" if fork else "spawn").Pool(workers) if workers > 1 else None
     results = pool.imap(_parse_block, tasks) if pool else map(_parse_block, tasks)
     try:
         with open(tmp / layout.ENTITIES, "wb", buffering=1 << 22) as ent_out:
@@ -425,12 +521,17 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
                     malformed.extend(block.errors[: max(0, 20 - len(malformed))])
                 digest.add(block)
                 table.add(block)
+                if block.slot >= 0:
+                    ring.free.put(block.slot)
                 bar.update(len(block.qids))
     finally:
         bar.close()
         _name_cache.clear()      # with workers=1 it lives in the caller's process
+        if ring is not None:
+            ring.close()
         if pool is not None:
             pool.terminate()
+        _ring = None
         kept_edges.close()
         all_targets.close()
 
@@ -478,8 +579,15 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         digest.update(Path(popularity).name.encode() + str(len(scores)).encode())
     pop = (raw_pop / raw_pop.max()) if raw_pop.max() > 0 else raw_pop
 
-    cand = _alias_index(tmp, list(table.key_ids), np.concatenate(table.name_key),
-                        np.concatenate(table.name_ent), np.concatenate(table.name_flags), raw_pop)
+    hashes = np.fromiter(table.key_strings, dtype=np.uint64, count=len(table.key_strings))
+    by_hash = np.argsort(hashes)
+    strings = list(table.key_strings.values())
+    keys = [strings[i] for i in by_hash.tolist()]
+    del strings, table.key_strings
+    names = np.searchsorted(hashes[by_hash], np.concatenate(table.name_key))
+    del table.name_key, hashes, by_hash
+    cand = _alias_index(tmp, keys, names, np.concatenate(table.name_ent), np.concatenate(table.name_flags),
+                        raw_pop)
     del table
 
     edges = np.fromfile(tmp / "edges.tmp", dtype=np.uint32).reshape(-1, 2)

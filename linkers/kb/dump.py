@@ -19,11 +19,11 @@ in time (p). Deprecated statements are dropped; preferred ones are flagged ``r: 
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import re
 
 import orjson
+from isal import igzip
 
 # Item-valued properties never kept: huge fan-out, useless to a news reader's card or coherence.
 SKIPPED_PROPERTIES = frozenset({
@@ -42,6 +42,8 @@ SKIPPED_PROPERTIES = frozenset({
     "P8989",  # category for the view of the item
 })
 MAX_VALUES_PER_PROPERTY = 64
+# Claims that say what kind of thing an entity is, not what it is related to: no coherence edge.
+NOT_RELATED = frozenset({"P31", "P279"})
 # Qualifiers kept on a value: its key in the compact record and the property it comes from.
 QUALIFIER_TIMES = (("s", "P580"), ("e", "P582"), ("p", "P585"))
 # Dates repeat across millions of claims: (time, precision) -> ISO date, cleared when full.
@@ -55,10 +57,12 @@ def open_dump(path: str) -> io.BufferedIOBase:
     """Open a dump file for binary reading (lines or blocks), decompressing .gz/.bz2 by extension.
 
     The compressed files are not wrapped in another buffer: they buffer lines themselves, and a
-    second copy of every block costs a third of the decompression speed.
+    second copy of every block costs a third of the decompression speed. Gzip is read with
+    ISA-L (``isal.igzip``, same API and errors as ``gzip``): 3.5x faster than zlib, and the
+    build decompresses in one process, so this is the part no worker can share.
     """
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return igzip.open(path, "rb")
     if path.endswith(".bz2"):
         return bz2.open(path, "rb")
     return open(path, "rb", buffering=1 << 20)
