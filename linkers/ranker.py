@@ -112,8 +112,9 @@ class DocumentRanker:
             return 0.0
         # names of the text count more than common words: "co-founder of Apple Inc." is
         # strong evidence for "Steve" next to "Apple"
+        # the mention's own words are no evidence ("Warren: city in Ohio" for "Ohio")
         names = len((words & self.doc_names) - own) if self.w.name_context else 0
-        return (len(words & self.doc_words) + self.w.name_context * names) / math.sqrt(len(words))
+        return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
