@@ -65,8 +65,20 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 
 
+def _singular(w: str) -> str:
+    """A plural's singular, roughly ("guitarists" -> "guitarist", "companies" -> "company")."""
+    if len(w) < 5 or not w.endswith("s") or w.endswith(("ss", "us", "is")):
+        return w
+    if w.endswith("ies"):
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "xes", "sses")):
+        return w[:-2]
+    return w[:-1]
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in (m.group().lower() for m in TOKEN_RE.finditer(text))
+    """Content words of a text, lower-cased and singular (words compare across number)."""
+    return {_singular(w) for w in (m.group().lower() for m in TOKEN_RE.finditer(text))
             if len(w) > 2 and w not in FUNCTION_WORDS}
 
 
