@@ -17,6 +17,8 @@ Each candidate gets a linear score over features (``Weights``):
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
                  are not the Japanese language;
+- ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
+                 person candidate gets this instead of any surname penalty;
 - ``given``      the candidate is a person named by their given name alone ("Angelina"): one is
                  a candidate only if a claim connects it to a likely entity of another
                  mention (her father Jon Voight, her partner Brad Pitt); it has no prior;
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
 from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, Span
 from .text import TOKEN_RE
@@ -67,6 +70,7 @@ class Weights:
     shared: float = 3.0
     demonym: float = -5.0
     given: float = -1.5
+    person_cue: float = 0.5
     name_context: float = 1.0
     nil: float = 0.0
     temperature: float = 1.0
@@ -216,7 +220,13 @@ class DocumentRanker:
                      + w.context * self._context(eid, own))
                 if flags & FLAG_LABEL:
                     s += w.label
-                if _is_partial(flags):
+                if sp.person_cue:
+                    # "President Reagan": a person, named by surname as people are
+                    if is_person(self.kb.record(eid)):
+                        s += w.person_cue
+                    elif _is_partial(flags):
+                        s += w.partial
+                elif _is_partial(flags):
                     s += w.partial
                 if sp.embedded:
                     s += w.embedded

@@ -52,6 +52,11 @@ COMMON_VERBS = frozenset("""
 is was are were has had have will would said says say told announced plans plan agreed
 rose fell gained lost reported expects expected sees saw made makes won wins became becomes
 """.split())
+# Words right before a name that say it is a person's ("her father Jon", "his wife Laura").
+KINSHIP = frozenset("""
+father mother husband wife partner son daughter brother sister uncle aunt cousin grandson
+granddaughter grandfather grandmother boyfriend girlfriend fiance fiancee widow widower
+""".split())
 CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
 
 
@@ -66,6 +71,8 @@ class Span:
     modifier: bool = False      # one word used before a common noun ("Japanese officials")
     given: bool = False         # a lone word that is some people's given name ("Angelina"):
                                 # the ranker may add those people as candidates
+    person_cue: bool = False    # right after a title or a kinship word ("President Reagan",
+                                # "her husband Seal"): the name is a person's
 
 
 def _sentence_initial(norm: str, start: int) -> bool:
@@ -170,7 +177,8 @@ def spot(text: str, kb) -> list[Span]:
                 cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
             if (cands or given) and not single_common:
                 spans.append(Span(s, e, surface, key, cands, embedded=embedded,
-                                  modifier=i == j and _before_common_noun(norm, toks, j), given=given))
+                                  modifier=i == j and _before_common_noun(norm, toks, j), given=given,
+                                  person_cue=_after_person_cue(norm, toks, i)))
                 i = j + 1
                 continue
         i += 1
@@ -198,6 +206,15 @@ def _embedded(norm: str, toks, i: int, j: int) -> bool:
              and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
                       and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
     return before or after
+
+
+def _after_person_cue(norm: str, toks, i: int) -> bool:
+    """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
+    if i == 0 or norm[toks[i - 1][1]:toks[i][0]] != " ":
+        return False
+    prev = norm[toks[i - 1][0]:toks[i - 1][1]]
+    low = prev.lower().rstrip(".")
+    return (low in TITLES and prev[:1].isupper()) or (prev.islower() and low in KINSHIP)
 
 
 def _before_common_noun(norm: str, toks, j: int) -> bool:
