@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .kb.dump import compact_entity
+from .kb.dump import compact_entity, is_person
 
 # Labels of the properties cards and relations show (the KB holds items, not properties).
 PROPERTY_LABELS = {
@@ -57,7 +57,7 @@ SERIES_PROPERTIES = frozenset({"P1082", "P2131", "P2046"})
 
 def entity_kind(record: dict) -> str:
     claims = record["c"]
-    if HUMAN in record["t"]:
+    if is_person(record):
         return "person"
     if any(p in claims for p in ("P1082", "P625", "P36", "P30")):
         return "place"

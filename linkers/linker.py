@@ -12,7 +12,7 @@ from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.2"
+LINKER_VERSION = "factlink-linker/0.3"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -63,6 +63,8 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     mentions: list[Mention] = []
     linked: dict[str, dict] = {}
     for sp, row in zip(spans, ranked):
+        if not row:
+            continue        # a given name no one in the text is connected to: not a name here
         qid = label = None
         confidence = 0.0
         if row:
@@ -84,7 +86,7 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, cands))
     # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
     # "Advanced Micro Devices Inc"): it names the same entity.
-    for sp in nil_spans(text, spans):
+    for sp in nil_spans(text, [sp for sp, row in zip(spans, ranked) if row]):
         qid, label, confidence = _short_form_of(sp.text, sp.start, mentions)
         if qid is None and not options.include_nil:
             continue

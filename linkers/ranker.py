@@ -17,6 +17,11 @@ Each candidate gets a linear score over features (``Weights``):
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
                  are not the Japanese language;
+- ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
+                 person candidate gets this instead of any surname penalty;
+- ``given``      the candidate is a person named by their given name alone ("Angelina"): one is
+                 a candidate only if a claim connects it to a likely entity of another
+                 mention (her father Jon Voight, her partner Brad Pitt); it has no prior;
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -33,8 +38,11 @@ import math
 from functools import lru_cache
 from dataclasses import dataclass
 
-from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
-from .spotter import COMPANY_SUFFIXES, FUNCTION_WORDS, Span
+import numpy as np
+
+from .kb.dump import is_person
+from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
+from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, Span
 from .text import TOKEN_RE
 
 TOP_K_COHERENCE = 5
@@ -42,6 +50,10 @@ TOP_K_COHERENCE = 5
 # human population, nation).
 LANGUAGE_OR_PEOPLE = frozenset({"Q34770", "Q1288568", "Q33742", "Q231002", "Q41710", "Q33829", "Q6266"})
 COHERENCE_ROUNDS = 2
+# People read per given name (most popular first) when looking for one the text supports.
+GIVEN_WINDOW = 1000
+# Entities more claims point at than this (countries, languages, occupations) admit no one.
+GIVEN_HUB_DEGREE = 200
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class Weights:
     modifier: float = -0.5
     shared: float = 3.0
     demonym: float = -5.0
+    given: float = -1.5
+    person_cue: float = 0.5
     name_context: float = 1.0
     nil: float = 0.0
     temperature: float = 1.0
@@ -65,8 +79,20 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 
 
+def _singular(w: str) -> str:
+    """A plural's singular, roughly ("guitarists" -> "guitarist", "companies" -> "company")."""
+    if len(w) < 5 or not w.endswith("s") or w.endswith(("ss", "us", "is")):
+        return w
+    if w.endswith("ies"):
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "xes", "sses")):
+        return w[:-2]
+    return w[:-1]
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in (m.group().lower() for m in TOKEN_RE.finditer(text))
+    """Content words of a text, lower-cased and singular (words compare across number)."""
+    return {_singular(w) for w in (m.group().lower() for m in TOKEN_RE.finditer(text))
             if len(w) > 2 and w not in FUNCTION_WORDS}
 
 
@@ -80,6 +106,10 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
         if label:
             words |= content_words(label)
     return frozenset(words)
+
+
+def _is_partial(flags: int) -> bool:
+    return bool(flags & FLAG_PARTIAL and not flags & (FLAG_LABEL | FLAG_ALIAS))
 
 
 @dataclass
@@ -112,8 +142,9 @@ class DocumentRanker:
             return 0.0
         # names of the text count more than common words: "co-founder of Apple Inc." is
         # strong evidence for "Steve" next to "Apple"
+        # the mention's own words are no evidence ("Warren: city in Ohio" for "Ohio")
         names = len((words & self.doc_names) - own) if self.w.name_context else 0
-        return (len(words & self.doc_words) + self.w.name_context * names) / math.sqrt(len(words))
+        return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
@@ -136,18 +167,66 @@ class DocumentRanker:
             out.append(srcs)
         return out
 
+    def _given_name_candidates(self) -> list[list[tuple[int, float, int]]]:
+        """For each span that may be a given name, the people of that given name whose claims
+        connect them (either direction) to a candidate of another mention of the text."""
+        found: list[list[tuple[int, float, int]]] = [[] for _ in self.spans]
+        asked = [i for i, sp in enumerate(self.spans) if sp.given]
+        if not asked:
+            return found
+        # pools[i]: the entities mention i may name (its likeliest candidates, its given names)
+        pools: list[np.ndarray] = []
+        given_of: dict[int, list[tuple[int, float, int]]] = {}
+        for i, sp in enumerate(self.spans):
+            pool = [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
+            if sp.given:
+                rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
+                given_of[i] = rows
+                pool += [eid for eid, _p, _f in rows]
+            pools.append(np.asarray(pool, dtype=np.int64))
+        everything = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+        src, dst = self.kb.neighbour_pairs(everything)
+        for i in asked:
+            people = np.asarray([eid for eid, _p, _f in given_of[i]], dtype=np.int64)
+            if not len(people):
+                continue
+            others = [pools[j] for j, sp in enumerate(self.spans) if sp.key != self.spans[i].key]
+            if not others:
+                continue
+            other = np.unique(np.concatenate(others))
+            # a country, a language, an occupation connects too many people to mean anything
+            other = other[self.kb.in_degrees(other) <= GIVEN_HUB_DEGREE]
+            out = np.isin(src, people) & np.isin(dst, other)       # Angelina -> father Jon
+            inn = np.isin(src, other) & np.isin(dst, people)       # Microsoft -> founder Bill
+            hit = set(src[out].tolist()) | set(dst[inn].tolist())
+            have = {eid for eid, _p, _f in self.spans[i].candidates}
+            found[i] = [c for c in given_of[i] if c[0] in hit and c[0] not in have]
+        return found
+
     def rank(self) -> list[list[Scored]]:
         w = self.w
         base: list[list[Scored]] = []
-        for sp in self.spans:
+        extra = self._given_name_candidates()
+        for sp, more in zip(self.spans, extra):
             row = []
             own = content_words(sp.text)
-            for eid, prior, flags in sp.candidates:
+            for eid, prior, flags in sp.candidates + more:
+                if flags & FLAG_GIVEN:
+                    # no prior: the given name alone says nothing about which person
+                    row.append(Scored(eid, w.given + w.popularity * self.kb.popularity(eid)
+                                      + w.context * self._context(eid, own)))
+                    continue
                 s = (w.prior * math.log(prior + 1e-4) + w.popularity * self.kb.popularity(eid)
                      + w.context * self._context(eid, own))
                 if flags & FLAG_LABEL:
                     s += w.label
-                if flags & FLAG_PARTIAL and not flags & (FLAG_LABEL | FLAG_ALIAS):
+                if sp.person_cue:
+                    # "President Reagan": a person, named by surname as people are
+                    if is_person(self.kb.record(eid)):
+                        s += w.person_cue
+                    elif _is_partial(flags):
+                        s += w.partial
+                elif _is_partial(flags):
                     s += w.partial
                 if sp.embedded:
                     s += w.embedded

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
+from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
 from .text import alias_key, case_class, normalize, tokenize
 
@@ -52,6 +52,11 @@ COMMON_VERBS = frozenset("""
 is was are were has had have will would said says say told announced plans plan agreed
 rose fell gained lost reported expects expected sees saw made makes won wins became becomes
 """.split())
+# Words right before a name that say it is a person's ("her father Jon", "his wife Laura").
+KINSHIP = frozenset("""
+father mother husband wife partner son daughter brother sister uncle aunt cousin grandson
+granddaughter grandfather grandmother boyfriend girlfriend fiance fiancee widow widower
+""".split())
 CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
 
 
@@ -64,6 +69,10 @@ class Span:
     candidates: list            # [(internal id, prior, flags)], best prior first
     embedded: bool = False      # inside a longer run of capitalised name words ("Paxar Corp")
     modifier: bool = False      # one word used before a common noun ("Japanese officials")
+    given: bool = False         # a lone word that is some people's given name ("Angelina"):
+                                # the ranker may add those people as candidates
+    person_cue: bool = False    # right after a title or a kinship word ("President Reagan",
+                                # "her husband Seal"): the name is a person's
 
 
 def _sentence_initial(norm: str, start: int) -> bool:
@@ -153,19 +162,23 @@ def spot(text: str, kb) -> list[Span]:
             acronym_ok = case_class(surface) == 2
             # lists are sorted by prior: a bounded slice keeps the cost flat however ambiguous
             # a name is (a full-size KB has thousands of "John Smith"s)
-            cands = [c for c in kb.candidates(key, CANDIDATE_WINDOW)
-                     if not c[2] & FLAG_LOWER and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
+            window = kb.candidates(key, CANDIDATE_WINDOW)
+            cands = [c for c in window if not c[2] & (FLAG_LOWER | FLAG_GIVEN)
+                     and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
             single_common = (i == j and _sentence_initial(norm, s) and norm[s:e].lower() in STOPWORDS)
             embedded = _embedded(norm, toks, i, j)
+            given = (i == j and not embedded and not company and not acronym_ok
+                     and any(c[2] & FLAG_GIVEN for c in window))
             if embedded:
                 # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
                 # surname inside a longer name belongs to that longer name.
                 cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
             if company:     # "Boston Corp" is not Boston
                 cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
-            if cands and not single_common:
+            if (cands or given) and not single_common:
                 spans.append(Span(s, e, surface, key, cands, embedded=embedded,
-                                  modifier=i == j and _before_common_noun(norm, toks, j)))
+                                  modifier=i == j and _before_common_noun(norm, toks, j), given=given,
+                                  person_cue=_after_person_cue(norm, toks, i)))
                 i = j + 1
                 continue
         i += 1
@@ -193,6 +206,15 @@ def _embedded(norm: str, toks, i: int, j: int) -> bool:
              and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
                       and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
     return before or after
+
+
+def _after_person_cue(norm: str, toks, i: int) -> bool:
+    """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
+    if i == 0 or norm[toks[i - 1][1]:toks[i][0]] != " ":
+        return False
+    prev = norm[toks[i - 1][0]:toks[i - 1][1]]
+    low = prev.lower().rstrip(".")
+    return (low in TITLES and prev[:1].isupper()) or (prev.islower() and low in KINSHIP)
 
 
 def _before_common_noun(norm: str, toks, j: int) -> bool:

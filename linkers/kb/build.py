@@ -40,7 +40,7 @@ import orjson
 from ..errors import DumpError, KBError
 from ..text import alias_key, case_class
 from . import layout
-from .dump import entity_json, open_dump
+from .dump import entity_json, is_person, open_dump
 from .fastdump import compact_line
 
 # kb_version hashes the records in chunks of this many entity lines per source: changing it
@@ -53,8 +53,7 @@ BLOCK_BYTES = 8 << 20
 NAME_CACHE_SIZE = 500_000
 # Bump when the build logic changes what a KB contains: it is part of every kb_version, so
 # results cached under an older build are never served for a new one.
-BUILD_LOGIC = 8
-HUMAN = "Q5"
+BUILD_LOGIC = 10
 # Weight of a name kind in the alias prior: an exact label beats an alias beats a surname.
 NAME_KIND_WEIGHT = {layout.FLAG_LABEL: 1.0, layout.FLAG_ALIAS: 0.6, layout.FLAG_PARTIAL: 0.25}
 MAX_ALIAS_CHARS = 120
@@ -93,12 +92,15 @@ def _names(record: dict) -> Iterator[tuple[str, int]]:
             if label.endswith(suffix) and len(label) > len(suffix) + 2:
                 yield label[: -len(suffix)], layout.FLAG_PARTIAL
                 break
-    if HUMAN in record["t"] and label:
-        # People are written by surname ("Macron"). Given names were tried too: on the public
-        # benchmarks they cost more than they bring (README: evaluation).
+    if label and is_person(record):
+        # People are written by surname ("Macron"), and sometimes by given name alone
+        # ("Angelina, her father Jon, and her partner Brad"): given names are indexed apart
+        # (FLAG_GIVEN), as candidates the ranker admits only with support from the text.
         parts = label.split()
         if len(parts) >= 2 and parts[-1][:1].isupper() and len(parts[-1]) >= 3 and parts[-1].isalpha():
             yield parts[-1], layout.FLAG_PARTIAL
+        if len(parts) >= 2 and parts[0][:1].isupper() and len(parts[0]) >= 3 and parts[0].isalpha():
+            yield parts[0], layout.FLAG_GIVEN
 
 
 _name_cache: dict[str, tuple[str, int, int] | None] = {}
@@ -643,7 +645,8 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     key_ids = trie_ids[names]
     del counts, trie_ids
     # One row per (key, entity): keep the best name kind (label > alias > surname).
-    kind_rank = np.where(flags & layout.FLAG_LABEL, 0, np.where(flags & layout.FLAG_ALIAS, 1, 2))
+    kind_rank = np.where(flags & layout.FLAG_LABEL, 0, np.where(flags & layout.FLAG_ALIAS, 1,
+                                                                np.where(flags & layout.FLAG_PARTIAL, 2, 3)))
     order = np.lexsort((kind_rank, ents, key_ids))
     key_ids, ents, flags, kind_rank = key_ids[order], ents[order], flags[order], kind_rank[order]
     first = np.ones(len(key_ids), dtype=bool)
@@ -651,17 +654,21 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     key_ids, ents, flags, kind_rank = key_ids[first], ents[first], flags[first], kind_rank[first]
 
     weight_of_kind = np.array([NAME_KIND_WEIGHT[layout.FLAG_LABEL], NAME_KIND_WEIGHT[layout.FLAG_ALIAS],
-                               NAME_KIND_WEIGHT[layout.FLAG_PARTIAL]])
-    # Prior: softmax of popularity within the key, scaled by how the name was given.
+                               NAME_KIND_WEIGHT[layout.FLAG_PARTIAL], 1.0])
+    # Prior: softmax of popularity within the key, scaled by how the name was given. Given
+    # names are a group of their own (their own softmax, listed after the other candidates):
+    # they never dilute the prior of the names a key is normally read as.
     logw = raw_pop[ents] + np.log(weight_of_kind[kind_rank])
+    given = (kind_rank == 3).astype(np.int64)
     n_keys = len(trie)
-    key_max = np.full(n_keys, -np.inf)
-    np.maximum.at(key_max, key_ids, logw)
-    w = np.exp(logw - key_max[key_ids])
-    key_sum = np.bincount(key_ids, weights=w, minlength=n_keys)
-    prior = w / key_sum[key_ids]
-    # Order each key's candidates by descending prior.
-    order = np.lexsort((-prior, key_ids))
+    group = key_ids * 2 + given
+    group_max = np.full(2 * n_keys, -np.inf)
+    np.maximum.at(group_max, group, logw)
+    w = np.exp(logw - group_max[group])
+    group_sum = np.bincount(group, weights=w, minlength=2 * n_keys)
+    prior = w / group_sum[group]
+    # Order each key's candidates: other names by descending prior, then given names.
+    order = np.lexsort((-prior, given, key_ids))
     key_ids, ents, flags, prior = key_ids[order], ents[order], flags[order], prior[order]
     cand_off = np.zeros(n_keys + 1, dtype=np.uint64)
     np.cumsum(np.bincount(key_ids, minlength=n_keys), out=cand_off[1:])

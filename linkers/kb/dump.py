@@ -53,6 +53,41 @@ _time_cache: dict[tuple, str] = {}
 _QID_RE = re.compile(r"^Q[1-9][0-9]*$")
 
 
+HUMAN = "Q5"
+# Claims only a person has (birth, death, occupation, citizenship, family, given/family name).
+PERSON_CLAIMS = frozenset({"P569", "P570", "P19", "P20", "P106", "P27", "P26", "P22", "P25", "P40",
+                           "P735", "P734", "P1412"})
+# What a person's description says last ("English guitarist", "American actress").
+OCCUPATIONS = frozenset("""
+player actor actress footballer politician cyclist producer director racer screenwriter artist
+historian engineer writer cinematographer musician coach composer manager astronaut singer
+designer physicist comedian mathematician diplomat journalist archaeologist chemist author model
+philologist architect philosopher painter scientist photographer professor businessman
+businesswoman economist cosmonaut researcher activist astronomer filmmaker songwriter
+singer-songwriter executive teacher poet academic skater soldier lawyer jurist theologian skier
+novelist athlete playwright critic dancer biologist commander educator sculptor physician priest
+linguist pianist entrepreneur philanthropist wrestler sociologist scholar conductor biochemist
+personality presenter rapper guitarist drummer bassist vocalist keyboardist saxophonist trumpeter
+violinist boxer golfer swimmer sprinter jockey cricketer psychologist banker inventor investor
+socialite broadcaster explorer sailor admiral monarch emperor empress king queen prince princess
+pope cardinal bishop saint
+""".split())
+_WORD_RE = re.compile(r"[\w-]+")
+
+
+def is_person(record: dict) -> bool:
+    """A human: typed Q5, or, when the record has no type at all (subsets often drop P31), a
+    person's claims or a description ending in an occupation ("British guitarist")."""
+    if HUMAN in record["t"]:
+        return True
+    if record["t"]:
+        return False
+    if not PERSON_CLAIMS.isdisjoint(record["c"]):
+        return True
+    words = _WORD_RE.findall(record["d"].lower())
+    return bool(words) and words[-1] in OCCUPATIONS
+
+
 def open_dump(path: str) -> io.BufferedIOBase:
     """Open a dump file for binary reading (lines or blocks), decompressing .gz/.bz2 by extension.
 

@@ -16,7 +16,10 @@ pages), one orjson record per entity, and a marisa-trie of alias keys (also memo
     cand.prior        float32 P(entity | alias key)
     cand.flags        uint8 bit0 label, bit1 acronym (matches only an upper-case mention),
                       bit2 partial name (a person's surname), bit3 alias, bit4 lower-case
-                      name (a common noun: "bank"; never matched by a capitalised mention)
+                      name (a common noun: "bank"; never matched by a capitalised mention),
+                      bit5 given name (a person's first name: listed after every other
+                      candidate of the key, prior within the given names only; the spotter
+                      leaves them out, the ranker admits one only with support in the text)
     nbr.off           uint64[n+1]; nbr.ent uint32 — out-links (item claims) between KB entities
 """
 from __future__ import annotations
@@ -45,3 +48,4 @@ FLAG_ACRONYM = 2
 FLAG_PARTIAL = 4
 FLAG_ALIAS = 8
 FLAG_LOWER = 16
+FLAG_GIVEN = 32

@@ -105,6 +105,22 @@ class DiskKB:
         """Internal ids this entity's item claims point at (KB entities only)."""
         return self._nbr_ent[int(self._nbr_off[eid]):int(self._nbr_off[eid + 1])]
 
+    def in_degrees(self, eids) -> np.ndarray:
+        return self._indeg[np.asarray(eids, dtype=np.int64)]
+
+    def neighbour_pairs(self, eids) -> tuple[np.ndarray, np.ndarray]:
+        """(source, target) internal ids of every out-link of the given entities, as arrays."""
+        eids = np.asarray(eids, dtype=np.int64)
+        lo = self._nbr_off[eids].astype(np.int64)
+        counts = self._nbr_off[eids + 1].astype(np.int64) - lo
+        total = int(counts.sum())
+        if not total:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        sources = np.repeat(eids, counts)
+        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        return sources, self._nbr_ent[starts + np.arange(total)].astype(np.int64)
+
     def iter_qids(self) -> Iterator[str]:
         for num in self._qids:
             yield f"Q{int(num)}"
