@@ -145,7 +145,7 @@ class _Block(NamedTuple):
     sitelinks: np.ndarray      # int64 sitelink count of each entity
     keys: list[str]            # distinct alias keys of the block
     key_hash: np.ndarray       # uint64 ``key_hash`` of each of ``keys``
-    name_key: np.ndarray       # uint32 per name: index into ``keys``
+    name_hash: np.ndarray      # uint64 per name: the ``key_hash`` of its alias key
     name_ent: np.ndarray       # uint32 per name: entity index in the block
     name_flags: np.ndarray     # uint8 per name: layout.FLAG_*
     targets: np.ndarray        # uint32 every item target (in-degree), entity after entity
@@ -245,9 +245,8 @@ def _parse_block(task: tuple[int, bytes | tuple[int, int], int, tuple[str, ...]]
 def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[str, ...]) -> _Block:
     """The ``_Block`` of one block of dump lines (whole lines; ``first_lineno`` numbers the first)."""
     line_of, blobs, qids, sitelinks = [], [], [], []
-    key_index: dict[int, int] = {}           # key hash -> index into keys
-    keys: list[str] = []
-    name_key, name_ent, name_flags = [], [], []
+    block_keys: dict[int, str] = {}           # key hash -> alias key
+    name_hash, name_ent, name_flags = [], [], []
     targets, target_count, related, related_count = [], [], [], []
     errors = []
     lines = block.split(b"\n")
@@ -276,21 +275,20 @@ def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[
         for surface, kind in _names(record):
             entry = _alias_entry(surface)
             if entry is not None:
-                k = key_index.get(entry[2])
-                if k is None:
-                    k = key_index[entry[2]] = len(keys)
-                    keys.append(entry[0])
-                name_key.append(k)
+                key, case, hashed = entry
+                block_keys[hashed] = key
+                name_hash.append(hashed)
                 name_ent.append(entity)
-                name_flags.append(kind | entry[1])
+                name_flags.append(kind | case)
         targets.extend(item_targets)
         target_count.append(len(item_targets))
         related.extend(out)
         related_count.append(len(out))
     return _Block(source, n_lines, np.array(line_of, dtype=np.uint32), b"".join(blobs),
                   np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), np.array(qids, dtype=np.uint32),
-                  np.array(sitelinks, dtype=np.int64), keys,
-                  np.fromiter(key_index, dtype=np.uint64, count=len(keys)), np.array(name_key, dtype=np.uint32),
+                  np.array(sitelinks, dtype=np.int64), list(block_keys.values()),
+                  np.fromiter(block_keys, dtype=np.uint64, count=len(block_keys)),
+                  np.array(name_hash, dtype=np.uint64),
                   np.array(name_ent, dtype=np.uint32), np.array(name_flags, dtype=np.uint8),
                   np.array(targets, dtype=np.uint32), np.array(target_count, dtype=np.int64),
                   np.array(related, dtype=np.uint32), np.array(related_count, dtype=np.int64), errors)
@@ -374,7 +372,7 @@ class _Entities:
         self.sitelinks: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []
         self.key_strings: dict[int, str] = {}    # key hash -> alias key, over all blocks
-        self.name_key: list[np.ndarray] = []     # uint64 key hash per name
+        self.name_hash: list[np.ndarray] = []    # uint64 key hash per name
         self.name_ent: list[np.ndarray] = []
         self.name_flags: list[np.ndarray] = []
 
@@ -413,15 +411,16 @@ class _Entities:
             for i in np.flatnonzero(keep):
                 self.records.write(records[starts[i]:starts[i + 1]])
             rows = keep[block.name_ent]
-            used = np.unique(block.name_key[rows])       # keys only dropped duplicates had: not kept
-            self.key_strings.update(zip(block.key_hash[used].tolist(), [block.keys[i] for i in used]))
+            strings = dict(zip(block.key_hash.tolist(), block.keys))
+            # keys only dropped duplicates had are not kept
+            self.key_strings.update((h, strings[h]) for h in np.unique(block.name_hash[rows]).tolist())
             self.all_targets.write(block.targets[np.repeat(keep, block.target_count)].tobytes())
             mask = np.repeat(keep, block.related_count)
             related, related_src = block.related[mask], np.repeat(eids, block.related_count)[mask]
         self.qids.append(block.qids[keep])
         self.sitelinks.append(block.sitelinks[keep])
         self.sizes.append(block.sizes[keep])
-        self.name_key.append(block.key_hash[block.name_key[rows]])
+        self.name_hash.append(block.name_hash[rows])
         self.name_ent.append(eids[block.name_ent[rows]].astype(np.uint32))
         self.name_flags.append(block.name_flags[rows])
         if len(related):
@@ -538,6 +537,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         all_targets.close()
 
     digest.end_source()
+    phases = {"stream": time.perf_counter() - t0}
     duplicates = table.duplicates
     n = table.count
     if n == 0:
@@ -557,6 +557,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         found = sorted_nums[pos] == targets
         return order[pos[found]], found
 
+    phases["index"] = time.perf_counter() - t0 - phases["stream"]
     indeg = np.zeros(n, dtype=np.uint64)
     targets_mm = np.fromfile(tmp / "targets.tmp", dtype=np.uint32)
     for start in range(0, len(targets_mm), 1 << 24):
@@ -586,12 +587,14 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     strings = list(table.key_strings.values())
     keys = [strings[i] for i in by_hash.tolist()]
     del strings, table.key_strings
-    names = np.searchsorted(hashes[by_hash], np.concatenate(table.name_key))
-    del table.name_key, hashes, by_hash
+    names = np.searchsorted(hashes[by_hash], np.concatenate(table.name_hash))
+    del table.name_hash, hashes, by_hash
+    phases["popularity"] = time.perf_counter() - t0 - sum(phases.values())
     cand = _alias_index(tmp, keys, names, np.concatenate(table.name_ent), np.concatenate(table.name_flags),
                         raw_pop)
     del table
 
+    phases["aliases"] = time.perf_counter() - t0 - sum(phases.values())
     edges = np.fromfile(tmp / "edges.tmp", dtype=np.uint32).reshape(-1, 2)
     os.unlink(tmp / "edges.tmp")
     internal, found = to_internal(edges[:, 1].copy())
@@ -613,6 +616,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         arrays[name].astype(dtype, copy=False).tofile(tmp / filename)
 
     seconds = time.perf_counter() - t0
+    phases["links"] = seconds - sum(phases.values())
     kb_version = f"{n}-{digest.hexdigest()[:12]}"
     report = BuildReport(kb_version=kb_version, entities=n, alias_keys=len(cand["cand_off"]) - 1,
                          candidates=len(cand["cand_ent"]), edges=len(nbr_ent), malformed=n_malformed,
@@ -625,6 +629,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
                       "edges": report.edges, "malformed_lines": n_malformed,
                       "malformed_examples": malformed, "duplicates": duplicates,
                       "seconds": round(seconds, 2), "workers": workers,
+                      "phase_seconds": {k: round(v, 2) for k, v in phases.items()},
                       "entities_per_second": round(report.entities_per_second, 1)}}
     (tmp / layout.META).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     return report
