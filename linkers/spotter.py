@@ -96,15 +96,17 @@ def _possessive_end(norm: str, start: int, end: int) -> int | None:
     return None
 
 
-def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int) -> bool:
+def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None) -> bool:
     """A span may name an entity if one of its words is a capitalised name word; a lone
-    sentence-initial word must not be a common word."""
+    sentence-initial word must not be a common word. A span starting with a title
+    ("President Reagan") is spotted without it, unless ``named()`` says the whole span is
+    some entity's own capitalised label ("General Motors", "Chief Keef")."""
     for edge in (i, j):     # "the U.S." is spotted as "U.S."
         if norm[toks[edge][0]:toks[edge][1]].islower() and norm[toks[edge][0]:toks[edge][1]] in STOPWORDS:
             return False
     if j > i and norm[toks[i][0]:toks[i][1]].lower() == "the":
         return False        # "The Fed" at a sentence start is "Fed" (the KB keys names without "the")
-    if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES:
+    if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES and not (named and named()):
         return False
     return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
 
@@ -124,6 +126,10 @@ def spot(text: str, kb) -> list[Span]:
                 return k
         return alias_key(norm[s:e])
 
+    def own_label(key: str):
+        # the key is an entity's label written as a proper name (not "prime minister")
+        return lambda: any(f & FLAG_LABEL and not f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
     spans: list[Span] = []
     i = 0
     while i < n:
@@ -141,9 +147,9 @@ def spot(text: str, kb) -> list[Span]:
             # a name of its own.
             comma = norm.find(", ", s, e)
             split = comma != -1 and kb.has_key(key_of(s, comma))
-            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j):
+            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j, own_label(core)):
                 best = (j, pe, core)
-            if not split and kb.has_key(key) and _eligible(norm, toks, i, j):
+            if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key)):
                 best = (j, e, key)
             if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
