@@ -73,6 +73,8 @@ class Span:
                                 # the ranker may add those people as candidates
     person_cue: bool = False    # right after a title or a kinship word ("President Reagan",
                                 # "her husband Seal"): the name is a person's
+    listed: int | None = None   # the list of names it is an item of ("Clapton, Beck, and Page"):
+                                # the index of the list's first span
 
 
 def _sentence_initial(norm: str, start: int) -> bool:
@@ -188,7 +190,33 @@ def spot(text: str, kb) -> list[Span]:
                 i = j + 1
                 continue
         i += 1
+    _mark_lists(norm, spans)
     return spans
+
+
+# What may stand between two items of a list of names.
+LIST_GLUE = frozenset({", ", " and ", ", and ", " or ", ", or ", " & ", " / "})
+
+
+def _mark_lists(norm: str, spans: list[Span]) -> None:
+    """Names separated only by commas and a conjunction ("Clapton, Beck, and Page") are one
+    list. Not a partnership's name: "Kidder, Peabody and Co" ends in a company suffix."""
+    for a, b in zip(spans, spans[1:]):
+        if norm[a.end:b.start] in LIST_GLUE:
+            if a.listed is None:
+                a.listed = a.start
+            b.listed = a.listed
+    groups: dict[int, list[Span]] = {}
+    for sp in spans:
+        if sp.listed is not None:
+            groups.setdefault(sp.listed, []).append(sp)
+    for members in groups.values():
+        last = members[-1]
+        after = norm[last.end:last.end + 16].split()
+        if (len(after) >= 2 and after[0] in ("and", "&")
+                and after[1].lower().rstrip(".,;") in COMPANY_SUFFIXES):
+            for sp in members:
+                sp.listed = None
 
 
 def _joins_name(norm: str, toks, a: int, b: int) -> bool:
