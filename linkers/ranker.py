@@ -22,6 +22,13 @@ Each candidate gets a linear score over features (``Weights``):
 - ``given``      the candidate is a person named by their given name alone ("Angelina"): one is
                  a candidate only if a claim connects it to a likely entity of another
                  mention (her father Jon Voight, her partner Brad Pitt); it has no prior;
+- ``similar``    description similarity: the candidate's description/type words shared with
+                 the closest candidate of each other mention (IDF over the document's candidates,
+                 cosine), summed, minus the best such sum among the mention's candidates: it
+                 moves belief between readings (Córdoba Province next to Santa Fe Province),
+                 never towards linking at all. In a list of names ("Clapton, Beck, and Page")
+                 whose other items are mostly people, a person candidate alike (this measure)
+                 to a person candidate of another item gets ``person_cue`` as after a title;
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -54,6 +61,11 @@ COHERENCE_ROUNDS = 2
 GIVEN_WINDOW = 1000
 # Entities more claims point at than this (countries, languages, occupations) admit no one.
 GIVEN_HUB_DEGREE = 200
+# A list's items are people when the other items' belief is mostly on people...
+LIST_PERSON_SHARE = 0.5
+# ... and a surname's person is read so only if its description is this similar to a person
+# candidate of another item (IDF-weighted cosine; sharing only "human" scores ~0).
+LIST_SIMILARITY = 0.05
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Weights:
     given: float = -1.5
     person_cue: float = 0.5
     name_context: float = 1.0
+    similar: float = 1.0
     nil: float = 0.0
     temperature: float = 1.0
 
@@ -203,40 +216,95 @@ class DocumentRanker:
             found[i] = [c for c in given_of[i] if c[0] in hit and c[0] not in have]
         return found
 
+    def _local(self, sp: Span, eid: int, prior: float, flags: int, own: set[str], cue: bool) -> float:
+        """The candidate's score from the mention alone (no other mention's entities)."""
+        w = self.w
+        if flags & FLAG_GIVEN:
+            # no prior: the given name alone says nothing about which person
+            return w.given + w.popularity * self.kb.popularity(eid) + w.context * self._context(eid, own)
+        s = (w.prior * math.log(prior + 1e-4) + w.popularity * self.kb.popularity(eid)
+             + w.context * self._context(eid, own))
+        if flags & FLAG_LABEL:
+            s += w.label
+        if cue:
+            # "President Reagan": a person, named by surname as people are
+            if is_person(self.kb.record(eid)):
+                s += w.person_cue
+            elif _is_partial(flags):
+                s += w.partial
+        elif _is_partial(flags):
+            s += w.partial
+        if sp.embedded:
+            s += w.embedded
+        if sp.modifier:
+            s += w.modifier
+            if self._is_language_or_people(eid):
+                s += w.demonym
+        return s
+
+    def _listed_with_people(self, rows: list[list[Scored]]) -> set[int]:
+        """Mentions listed with others ("Clapton, Beck, and Page") whose fellow items are most
+        likely people: coordinated names are of one kind, so a surname there names a person."""
+        share: dict[int, float] = {}
+
+        def person_share(i: int) -> float:
+            if i not in share:
+                tot = sum(c.prob for c in rows[i])
+                share[i] = (sum(c.prob for c in rows[i] if is_person(self.kb.record(c.eid))) / tot
+                            if tot > 0 else 0.0)
+            return share[i]
+
+        out: set[int] = set()
+        groups: dict[int, list[int]] = {}
+        for i, sp in enumerate(self.spans):
+            if sp.listed is not None:
+                groups.setdefault(sp.listed, []).append(i)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            for i in members:
+                others = [person_share(j) for j in members if j != i]
+                if sum(others) / len(others) >= LIST_PERSON_SHARE:
+                    out.add(i)
+        return out
+
+    def _cue_listed_people(self, base: list[list[Scored]], extra, owns) -> None:
+        """In a list of people ("Clapton, Beck, and Page") a person named by surname loses the
+        surname penalty, as after a title, if its description shares words with a person
+        candidate of another item (Eric Clapton "English ... guitarist", Jeff Beck "English
+        rock guitarist"): "Kilpatrick and Ferguson", two people the KB lacks, pick no one."""
+        cued: set[int] = set()
+        for _ in range(3):      # a list's items take their kind from each other: settle it
+            more = self._listed_with_people(base) - cued
+            if not more:
+                return
+            cued |= more
+            sims = self._similar_pairs(base)
+            for i in more:
+                sp = self.spans[i]
+                if sp.person_cue:
+                    continue
+                fellows = {j for j, other in enumerate(self.spans) if other.listed == sp.listed and j != i}
+
+                def alike(eid: int) -> bool:
+                    return any(j in fellows and sim >= LIST_SIMILARITY and is_person(self.kb.record(b))
+                               for j, b, sim in sims.get((i, eid), ()))
+
+                base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
+                           for eid, prior, flags in sp.candidates + extra[i]]
+            self._normalise(base)
+
     def rank(self) -> list[list[Scored]]:
         w = self.w
         base: list[list[Scored]] = []
         extra = self._given_name_candidates()
-        for sp, more in zip(self.spans, extra):
-            row = []
-            own = content_words(sp.text)
-            for eid, prior, flags in sp.candidates + more:
-                if flags & FLAG_GIVEN:
-                    # no prior: the given name alone says nothing about which person
-                    row.append(Scored(eid, w.given + w.popularity * self.kb.popularity(eid)
-                                      + w.context * self._context(eid, own)))
-                    continue
-                s = (w.prior * math.log(prior + 1e-4) + w.popularity * self.kb.popularity(eid)
-                     + w.context * self._context(eid, own))
-                if flags & FLAG_LABEL:
-                    s += w.label
-                if sp.person_cue:
-                    # "President Reagan": a person, named by surname as people are
-                    if is_person(self.kb.record(eid)):
-                        s += w.person_cue
-                    elif _is_partial(flags):
-                        s += w.partial
-                elif _is_partial(flags):
-                    s += w.partial
-                if sp.embedded:
-                    s += w.embedded
-                if sp.modifier:
-                    s += w.modifier
-                    if self._is_language_or_people(eid):
-                        s += w.demonym
-                row.append(Scored(eid, s))
-            base.append(row)
+        owns = [content_words(sp.text) for sp in self.spans]
+        for sp, more, own in zip(self.spans, extra, owns):
+            base.append([Scored(eid, self._local(sp, eid, prior, flags, own, sp.person_cue))
+                         for eid, prior, flags in sp.candidates + more])
         self._normalise(base)
+        if any(sp.listed is not None for sp in self.spans):
+            self._cue_listed_people(base, extra, owns)
 
         # Short forms inherit the entity their longer form most likely names.
         for i, srcs in enumerate(self._coref_sources()):
@@ -254,11 +322,13 @@ class DocumentRanker:
         if w.coherence and len(self.spans) > 1:
             # A few rounds: each round's beliefs weight the next round's support.
             local = [[c.score for c in row] for row in base]
+            alike = self._similarity_support(base, self._similar_pairs(base)) if w.similar else {}
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
                 for i, row in enumerate(base):
                     for c, s0 in zip(row, local[i]):
-                        c.score = s0 + w.coherence * math.log1p(support.get((i, c.eid), 0.0))
+                        c.score = (s0 + w.coherence * math.log1p(support.get((i, c.eid), 0.0))
+                                   + w.similar * alike.get((i, c.eid), 0.0))
                 self._normalise(base)
         for row in base:
             row.sort(key=lambda c: -c.score)
@@ -269,6 +339,63 @@ class DocumentRanker:
             probs = _softmax_with_nil([c.score for c in row], self.w.nil, self.w.temperature)
             for c, p in zip(row, probs):
                 c.prob = p
+
+    def _similar_pairs(self, rows: list[list[Scored]]) -> dict[tuple[int, int], list[tuple[int, int, float]]]:
+        """(i, eid) -> [(j, other eid, similarity)]: candidates of different mentions whose
+        descriptions and types share words, each word weighted by how rare it is among the
+        document's candidates (IDF over them), cosine-normalised."""
+        pool: list[tuple[int, int]] = []
+        for i, row in enumerate(rows):
+            for c in sorted(row, key=lambda c: -c.score)[:TOP_K_COHERENCE]:
+                pool.append((i, c.eid))
+        df: dict[str, int] = {}
+        for _i, eid in pool:
+            for word in _entity_words(self.kb, eid):
+                df[word] = df.get(word, 0) + 1
+        n = len(pool)
+        # a word every candidate has ("human" among people) weighs almost nothing
+        idf = {word: math.log((n + 1) / d) for word, d in df.items()}
+        vecs = []
+        for i, eid in pool:
+            words = _entity_words(self.kb, eid)
+            norm = math.sqrt(sum(idf[x] ** 2 for x in words)) or 1.0
+            vecs.append((i, eid, words, norm))
+        out: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
+        for x in range(len(vecs)):
+            i, a, wa, na = vecs[x]
+            for y in range(x + 1, len(vecs)):
+                j, b, wb, nb = vecs[y]
+                if i == j or self.spans[i].key == self.spans[j].key:
+                    continue
+                common = wa & wb
+                if not common:
+                    continue
+                sim = sum(idf[z] ** 2 for z in common) / (na * nb)
+                if sim > 0:
+                    out.setdefault((i, a), []).append((j, b, sim))
+                    out.setdefault((j, b), []).append((i, a, sim))
+        return out
+
+    def _similarity_support(self, rows: list[list[Scored]],
+                            sims: dict[tuple[int, int], list[tuple[int, int, float]]]) -> dict[tuple[int, int], float]:
+        """(i, eid) -> sum over other mentions of the most similar candidate's similarity, minus
+        the best such sum among mention i's candidates: it only moves belief between a mention's
+        candidates (Córdoba Province next to Santa Fe Province), never towards linking at all."""
+        out: dict[tuple[int, int], float] = {}
+        for (i, a), pairs in sims.items():
+            best: dict[int, float] = {}
+            for j, _b, sim in pairs:
+                if sim > best.get(j, 0.0):
+                    best[j] = sim
+            out[(i, a)] = sum(best.values())
+        top: dict[int, float] = {}
+        for (i, _a), v in out.items():
+            top[i] = max(top.get(i, 0.0), v)
+        for i, row in enumerate(rows):
+            if i in top:
+                for c in row:
+                    out[(i, c.eid)] = out.get((i, c.eid), 0.0) - top[i]
+        return out
 
     def _coherence(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate."""

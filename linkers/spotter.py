@@ -73,6 +73,8 @@ class Span:
                                 # the ranker may add those people as candidates
     person_cue: bool = False    # right after a title or a kinship word ("President Reagan",
                                 # "her husband Seal"): the name is a person's
+    listed: int | None = None   # the list of names it is an item of ("Clapton, Beck, and Page"):
+                                # the index of the list's first span
 
 
 def _sentence_initial(norm: str, start: int) -> bool:
@@ -96,15 +98,17 @@ def _possessive_end(norm: str, start: int, end: int) -> int | None:
     return None
 
 
-def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int) -> bool:
+def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None) -> bool:
     """A span may name an entity if one of its words is a capitalised name word; a lone
-    sentence-initial word must not be a common word."""
+    sentence-initial word must not be a common word. A span starting with a title
+    ("President Reagan") is spotted without it, unless ``named()`` says the whole span is
+    some entity's own capitalised label ("General Motors", "Chief Keef")."""
     for edge in (i, j):     # "the U.S." is spotted as "U.S."
         if norm[toks[edge][0]:toks[edge][1]].islower() and norm[toks[edge][0]:toks[edge][1]] in STOPWORDS:
             return False
     if j > i and norm[toks[i][0]:toks[i][1]].lower() == "the":
         return False        # "The Fed" at a sentence start is "Fed" (the KB keys names without "the")
-    if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES:
+    if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES and not (named and named()):
         return False
     return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
 
@@ -124,6 +128,10 @@ def spot(text: str, kb) -> list[Span]:
                 return k
         return alias_key(norm[s:e])
 
+    def own_label(key: str):
+        # the key is an entity's label written as a proper name (not "prime minister")
+        return lambda: any(f & FLAG_LABEL and not f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
     spans: list[Span] = []
     i = 0
     while i < n:
@@ -141,9 +149,9 @@ def spot(text: str, kb) -> list[Span]:
             # a name of its own.
             comma = norm.find(", ", s, e)
             split = comma != -1 and kb.has_key(key_of(s, comma))
-            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j):
+            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j, own_label(core)):
                 best = (j, pe, core)
-            if not split and kb.has_key(key) and _eligible(norm, toks, i, j):
+            if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key)):
                 best = (j, e, key)
             if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
@@ -182,7 +190,33 @@ def spot(text: str, kb) -> list[Span]:
                 i = j + 1
                 continue
         i += 1
+    _mark_lists(norm, spans)
     return spans
+
+
+# What may stand between two items of a list of names.
+LIST_GLUE = frozenset({", ", " and ", ", and ", " or ", ", or ", " & ", " / "})
+
+
+def _mark_lists(norm: str, spans: list[Span]) -> None:
+    """Names separated only by commas and a conjunction ("Clapton, Beck, and Page") are one
+    list. Not a partnership's name: "Kidder, Peabody and Co" ends in a company suffix."""
+    for a, b in zip(spans, spans[1:]):
+        if norm[a.end:b.start] in LIST_GLUE:
+            if a.listed is None:
+                a.listed = a.start
+            b.listed = a.listed
+    groups: dict[int, list[Span]] = {}
+    for sp in spans:
+        if sp.listed is not None:
+            groups.setdefault(sp.listed, []).append(sp)
+    for members in groups.values():
+        last = members[-1]
+        after = norm[last.end:last.end + 16].split()
+        if (len(after) >= 2 and after[0] in ("and", "&")
+                and after[1].lower().rstrip(".,;") in COMPANY_SUFFIXES):
+            for sp in members:
+                sp.listed = None
 
 
 def _joins_name(norm: str, toks, a: int, b: int) -> bool:
