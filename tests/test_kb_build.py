@@ -207,3 +207,36 @@ def test_the_full_kb_opens_in_under_a_second(full_kb):
     assert kb.lookup("Paris")[0].qid == "Q90"
     assert kb.lookup("Georgia")[0].qid in {"Q230", "Q1428"}
     assert kb.fact_card("Q212")["label"] == "Ukraine"
+
+
+def test_the_dense_qid_table_and_the_binary_search_build_the_same_kb(tmp_path, monkeypatch):
+    # Wikidata's QIDs are dense: targets are resolved through a direct table; sparse sets of
+    # QIDs (like this one) through a binary search. Both must give the same graph and priors.
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
+    monkeypatch.setattr("linkers.kb.build.DENSE_QID_TABLE_RATIO", 0)
+    search = build_kb([str(dump)], str(tmp_path / "search"), workers=1, progress=False)
+    monkeypatch.setattr("linkers.kb.build.DENSE_QID_TABLE_RATIO", 10**9)
+    dense = build_kb([str(dump)], str(tmp_path / "dense"), workers=1, progress=False)
+    assert (dense.kb_version, dense.edges) == (search.kb_version, search.edges) and search.edges > 0
+    for f in sorted((tmp_path / "search").iterdir()):
+        if f.name != "meta.json":
+            assert (tmp_path / "dense" / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+@pytest.mark.parametrize("key_scale", [1, 1 << 40])       # packed into uint64 / too wide to pack
+def test_each_name_keeps_its_best_kind_once_per_entity(key_scale):
+    import numpy as np
+    from linkers.kb import layout
+    from linkers.kb.build import _KIND_RANK, _best_name_rows
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 50, 5000) * key_scale
+    ents = rng.integers(0, 300, 5000)
+    flags = rng.choice([layout.FLAG_LABEL, layout.FLAG_ALIAS | layout.FLAG_LOWER, layout.FLAG_PARTIAL,
+                        layout.FLAG_GIVEN, layout.FLAG_LABEL | layout.FLAG_ACRONYM], 5000).astype(np.uint8)
+    best: dict[tuple[int, int], int] = {}
+    for k, e, f in zip(keys.tolist(), ents.tolist(), flags.tolist()):
+        if (k, e) not in best or (_KIND_RANK[f], f) < (_KIND_RANK[best[k, e]], best[k, e]):
+            best[k, e] = f
+    got_keys, got_ents, got_flags = _best_name_rows(keys, ents, flags)
+    assert list(zip(got_keys.tolist(), got_ents.tolist(), got_flags.tolist())) == \
+        [(k, e, f) for (k, e), f in sorted(best.items())]

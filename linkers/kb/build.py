@@ -53,10 +53,13 @@ BLOCK_BYTES = 8 << 20
 NAME_CACHE_SIZE = 500_000
 # Bump when the build logic changes what a KB contains: it is part of every kb_version, so
 # results cached under an older build are never served for a new one.
-BUILD_LOGIC = 10
+BUILD_LOGIC = 11
 # Weight of a name kind in the alias prior: an exact label beats an alias beats a surname.
 NAME_KIND_WEIGHT = {layout.FLAG_LABEL: 1.0, layout.FLAG_ALIAS: 0.6, layout.FLAG_PARTIAL: 0.25}
 MAX_ALIAS_CHARS = 120
+# The QID -> internal id table is direct (an array over the QID range) when the range is at
+# most this many times the entity count.
+DENSE_QID_TABLE_RATIO = 4
 ADMIN_SUFFIXES = (" Province", " Region", " Oblast", " Krai", " County", " District", " Governorate",
                   " Prefecture", " Department", " Voivodeship", " Canton", " Municipality", " State")
 
@@ -551,11 +554,28 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     order = np.argsort(nums, kind="stable").astype(np.uint32)
     sorted_nums = nums[order]
 
-    def to_internal(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.searchsorted(sorted_nums, targets)
-        pos[pos >= n] = 0
-        found = sorted_nums[pos] == targets
-        return order[pos[found]], found
+    # QID number -> internal id. Wikidata's QIDs are dense (~110M items under Q130M), so a
+    # direct table (4 bytes per QID number in the range) replaces a binary search per claim
+    # target; sparse subsets (a few entities across the whole range) keep the search.
+    base = int(sorted_nums[0])
+    span = int(sorted_nums[-1]) - base + 1
+    if span <= DENSE_QID_TABLE_RATIO * n:
+        dense = np.full(span, n, dtype=np.uint32)
+        dense[nums - base] = np.arange(n, dtype=np.uint32)
+
+        def to_internal(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            idx = targets.astype(np.int64) - base
+            inside = (idx >= 0) & (idx < span)
+            found = np.zeros(len(targets), dtype=bool)
+            hit = dense[idx[inside]]
+            found[inside] = hit < n
+            return hit[hit < n], found
+    else:
+        def to_internal(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pos = np.searchsorted(sorted_nums, targets)
+            pos[pos >= n] = 0
+            found = sorted_nums[pos] == targets
+            return order[pos[found]], found
 
     phases["index"] = time.perf_counter() - t0 - phases["stream"]
     indeg = np.zeros(n, dtype=np.uint64)
@@ -635,6 +655,40 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     return report
 
 
+# Rank of each flags byte's name kind (label 0 > alias 1 > partial 2 > given name 3): one gather.
+_KIND_RANK = np.array([0 if f & layout.FLAG_LABEL else 1 if f & layout.FLAG_ALIAS else
+                       2 if f & layout.FLAG_PARTIAL else 3 for f in range(256)], dtype=np.uint8)
+_LOG_KIND_WEIGHT = np.log([NAME_KIND_WEIGHT[layout.FLAG_LABEL], NAME_KIND_WEIGHT[layout.FLAG_ALIAS],
+                           NAME_KIND_WEIGHT[layout.FLAG_PARTIAL], 1.0])
+
+
+def _best_name_rows(key_ids: np.ndarray, ents: np.ndarray, flags: np.ndarray):
+    """(key ids, entities, flags) with one row per (key, entity), sorted by key then entity: the
+    best name kind, and of two names of that kind ("US" and "Us") the one with fewer case
+    restrictions (the smaller flags), so the entity is found by either. The rows are packed into one uint64 each and sorted as numbers: three times
+    faster than a three-key lexsort and its gathers, at Wikidata's ~300M rows."""
+    ent_bits = max(1, int(ents.max()).bit_length()) if len(ents) else 1
+    key_bits = max(1, int(key_ids.max()).bit_length()) if len(key_ids) else 1
+    if key_bits + ent_bits + 10 > 64:          # beyond any real KB; the slow, general way
+        order = np.lexsort((flags, _KIND_RANK[flags], ents, key_ids))
+        key_ids, ents, flags = key_ids[order], ents[order], flags[order]
+        first = np.ones(len(key_ids), dtype=bool)
+        first[1:] = (key_ids[1:] != key_ids[:-1]) | (ents[1:] != ents[:-1])
+        return key_ids[first], ents[first], flags[first]
+    shift = np.uint64(ent_bits + 10)
+    packed = key_ids.astype(np.uint64) << shift
+    packed |= ents.astype(np.uint64) << np.uint64(10)
+    packed |= _KIND_RANK[flags].astype(np.uint64) << np.uint64(8)
+    packed |= flags.astype(np.uint64)
+    packed.sort()
+    pair = packed >> np.uint64(10)
+    first = np.ones(len(packed), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    packed, pair = packed[first], pair[first]
+    return ((packed >> shift).astype(np.int64), (pair & np.uint64((1 << ent_bits) - 1)).astype(np.int64),
+            (packed & np.uint64(0xFF)).astype(np.uint8))
+
+
 def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray, flags: np.ndarray,
                  raw_pop: np.ndarray) -> dict[str, np.ndarray]:
     """Alias trie + per-key candidate lists ordered by prior P(entity | key).
@@ -646,36 +700,26 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     counts = np.bincount(names, minlength=len(keys)).astype(np.float64)
     trie = marisa_trie.Trie(keys, weights=counts.tolist())
     trie.save(str(tmp / layout.TRIE))
-    trie_ids = np.fromiter((trie[k] for k in keys), dtype=np.int64, count=len(keys))
-    key_ids = trie_ids[names]
-    del counts, trie_ids
-    # One row per (key, entity): keep the best name kind (label > alias > surname).
-    kind_rank = np.where(flags & layout.FLAG_LABEL, 0, np.where(flags & layout.FLAG_ALIAS, 1,
-                                                                np.where(flags & layout.FLAG_PARTIAL, 2, 3)))
-    order = np.lexsort((kind_rank, ents, key_ids))
-    key_ids, ents, flags, kind_rank = key_ids[order], ents[order], flags[order], kind_rank[order]
-    first = np.ones(len(key_ids), dtype=bool)
-    first[1:] = (key_ids[1:] != key_ids[:-1]) | (ents[1:] != ents[:-1])
-    key_ids, ents, flags, kind_rank = key_ids[first], ents[first], flags[first], kind_rank[first]
-
-    weight_of_kind = np.array([NAME_KIND_WEIGHT[layout.FLAG_LABEL], NAME_KIND_WEIGHT[layout.FLAG_ALIAS],
-                               NAME_KIND_WEIGHT[layout.FLAG_PARTIAL], 1.0])
+    trie_ids = np.fromiter(map(trie.__getitem__, keys), dtype=np.int64, count=len(keys))
+    del counts
+    key_ids, ents, flags = _best_name_rows(trie_ids[names], ents, flags)
+    del trie_ids
+    kind_rank = _KIND_RANK[flags]
     # Prior: softmax of popularity within the key, scaled by how the name was given. Given
     # names are a group of their own (their own softmax, listed after the other candidates):
     # they never dilute the prior of the names a key is normally read as.
-    logw = raw_pop[ents] + np.log(weight_of_kind[kind_rank])
-    given = (kind_rank == 3).astype(np.int64)
+    logw = raw_pop[ents] + _LOG_KIND_WEIGHT[kind_rank]
+    group = key_ids * 2 + (kind_rank == 3)
+    # Each key's candidates: other names by descending prior, then given names. The prior
+    # falls with logw inside a group, so sort by it first; a group's first row is its max.
+    order = np.lexsort((-logw, group))
+    group, ents, flags, logw = group[order], ents[order], flags[order], logw[order]
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else group
+    sizes = np.diff(np.append(starts, len(group)))
+    w = np.exp(logw - np.repeat(logw[starts], sizes))
+    prior = w / np.repeat(np.add.reduceat(w, starts) if len(w) else w, sizes)
     n_keys = len(trie)
-    group = key_ids * 2 + given
-    group_max = np.full(2 * n_keys, -np.inf)
-    np.maximum.at(group_max, group, logw)
-    w = np.exp(logw - group_max[group])
-    group_sum = np.bincount(group, weights=w, minlength=2 * n_keys)
-    prior = w / group_sum[group]
-    # Order each key's candidates: other names by descending prior, then given names.
-    order = np.lexsort((-prior, given, key_ids))
-    key_ids, ents, flags, prior = key_ids[order], ents[order], flags[order], prior[order]
     cand_off = np.zeros(n_keys + 1, dtype=np.uint64)
-    np.cumsum(np.bincount(key_ids, minlength=n_keys), out=cand_off[1:])
+    np.cumsum(np.bincount(group >> 1, minlength=n_keys), out=cand_off[1:])
     return {"cand_off": cand_off, "cand_ent": ents.astype(np.uint32),
             "cand_prior": prior.astype(np.float32), "cand_flags": flags.astype(np.uint8)}
