@@ -134,3 +134,11 @@ def test_a_capitalised_word_mid_sentence_is_not_read_as_its_common_noun(names_kb
         assert sp.text == "Moon" and sp.candidates[0][1] < 0.9
     assert spot("Armstrong was the first man on the Moon.", names_kb)[0].candidates[0][1] == pytest.approx(1.0)
 
+
+def test_a_region_bare_name_does_not_drain_the_city_of_that_name(names_kb):
+    # "Hiroshima" is the city's label and the prefecture's bare name: the prefecture is the more
+    # popular entity, but it is mostly named in full, so the city keeps the whole label prior
+    rows = {names_kb.record(e)["id"]: p for e, p, _f in names_kb.candidates("hiroshima")}
+    # (the prefecture keeps its share among all the key's names: it does not gain either)
+    assert rows["Q34664"] == pytest.approx(1.0) and 0.2 < rows["Q617375"] < 0.8
+    assert linked("The Enola Gay bombed Hiroshima at the end of the war.", names_kb) == [("Hiroshima", "Q34664")]

@@ -53,7 +53,7 @@ BLOCK_BYTES = 8 << 20
 NAME_CACHE_SIZE = 500_000
 # Bump when the build logic changes what a KB contains: it is part of every kb_version, so
 # results cached under an older build are never served for a new one.
-BUILD_LOGIC = 10
+BUILD_LOGIC = 11
 # Weight of a name kind in the alias prior: an exact label beats an alias beats a surname.
 NAME_KIND_WEIGHT = {layout.FLAG_LABEL: 1.0, layout.FLAG_ALIAS: 0.6, layout.FLAG_PARTIAL: 0.25}
 MAX_ALIAS_CHARS = 120
@@ -90,7 +90,7 @@ def _names(record: dict) -> Iterator[tuple[str, int]]:
         # "Córdoba Province" is mostly written "Cordoba": a region by its bare name.
         for suffix in ADMIN_SUFFIXES:
             if label.endswith(suffix) and len(label) > len(suffix) + 2:
-                yield label[: -len(suffix)], layout.FLAG_PARTIAL
+                yield label[: -len(suffix)], layout.FLAG_PARTIAL | layout.FLAG_REGION
                 break
     if label and is_person(record):
         # People are written by surname ("Macron"), and sometimes by given name alone
@@ -663,15 +663,23 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     # Prior: softmax of popularity within the key, scaled by how the name was given. Given
     # names are a group of their own (their own softmax, listed after the other candidates):
     # they never dilute the prior of the names a key is normally read as.
+    # A region's bare name ("Hiroshima" for Hiroshima Prefecture) keeps its prior among all the
+    # key's names, but does not count against the others: a region is mostly named in full, and
+    # a populous region would otherwise drain the prior of the city or thing whose label the
+    # bare name is. (Surnames do count: many people of one surname are evidence that the word
+    # names a person, maybe one the KB lacks.)
     logw = raw_pop[ents] + np.log(weight_of_kind[kind_rank])
     given = (kind_rank == 3).astype(np.int64)
+    region = (kind_rank == 2) & (flags & layout.FLAG_REGION).astype(bool)
     n_keys = len(trie)
     group = key_ids * 2 + given
     group_max = np.full(2 * n_keys, -np.inf)
     np.maximum.at(group_max, group, logw)
     w = np.exp(logw - group_max[group])
     group_sum = np.bincount(group, weights=w, minlength=2 * n_keys)
-    prior = w / group_sum[group]
+    region_sum = np.bincount(group, weights=np.where(region, w, 0.0), minlength=2 * n_keys)
+    rest = group_sum[group] - region_sum[group]
+    prior = np.where(region | (rest <= 0), w / group_sum[group], w / np.where(rest > 0, rest, 1.0))
     # Order each key's candidates: other names by descending prior, then given names.
     order = np.lexsort((-prior, given, key_ids))
     key_ids, ents, flags, prior = key_ids[order], ents[order], flags[order], prior[order]
