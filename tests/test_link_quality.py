@@ -108,6 +108,8 @@ NATURAL_SATELLITE = item("Q2537", "natural satellite",
 HIROSHIMA = item("Q34664", "Hiroshima", "city in Japan", claims={"P31": ["Q515"]}, enwiki="Hiroshima")
 HIROSHIMA_PREFECTURE = item("Q617375", "Hiroshima Prefecture", "prefecture of Japan", claims={"P31": ["Q50337"]},
                             enwiki="Hiroshima Prefecture")
+# A name as a word (Wikidata item "Bill", male given name).
+BILL_NAME = item("Q18245781", "Bill", "male given name", ["Bill (given name)"], claims={"P31": ["Q12308941"]})
 # Wikidata PageRank of these items (the real values): the common noun and the region are the
 # more popular readings of the bare word.
 PAGERANK = {"Q405": 2.287595e-06, "Q2537": 7.829295e-06, "Q34664": 1.0e-06, "Q617375": 9.677480e-06}
@@ -116,7 +118,7 @@ PAGERANK = {"Q405": 2.287595e-06, "Q2537": 7.829295e-06, "Q34664": 1.0e-06, "Q61
 @pytest.fixture(scope="module")
 def names_kb(tmp_path_factory):
     folder = tmp_path_factory.mktemp("names-kb")
-    dump = write_dump(folder / "dump.json", [MOON, NATURAL_SATELLITE, HIROSHIMA, HIROSHIMA_PREFECTURE])
+    dump = write_dump(folder / "dump.json", [MOON, NATURAL_SATELLITE, HIROSHIMA, HIROSHIMA_PREFECTURE, BILL_NAME])
     pagerank = folder / "pagerank.tsv"
     pagerank.write_text("".join(f"{q}\t{v:e}\n" for q, v in PAGERANK.items()))
     build_kb([str(dump)], str(folder / "kb"), popularity=str(pagerank), workers=1, progress=False)
@@ -142,3 +144,9 @@ def test_a_region_bare_name_does_not_drain_the_city_of_that_name(names_kb):
     # (the prefecture keeps its share among all the key's names: it does not gain either)
     assert rows["Q34664"] == pytest.approx(1.0) and 0.2 < rows["Q617375"] < 0.8
     assert linked("The Enola Gay bombed Hiroshima at the end of the war.", names_kb) == [("Hiroshima", "Q34664")]
+
+
+def test_a_name_in_a_text_never_names_the_name_item(names_kb):
+    # "the vision of Bill" means a person called Bill (here one the KB lacks), not the given name
+    assert [sp.text for sp in spot("It would fulfill the vision of Bill.", names_kb)] == ["Bill"]
+    assert linked("It would fulfill the vision of Bill.", names_kb) == []
