@@ -33,6 +33,9 @@ Each candidate gets a linear score over features (``Weights``):
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
 
+Items that are names as words (a given name, a family name, a disambiguation page) are never
+candidates: a name in a text refers to someone, not to itself.
+
 Confidence is a softmax over the candidates plus a NIL pseudo-candidate with fixed score
 ``nil``: the share of belief on the chosen entity against every alternative, "none of them"
 included. A mention whose best confidence is under the threshold is reported NIL. Weights were
@@ -56,6 +59,9 @@ TOP_K_COHERENCE = 5
 # Types of what a demonym names (language, modern/natural language, nationality, ethnic group,
 # human population, nation).
 LANGUAGE_OR_PEOPLE = frozenset({"Q34770", "Q1288568", "Q33742", "Q231002", "Q41710", "Q33829", "Q6266"})
+# Types of items that are names as words, not things named: given name (male, female, unisex),
+# family name, Wikimedia disambiguation page.
+NAME_ITEM_TYPES = frozenset({"Q202444", "Q12308941", "Q11879590", "Q3409032", "Q101352", "Q4167410"})
 COHERENCE_ROUNDS = 2
 # People read per given name (most popular first) when looking for one the text supports.
 GIVEN_WINDOW = 1000
@@ -119,6 +125,14 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
         if label:
             words |= content_words(label)
     return frozenset(words)
+
+
+@lru_cache(maxsize=65536)
+def _is_name_item(kb, eid: int) -> bool:
+    """The entity is a name as a word (a given name, a family name) or a disambiguation page:
+    a name in a text is used to refer to someone, never to the name itself ("the vision of
+    Bill" is not "Bill, male given name")."""
+    return any(t in NAME_ITEM_TYPES for t in kb.record(eid)["t"])
 
 
 def _is_partial(flags: int) -> bool:
@@ -291,7 +305,7 @@ class DocumentRanker:
                                for j, b, sim in sims.get((i, eid), ()))
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
-                           for eid, prior, flags in sp.candidates + extra[i]]
+                           for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
             self._normalise(base)
 
     def rank(self) -> list[list[Scored]]:
@@ -301,7 +315,7 @@ class DocumentRanker:
         owns = [content_words(sp.text) for sp in self.spans]
         for sp, more, own in zip(self.spans, extra, owns):
             base.append([Scored(eid, self._local(sp, eid, prior, flags, own, sp.person_cue))
-                         for eid, prior, flags in sp.candidates + more])
+                         for eid, prior, flags in sp.candidates + more if not _is_name_item(self.kb, eid)])
         self._normalise(base)
         if any(sp.listed is not None for sp in self.spans):
             self._cue_listed_people(base, extra, owns)

@@ -4,6 +4,8 @@ Longest match of KB alias keys on token boundaries (leftmost-longest, non-overla
 the alias trie's prefix test to stop early. Case-aware: a span must carry an upper-case letter
 (news names are capitalised: this keeps "us" from becoming the United States and "dead" from
 becoming death), and a name stored as an acronym ("US") only matches an all-caps mention.
+A capitalised word mid-sentence ("the Moon") takes the prior of its key's capitalised names
+only (not shared with "moon" the common noun).
 Possessives ("NATO's", "Russians'") match without their ending. Runs of capitalised words
 that match nothing come back as NIL spans, so users see what the KB lacks.
 """
@@ -45,6 +47,8 @@ spokesperson ambassador judge justice rep representative mr mrs ms dr sir lord l
 colonel col captain capt sergeant lieutenant lt admiral commissioner director professor prof
 """.split())
 _SENTENCE_END = frozenset('.!?:;"\'')
+# A quotation or a quoted title starts capitalised whatever its first word is.
+OPENING_QUOTES = frozenset('"\'`\u2018\u201c\u00ab')
 COMPANY_SUFFIXES = frozenset("""
 inc corp co cos ltd llc plc ag nv sa se gmbh bv corporation incorporated company spa kk ab oyj asa
 """.split())
@@ -58,6 +62,8 @@ father mother husband wife partner son daughter brother sister uncle aunt cousin
 granddaughter grandfather grandmother boyfriend girlfriend fiance fiancee widow widower
 """.split())
 CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
+# What joins the words of one longer name ("Chamber of Commerce", "Children 's Hospital").
+RUN_JOINERS = CONNECTORS | {"on", "in"}
 
 
 @dataclass
@@ -173,7 +179,18 @@ def spot(text: str, kb) -> list[Span]:
             window = kb.candidates(key, CANDIDATE_WINDOW)
             cands = [c for c in window if not c[2] & (FLAG_LOWER | FLAG_GIVEN)
                      and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
-            single_common = (i == j and _sentence_initial(norm, s) and norm[s:e].lower() in STOPWORDS)
+            initial = _sentence_initial(norm, s)
+            # Keys are case-folded, so a key's prior is shared with common nouns ("moon" the
+            # natural satellite), which never match a capitalised mention. A capitalised word
+            # mid-sentence says "a name": its candidates share the prior without the common
+            # nouns' part. Not at a sentence start, after an opening quote or inside a longer
+            # name ("Chamber of Commerce"), where the capital says nothing about the word.
+            if (i == j and not initial and case_class(surface) == 1 and len(surface) > 1
+                    and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not _in_name_run(norm, toks, i, j)):
+                common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
+                if 0 < common < 1:
+                    cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
+            single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
             embedded = _embedded(norm, toks, i, j)
             given = (i == j and not embedded and not company and not acronym_ok
                      and any(c[2] & FLAG_GIVEN for c in window))
@@ -240,6 +257,25 @@ def _embedded(norm: str, toks, i: int, j: int) -> bool:
              and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
                       and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
     return before or after
+
+
+def _in_name_run(norm: str, toks, i: int, j: int) -> bool:
+    """Tokens i..j are joined to capitalised words around them, directly or through a joining
+    word ("Department of Commerce", "Kenny the Clown", "Children's Hospital"): a longer name
+    explains their capitals."""
+    if _embedded(norm, toks, i, j):
+        return True
+
+    def joined(a: int, b: int) -> bool:         # tokens a < b = a + 2, one joiner between
+        mid = norm[toks[a + 1][0]:toks[a + 1][1]]
+        if mid == "s" and norm[toks[a][1]:toks[a + 1][0]].strip() == "'":
+            pass                                # "Children 's Hospital"
+        elif mid not in RUN_JOINERS or norm[toks[a][1]:toks[a + 1][0]] != " ":
+            return False
+        return norm[toks[a + 1][1]:toks[b][0]] == " "
+
+    return ((i >= 2 and joined(i - 2, i) and _is_capitalised_name_token(norm, *toks[i - 2]))
+            or (j + 2 < len(toks) and joined(j, j + 2) and _is_capitalised_name_token(norm, *toks[j + 2])))
 
 
 def _after_person_cue(norm: str, toks, i: int) -> bool:

@@ -97,3 +97,56 @@ def test_a_partnership_name_is_not_a_list_of_people(quality_kb):
     assert [sp.text for sp in listed] == ["Clapton", "Beck", "Page"]
     assert len({sp.listed for sp in listed}) == 1 and listed[0].listed is not None
     assert linked("The offering is led by Kidder, Peabody and Co, the underwriter said.", quality_kb) == []
+
+
+# Names whose capitalised reading competes with a common noun's or a region's.
+MOON = item("Q405", "Moon", "only natural satellite of Earth", ["Earth's satellite", "Selene"],
+            claims={"P31": ["Q2537"]}, enwiki="Moon")
+NATURAL_SATELLITE = item("Q2537", "natural satellite",
+                         "celestial body that orbits a planet or other smaller body in turn directly orbiting a star",
+                         ["secondary planet", "moon"], enwiki="Natural satellite")
+HIROSHIMA = item("Q34664", "Hiroshima", "city in Japan", claims={"P31": ["Q515"]}, enwiki="Hiroshima")
+HIROSHIMA_PREFECTURE = item("Q617375", "Hiroshima Prefecture", "prefecture of Japan", claims={"P31": ["Q50337"]},
+                            enwiki="Hiroshima Prefecture")
+# A name as a word (Wikidata item "Bill", male given name).
+BILL_NAME = item("Q18245781", "Bill", "male given name", ["Bill (given name)"], claims={"P31": ["Q12308941"]})
+# Wikidata PageRank of these items (the real values): the common noun and the region are the
+# more popular readings of the bare word.
+PAGERANK = {"Q405": 2.287595e-06, "Q2537": 7.829295e-06, "Q34664": 1.0e-06, "Q617375": 9.677480e-06}
+
+
+@pytest.fixture(scope="module")
+def names_kb(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("names-kb")
+    dump = write_dump(folder / "dump.json", [MOON, NATURAL_SATELLITE, HIROSHIMA, HIROSHIMA_PREFECTURE, BILL_NAME])
+    pagerank = folder / "pagerank.tsv"
+    pagerank.write_text("".join(f"{q}\t{v:e}\n" for q, v in PAGERANK.items()))
+    build_kb([str(dump)], str(folder / "kb"), popularity=str(pagerank), workers=1, progress=False)
+    return open_kb(folder / "kb")
+
+
+def test_a_capitalised_word_mid_sentence_is_not_read_as_its_common_noun(names_kb):
+    # "moon" the common noun never matches a capitalised mention, so its share of the prior is
+    # not held against "Moon" when the capital says it is a name
+    assert linked("Armstrong was the first man on the Moon.", names_kb) == [("Moon", "Q405")]
+    # at a sentence start, after an opening quote, or inside a longer name the capital says
+    # nothing, and the common noun's share stands
+    for text in ("Moon rocks were shown.", 'He said "Moon rocks are grey."', "She studied at Moon of Arizona."):
+        sp = spot(text, names_kb)[0]
+        assert sp.text == "Moon" and sp.candidates[0][1] < 0.9
+    assert spot("Armstrong was the first man on the Moon.", names_kb)[0].candidates[0][1] == pytest.approx(1.0)
+
+
+def test_a_region_bare_name_does_not_drain_the_city_of_that_name(names_kb):
+    # "Hiroshima" is the city's label and the prefecture's bare name: the prefecture is the more
+    # popular entity, but it is mostly named in full, so the city keeps the whole label prior
+    rows = {names_kb.record(e)["id"]: p for e, p, _f in names_kb.candidates("hiroshima")}
+    # (the prefecture keeps its share among all the key's names: it does not gain either)
+    assert rows["Q34664"] == pytest.approx(1.0) and 0.2 < rows["Q617375"] < 0.8
+    assert linked("The Enola Gay bombed Hiroshima at the end of the war.", names_kb) == [("Hiroshima", "Q34664")]
+
+
+def test_a_name_in_a_text_never_names_the_name_item(names_kb):
+    # "the vision of Bill" means a person called Bill (here one the KB lacks), not the given name
+    assert [sp.text for sp in spot("It would fulfill the vision of Bill.", names_kb)] == ["Bill"]
+    assert linked("It would fulfill the vision of Bill.", names_kb) == []

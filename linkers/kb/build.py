@@ -53,7 +53,7 @@ BLOCK_BYTES = 8 << 20
 NAME_CACHE_SIZE = 500_000
 # Bump when the build logic changes what a KB contains: it is part of every kb_version, so
 # results cached under an older build are never served for a new one.
-BUILD_LOGIC = 11
+BUILD_LOGIC = 12
 # Weight of a name kind in the alias prior: an exact label beats an alias beats a surname.
 NAME_KIND_WEIGHT = {layout.FLAG_LABEL: 1.0, layout.FLAG_ALIAS: 0.6, layout.FLAG_PARTIAL: 0.25}
 MAX_ALIAS_CHARS = 120
@@ -93,7 +93,7 @@ def _names(record: dict) -> Iterator[tuple[str, int]]:
         # "Córdoba Province" is mostly written "Cordoba": a region by its bare name.
         for suffix in ADMIN_SUFFIXES:
             if label.endswith(suffix) and len(label) > len(suffix) + 2:
-                yield label[: -len(suffix)], layout.FLAG_PARTIAL
+                yield label[: -len(suffix)], layout.FLAG_PARTIAL | layout.FLAG_REGION
                 break
     if label and is_person(record):
         # People are written by surname ("Macron"), and sometimes by given name alone
@@ -708,17 +708,31 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     # Prior: softmax of popularity within the key, scaled by how the name was given. Given
     # names are a group of their own (their own softmax, listed after the other candidates):
     # they never dilute the prior of the names a key is normally read as.
+    # A region's bare name ("Hiroshima" for Hiroshima Prefecture) keeps its prior among all the
+    # key's names, but does not count against the others: a region is mostly named in full, and
+    # a populous region would otherwise drain the prior of the city or thing whose label the
+    # bare name is. (Surnames do count: many people of one surname are evidence that the word
+    # names a person, maybe one the KB lacks.)
     logw = raw_pop[ents] + _LOG_KIND_WEIGHT[kind_rank]
+    region = (kind_rank == 2) & ((flags & layout.FLAG_REGION) != 0)
+    # Rows grouped by (key, given name or not), entities in order inside a group (stable sort):
+    # group maxima and sums are then segment reductions, summed in the same order as before.
     group = key_ids * 2 + (kind_rank == 3)
-    # Each key's candidates: other names by descending prior, then given names. The prior
-    # falls with logw inside a group, so sort by it first; a group's first row is its max.
-    order = np.lexsort((-logw, group))
-    group, ents, flags, logw = group[order], ents[order], flags[order], logw[order]
-    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else group
-    sizes = np.diff(np.append(starts, len(group)))
-    w = np.exp(logw - np.repeat(logw[starts], sizes))
-    prior = w / np.repeat(np.add.reduceat(w, starts) if len(w) else w, sizes)
+    order = np.argsort(group, kind="stable")
+    group, ents, flags, logw, region = group[order], ents[order], flags[order], logw[order], region[order]
     n_keys = len(trie)
+    if len(group):
+        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        sizes = np.diff(np.append(starts, len(group)))
+        w = np.exp(logw - np.repeat(np.maximum.reduceat(logw, starts), sizes))
+        group_sum = np.repeat(np.add.reduceat(w, starts), sizes)
+        rest = group_sum - np.repeat(np.add.reduceat(np.where(region, w, 0.0), starts), sizes)
+        prior = np.where(region | (rest <= 0), w / group_sum, w / np.where(rest > 0, rest, 1.0))
+    else:
+        prior = logw
+    # Each key's candidates: other names by descending prior, then given names (ties: entity).
+    order = np.lexsort((-prior, group))
+    group, ents, flags, prior = group[order], ents[order], flags[order], prior[order]
     cand_off = np.zeros(n_keys + 1, dtype=np.uint64)
     np.cumsum(np.bincount(group >> 1, minlength=n_keys), out=cand_off[1:])
     return {"cand_off": cand_off, "cand_ent": ents.astype(np.uint32),

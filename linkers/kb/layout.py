@@ -19,7 +19,9 @@ pages), one orjson record per entity, and a marisa-trie of alias keys (also memo
                       name (a common noun: "bank"; never matched by a capitalised mention),
                       bit5 given name (a person's first name: listed after every other
                       candidate of the key, prior within the given names only; the spotter
-                      leaves them out, the ranker admits one only with support in the text)
+                      leaves them out, the ranker admits one only with support in the text),
+                      bit6 a region's bare name ("Hiroshima" for Hiroshima Prefecture; always
+                      with bit2): prior within the key's region names only
     nbr.off           uint64[n+1]; nbr.ent uint32 — out-links (item claims) between KB entities
 """
 from __future__ import annotations
@@ -49,3 +51,4 @@ FLAG_PARTIAL = 4
 FLAG_ALIAS = 8
 FLAG_LOWER = 16
 FLAG_GIVEN = 32
+FLAG_REGION = 64
