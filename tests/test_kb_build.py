@@ -240,3 +240,18 @@ def test_each_name_keeps_its_best_kind_once_per_entity(key_scale):
     got_keys, got_ents, got_flags = _best_name_rows(keys, ents, flags)
     assert list(zip(got_keys.tolist(), got_ents.tolist(), got_flags.tolist())) == \
         [(k, e, f) for (k, e), f in sorted(best.items())]
+
+
+def test_the_same_dump_builds_the_same_kb_files_whatever_the_hash_seed(tmp_path):
+    # alias keys travel between processes by their (seeded) Python hash: the files must not
+    import subprocess
+    import sys
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
+    for seed in ("1", "2"):
+        code = (f"from linkers import build_kb; build_kb([{str(dump)!r}], {str(tmp_path / seed)!r}, "
+                f"workers=2, progress=False)")
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+    for f in sorted((tmp_path / "1").iterdir()):
+        if f.name != "meta.json":
+            assert (tmp_path / "2" / f.name).read_bytes() == f.read_bytes(), f.name

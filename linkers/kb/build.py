@@ -110,14 +110,16 @@ _name_cache: dict[str, tuple[str, int, int] | None] = {}
 
 
 def key_hash(key: str) -> int:
-    """64-bit id of an alias key, the same in every process (``hash()`` is salted per process).
+    """64-bit id of an alias key: Python's own string hash (SipHash), as an unsigned number.
 
     Workers send keys with their hash, so the main process merges blocks with integer dict
-    operations instead of hashing millions of unpickled strings. Two distinct keys with the same
-    hash would share one candidate list: at Wikidata's ~30M keys the odds are about 1 in 40,000
-    per build.
+    operations instead of hashing millions of unpickled strings. Forked workers share the main
+    process's hash seed, so a key has one id everywhere; were a worker seeded differently
+    (spawned), its keys would get other ids, and the trie, which is built from the strings,
+    would merge them back. Two distinct keys with the same hash would share one candidate
+    list: at Wikidata's ~30M keys the odds are about 1 in 40,000 per build.
     """
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return hash(key) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def _alias_entry(surface: str) -> tuple[str, int, int] | None:
@@ -607,7 +609,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     strings = list(table.key_strings.values())
     keys = [strings[i] for i in by_hash.tolist()]
     del strings, table.key_strings
-    names = np.searchsorted(hashes[by_hash], np.concatenate(table.name_hash))
+    names = _sorted_positions(hashes[by_hash], np.concatenate(table.name_hash))
     del table.name_hash, hashes, by_hash
     phases["popularity"] = time.perf_counter() - t0 - sum(phases.values())
     cand = _alias_index(tmp, keys, names, np.concatenate(table.name_ent), np.concatenate(table.name_flags),
@@ -653,6 +655,16 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
                       "entities_per_second": round(report.entities_per_second, 1)}}
     (tmp / layout.META).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     return report
+
+
+def _sorted_positions(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(sorted_keys, queries)`` for many unsorted queries into a large table:
+    the queries are sorted first, so the searches walk the table in order. At 10M entities
+    (45M names, 6.6M keys) this is 12 s instead of 50 s of cache misses."""
+    order = np.argsort(queries, kind="stable")
+    positions = np.empty(len(queries), dtype=np.int64)
+    positions[order] = np.searchsorted(sorted_keys, queries[order])
+    return positions
 
 
 # Rank of each flags byte's name kind (label 0 > alias 1 > partial 2 > given name 3): one gather.
