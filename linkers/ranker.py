@@ -113,8 +113,13 @@ def _singular(w: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Content words of a text, lower-cased and singular (words compare across number)."""
-    return {_singular(w) for w in (m.group().lower() for m in TOKEN_RE.finditer(text))
-            if len(w) > 2 and w not in FUNCTION_WORDS}
+    return {_singular(w) for w in map(str.lower, TOKEN_RE.findall(text)) if len(w) > 2 and w not in FUNCTION_WORDS}
+
+
+@lru_cache(maxsize=65536)
+def _name_words(name: str) -> frozenset[str]:
+    """``content_words`` of a short text that recurs (a mention, a type's label), memoised."""
+    return frozenset(content_words(name))
 
 
 @lru_cache(maxsize=65536)
@@ -125,7 +130,7 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
     for t in rec["t"][:3]:
         label = kb.label(t)
         if label:
-            words |= content_words(label)
+            words |= _name_words(label)
     return frozenset(words)
 
 
@@ -313,7 +318,7 @@ class DocumentRanker:
         w = self.w
         base: list[list[Scored]] = []
         extra = self._given_name_candidates()
-        owns = [content_words(sp.text) for sp in self.spans]
+        owns = [_name_words(sp.text) for sp in self.spans]
         for sp, more, own in zip(self.spans, extra, owns):
             base.append([Scored(eid, self._local(sp, eid, prior, flags, own, sp.person_cue))
                          for eid, prior, flags in sp.candidates + more if not _is_name_item(self.kb, eid)])

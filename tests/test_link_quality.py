@@ -150,3 +150,13 @@ def test_a_name_in_a_text_never_names_the_name_item(names_kb):
     # "the vision of Bill" means a person called Bill (here one the KB lacks), not the given name
     assert [sp.text for sp in spot("It would fulfill the vision of Bill.", names_kb)] == ["Bill"]
     assert linked("It would fulfill the vision of Bill.", names_kb) == []
+
+
+def test_similar_descriptions_count_only_within_a_block_of_nearby_mentions(quality_kb, monkeypatch):
+    # a long text is compared in blocks of consecutive mentions (memory stays linear): with
+    # the provinces in one block they support each other, with one mention per block they
+    # do not, and the text links as if the similarity were off
+    text = "Heavy rains flooded farms in Cordoba, Santa Fe and Formosa last week."
+    assert ("Cordoba", "Q5818") not in linked(text, quality_kb)
+    monkeypatch.setattr("linkers.ranker.SIMILARITY_BLOCK", 1)
+    assert ("Cordoba", "Q5818") in linked(text, quality_kb)
