@@ -17,10 +17,10 @@ from linkers.kb.fastdump import compact_line, reference_line
 from linkers.kb import STARTER_DUMP
 
 
-def outcome(fn, line: bytes):
+def outcome(fn, line: bytes, languages=("en",)):
     """What a path makes of a line: its normalised result, or the error it raises."""
     try:
-        got = fn(line)
+        got = fn(line, languages)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return ("error", type(exc).__name__, str(exc))
     if got is None:
@@ -29,8 +29,8 @@ def outcome(fn, line: bytes):
     return orjson.dumps(record), sorted(targets), sorted(related)
 
 
-def same(line: bytes) -> None:
-    assert outcome(compact_line, line) == outcome(reference_line, line), line[:200]
+def same(line: bytes, languages=("en",)) -> None:
+    assert outcome(compact_line, line, languages) == outcome(reference_line, line, languages), line[:200]
 
 
 def snak(value: dict, datatype: str = "wikibase-item", snaktype: str = "value") -> dict:
@@ -118,6 +118,20 @@ ODD_LINES = [
 @pytest.mark.parametrize("line", ODD_LINES, ids=range(len(ODD_LINES)))
 def test_odd_shapes_give_what_the_reference_path_gives(line):
     same(line)
+
+
+MULTILINGUAL = [
+    entity(labels={"fr": {"language": "fr", "value": "Paris"}, "zh-hans": {"language": "zh-hans", "value": "巴黎"}},
+           descriptions={"zh-hans": {"language": "zh-hans", "value": "法国首都"}},
+           aliases={"fr": [{"language": "fr", "value": "Ville Lumière"}], "en": [{"value": "City of Light"}]}),
+    entity(labels={"en": {"language": "en", "value": "Paris"}, "fr": {"language": "fr", "value": "Paris"}}),
+]
+
+
+@pytest.mark.parametrize("languages", [("en", "fr"), ("fr", "en"), ("en", "zh-hans", "fr")])
+def test_several_languages_give_what_the_reference_path_gives(languages):
+    for line in ODD_LINES + MULTILINGUAL:
+        same(line, languages)
 
 
 def test_the_fast_path_keeps_what_a_fact_card_needs():

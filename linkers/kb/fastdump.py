@@ -8,9 +8,10 @@ start/end/point in time, the sitelinks' titles and badges. Here the line is deco
 C decoder, never becoming Python objects, and what is kept comes back as slotted structs, not
 dicts. The reduction below mirrors ``compact_claims``/``compact_entity`` field for field.
 
-Equivalence is the contract: for every line, ``compact_line(line)`` equals
-``compact_entity(orjson.loads(line))`` (a test checks it on the real dumps in ``../shared`` and
-on odd shapes). A line whose shape the structs do not describe (an unknown datavalue type,
+Equivalence is the contract: for every line, ``compact_line(line)`` equals ``reference_line``,
+i.e. ``compact_entity(orjson.loads(line))`` with the targets as numbers (a test checks it on the
+real dumps in ``../shared``, on the starter dump and on odd shapes, for one and for several
+languages). A line whose shape the structs do not describe (an unknown datavalue type,
 ``[]`` where a map should be, a value of the wrong JSON type) raises ``msgspec.ValidationError``
 and is reduced by the reference path instead, so odd lines give the same record or the same
 error as before, only slower.
