@@ -255,3 +255,12 @@ def test_the_same_dump_builds_the_same_kb_files_whatever_the_hash_seed(tmp_path)
     for f in sorted((tmp_path / "1").iterdir()):
         if f.name != "meta.json":
             assert (tmp_path / "2" / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+@pytest.mark.parametrize("keys", [["paris", "nato", "kyiv", "ukraine", "us", "u"],
+                                  ["paris", "nato", "paris"]])           # a repeated key: lookups
+def test_trie_ids_match_the_trie_lookups(keys):
+    import marisa_trie
+    from linkers.kb.build import _trie_ids
+    trie = marisa_trie.Trie(keys, weights=[float(i + 1) for i in range(len(keys))])
+    assert _trie_ids(trie, keys).tolist() == [trie[k] for k in keys]
