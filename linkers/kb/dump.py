@@ -115,11 +115,20 @@ def is_qid(value: str) -> bool:
     return bool(_QID_RE.match(value))
 
 
+def recency(v: dict) -> tuple:
+    """Sort key of a claim value: preferred first, then the most recent."""
+    return v.get("r", 0), v.get("p") or v.get("s") or ""
+
+
 def _time_value(value: dict) -> str | None:
     t = value.get("time")
     if not t:
         return None
-    precision = value.get("precision", 11)
+    return iso_date(t, value.get("precision", 11))
+
+
+def iso_date(t: str, precision: int) -> str:
+    """``_iso_date``, memoised: dates repeat across millions of claims."""
     try:
         return _time_cache[t, precision]
     except KeyError:
@@ -224,7 +233,7 @@ def compact_claims(claims: dict) -> tuple[dict, list[str]]:
             values.append(val)
         if len(values) > MAX_VALUES_PER_PROPERTY:
             # keep preferred and most recent values (a population series can have hundreds)
-            values.sort(key=lambda v: (v.get("r", 0), v.get("p") or v.get("s") or ""), reverse=True)
+            values.sort(key=recency, reverse=True)
             del values[MAX_VALUES_PER_PROPERTY:]
         if values:
             kept[pid] = values

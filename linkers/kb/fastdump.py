@@ -23,8 +23,8 @@ from typing import Any, Optional, Union
 
 import msgspec
 
-from .dump import (MAX_VALUES_PER_PROPERTY, NOT_RELATED, SKIPPED_PROPERTIES, TIME_CACHE_SIZE, _iso_date,
-                   _time_cache, compact_entity, is_qid, parse_entity_line)
+from .dump import (MAX_VALUES_PER_PROPERTY, NOT_RELATED, SKIPPED_PROPERTIES, compact_entity, is_qid, iso_date,
+                   parse_entity_line, recency)
 
 
 class _Odd(Exception):
@@ -130,32 +130,12 @@ def _decoder(languages: tuple[str, ...]) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(entity)
 
 
-def _recency(v: dict) -> tuple:
-    """Sort key of ``dump.compact_claims``: preferred first, then the most recent."""
-    return v.get("r", 0), v.get("p") or v.get("s") or ""
-
-
-def _time_iso(t: _Time) -> str | None:
-    time = t.time
-    if not time:
-        return None
-    precision = t.precision
-    key = time, precision
-    iso = _time_cache.get(key)
-    if iso is None:
-        iso = _iso_date(time, precision)
-        if len(_time_cache) >= TIME_CACHE_SIZE:
-            _time_cache.clear()
-        _time_cache[key] = iso
-    return iso
-
-
 def _first_time(snaks: list[_Snak]) -> str | None:
     for snak in snaks:
         if snak.snaktype == "value" and type(snak.datavalue) is _TimeValue:
-            iso = _time_iso(snak.datavalue.value)
-            if iso:
-                return iso
+            t = snak.datavalue.value
+            if t.time:
+                return iso_date(t.time, t.precision)
     return None
 
 
@@ -168,7 +148,6 @@ def _claims(claims: dict[str, list[_Statement]]) -> tuple[dict, list[int], list[
     kept: dict[str, list[dict]] = {}
     targets: list[int] = []
     related: list[int] = []
-    time_cache = _time_cache
     for pid, statements in claims.items():
         values = []
         skipped = pid in SKIPPED_PROPERTIES
@@ -202,8 +181,7 @@ def _claims(claims: dict[str, list[_Statement]]) -> tuple[dict, list[int], list[
                 t = dv.value
                 if not t.time:
                     continue
-                iso = time_cache.get((t.time, t.precision)) or _time_iso(t)
-                val = {"k": "t", "v": iso}
+                val = {"k": "t", "v": iso_date(t.time, t.precision)}
             elif cls is _QuantityValue:
                 v = dv.value
                 if v.amount is None:
@@ -240,7 +218,7 @@ def _claims(claims: dict[str, list[_Statement]]) -> tuple[dict, list[int], list[
             values.append(val)
         if values:
             if len(values) > MAX_VALUES_PER_PROPERTY:
-                values.sort(key=_recency, reverse=True)
+                values.sort(key=recency, reverse=True)
                 dropped = values[MAX_VALUES_PER_PROPERTY:]
                 del values[MAX_VALUES_PER_PROPERTY:]
                 if relating:
