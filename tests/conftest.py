@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wikidata_dump import NEWS_WORLD, shared_data_dir, write_dump
+from wikidata_dump import NEWS_WORLD, built_kb, shared_data_dir
 
 from linkers import build_kb, open_kb
 from linkers.kb import STARTER_DUMP
@@ -22,10 +22,7 @@ pytest_plugins = ("service_fixtures",)
 @pytest.fixture(scope="session")
 def news_kb(tmp_path_factory):
     """A KB of the sample sentence's world (tests/wikidata_dump.py: NEWS_WORLD), ~0.1 s."""
-    folder = tmp_path_factory.mktemp("news-kb")
-    dump = write_dump(folder / "dump.json", NEWS_WORLD)
-    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False)
-    return open_kb(folder / "kb")
+    return built_kb(tmp_path_factory.mktemp("news-kb"), NEWS_WORLD)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ import bz2
 
 import orjson
 import pytest
-from wikidata_dump import COUNTRY, HUMAN, item, shared_data_dir, statement, write_dump
+from wikidata_dump import COUNTRY, HUMAN, built_kb, item, shared_data_dir, statement
 
-from linkers import build_kb, open_kb
 from linkers.facts import card_from_raw_entity
 
 DUMP_SAMPLE = shared_data_dir() / "wikidata" / "samples" / "official-dump-sample.json.bz2"
@@ -35,10 +34,7 @@ BRUSSELS = item("Q239", "Brussels", "municipality and capital city of Belgium", 
 
 @pytest.fixture(scope="module")
 def belgium_kb(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("belgium")
-    dump = write_dump(folder / "belgium.json", [BELGIUM, PHILIPPE, ALBERT_II, BRUSSELS, HUMAN, COUNTRY])
-    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False)
-    return open_kb(folder / "kb")
+    return built_kb(tmp_path_factory.mktemp("belgium"), [BELGIUM, PHILIPPE, ALBERT_II, BRUSSELS, HUMAN, COUNTRY])
 
 
 def values(card: dict, pid: str) -> list[dict]:

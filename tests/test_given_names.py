@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from linkers import build_kb, link, open_kb
+from linkers import link
 from linkers.kb.dump import is_person
 
-from wikidata_dump import item, write_dump
+from wikidata_dump import built_kb, item
 
 # Real Wikidata items (labels, descriptions, the claims that matter here).
 JOLIE = item("Q13909", "Angelina Jolie", "American actress, filmmaker and humanitarian",
@@ -25,10 +25,7 @@ BAND = item("Q2831", "Led Zeppelin Tribute", "English rock band")
 
 @pytest.fixture(scope="module")
 def family_kb(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("family-kb")
-    dump = write_dump(folder / "dump.json", [JOLIE, VOIGHT, PITT, STEWART, COUNTY, PAGE, SAIGAL, BAND])
-    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False)
-    return open_kb(folder / "kb")
+    return built_kb(tmp_path_factory.mktemp("family-kb"), [JOLIE, VOIGHT, PITT, STEWART, COUNTY, PAGE, SAIGAL, BAND])
 
 
 def test_given_names_link_when_claims_connect_the_people(family_kb):

@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from linkers import build_kb, link, open_kb
+from linkers import link
 from linkers.ranker import DEFAULT_WEIGHTS
 from linkers.spotter import spot
 
-from wikidata_dump import item, write_dump
+from wikidata_dump import built_kb, item
 
 GM = item("Q81965", "General Motors", "automotive manufacturing corporation based in Detroit",
           enwiki="General Motors")
@@ -46,10 +46,7 @@ ITEMS = [GM, GE, REAGAN, PRIME_MINISTER, CORDOBA_SPAIN, CORDOBA_PROVINCE, ARGENT
 
 @pytest.fixture(scope="module")
 def quality_kb(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("quality-kb")
-    dump = write_dump(folder / "dump.json", ITEMS)
-    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False)
-    return open_kb(folder / "kb")
+    return built_kb(tmp_path_factory.mktemp("quality-kb"), ITEMS)
 
 
 def linked(text: str, kb) -> list[tuple[str, str]]:
@@ -118,11 +115,10 @@ PAGERANK = {"Q405": 2.287595e-06, "Q2537": 7.829295e-06, "Q34664": 1.0e-06, "Q61
 @pytest.fixture(scope="module")
 def names_kb(tmp_path_factory):
     folder = tmp_path_factory.mktemp("names-kb")
-    dump = write_dump(folder / "dump.json", [MOON, NATURAL_SATELLITE, HIROSHIMA, HIROSHIMA_PREFECTURE, BILL_NAME])
     pagerank = folder / "pagerank.tsv"
     pagerank.write_text("".join(f"{q}\t{v:e}\n" for q, v in PAGERANK.items()))
-    build_kb([str(dump)], str(folder / "kb"), popularity=str(pagerank), workers=1, progress=False)
-    return open_kb(folder / "kb")
+    return built_kb(folder, [MOON, NATURAL_SATELLITE, HIROSHIMA, HIROSHIMA_PREFECTURE, BILL_NAME],
+                    popularity=str(pagerank))
 
 
 def test_a_capitalised_word_mid_sentence_is_not_read_as_its_common_noun(names_kb):

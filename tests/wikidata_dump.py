@@ -124,3 +124,11 @@ PRESIDENT_OF_RUSSIA = item("Q218295", "President of Russia",
                            "head of state of the RSFSR (office established in 1991) and Russia")
 NEWS_WORLD = [HUMAN, COUNTRY, NATO, UKRAINE, RUSSIA, FRANCE, PARIS, MACRON, PUTIN, MEDVEDEV, USA,
               PRESIDENT_OF_FRANCE, PRESIDENT_OF_RUSSIA]
+
+
+def built_kb(folder: Path, entities: list, **options):
+    """Write ``entities`` as a dump in ``folder``, build it into ``folder/kb`` and open it."""
+    from linkers import build_kb, open_kb
+    dump = write_dump(folder / "dump.json", entities)
+    build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False, **options)
+    return open_kb(folder / "kb")
