@@ -12,7 +12,7 @@ from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.5"
+LINKER_VERSION = "factlink-linker/0.6"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
