@@ -25,6 +25,11 @@ def records(kb) -> dict[str, dict]:
     return {qid: kb.entity(qid) for qid in kb.iter_qids()}
 
 
+def kb_files(path) -> dict[str, bytes]:
+    """Every file of a built KB but meta.json (which has the build's date and timings)."""
+    return {f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.name != "meta.json"}
+
+
 @pytest.mark.parametrize("name, layout", [
     ("dump.json.gz", "dump"), ("dump.json.bz2", "dump"),
     ("entities.jsonl", "jsonl"), ("entities.jsonl.gz", "jsonl"),
@@ -218,9 +223,7 @@ def test_the_dense_qid_table_and_the_binary_search_build_the_same_kb(tmp_path, m
     monkeypatch.setattr("linkers.kb.build.DENSE_QID_TABLE_RATIO", 10**9)
     dense = build_kb([str(dump)], str(tmp_path / "dense"), workers=1, progress=False)
     assert (dense.kb_version, dense.edges) == (search.kb_version, search.edges) and search.edges > 0
-    for f in sorted((tmp_path / "search").iterdir()):
-        if f.name != "meta.json":
-            assert (tmp_path / "dense" / f.name).read_bytes() == f.read_bytes(), f.name
+    assert kb_files(tmp_path / "dense") == kb_files(tmp_path / "search")
 
 
 @pytest.mark.parametrize("key_scale", [1, 1 << 40])       # packed into uint64 / too wide to pack
@@ -252,15 +255,70 @@ def test_the_same_dump_builds_the_same_kb_files_whatever_the_hash_seed(tmp_path)
                 f"workers=2, progress=False)")
         subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
                        env={**__import__("os").environ, "PYTHONHASHSEED": seed})
-    for f in sorted((tmp_path / "1").iterdir()):
-        if f.name != "meta.json":
-            assert (tmp_path / "2" / f.name).read_bytes() == f.read_bytes(), f.name
+    assert kb_files(tmp_path / "2") == kb_files(tmp_path / "1")
 
 
-@pytest.mark.parametrize("keys", [["paris", "nato", "kyiv", "ukraine", "us", "u"],
-                                  ["paris", "nato", "paris"]])           # a repeated key: lookups
-def test_trie_ids_match_the_trie_lookups(keys):
+@pytest.mark.parametrize("keys, hashes", [
+    (["paris", "nato", "kyiv", "ukraine", "us", "u"], "ours"),
+    (["paris", "nato", "paris"], "other"),     # a key under two hashes (differently seeded workers)
+])
+def test_trie_ids_match_the_trie_lookups(keys, hashes):
     import marisa_trie
-    from linkers.kb.build import _trie_ids
+    import numpy as np
+    from linkers.kb.build import _KeyIds, _trie_ids, key_hash
     trie = marisa_trie.Trie(keys, weights=[float(i + 1) for i in range(len(keys))])
-    assert _trie_ids(trie, keys).tolist() == [trie[k] for k in keys]
+    table = _KeyIds()
+    ids, _ = table.add(np.array([key_hash(k) if hashes == "ours" else i + 1 for i, k in enumerate(keys)],
+                                dtype=np.uint64))
+    by_id = [keys[i] for i in np.argsort(ids)]
+    assert _trie_ids(trie, by_id, table).tolist() == [trie[k] for k in by_id]
+
+
+def test_the_key_table_numbers_each_hash_once_and_finds_it_again():
+    import numpy as np
+    from linkers.kb.build import _KeyIds
+    rng = np.random.default_rng(1)
+    pool = rng.integers(0, 2**63, 20_000, dtype=np.uint64) * np.uint64(2)   # even: 1 is never a key
+    pool[5] = 0                                                           # the empty-slot marker
+    table, seen = _KeyIds(bits=4), {}                                     # grows many times
+    for _ in range(100):
+        batch = np.unique(rng.choice(pool, 800))
+        ids, new = table.add(batch)
+        assert sorted(ids[new].tolist()) == list(range(len(seen), len(seen) + len(new)))
+        for h, i in zip(batch.tolist(), ids.tolist()):
+            assert seen.setdefault(h, i) == i
+    assert len(table) == len(seen) == len(set(seen.values()))
+    asked = np.array([*seen, 1, 3], dtype=np.uint64)
+    assert table.get(asked).tolist() == [*seen.values(), -1, -1]
+
+
+
+def test_one_key_under_several_hashes_builds_the_same_kb(tmp_path, monkeypatch):
+    # Spawned workers hash with their own seeds: the main process then sees one alias key
+    # under several ids, and the trie (built from the strings) merges their candidate lists.
+    import itertools
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
+    build_kb([str(dump)], str(tmp_path / "one"), workers=1, progress=False)
+    fresh = itertools.count()
+    monkeypatch.setattr("linkers.kb.build.key_hash", lambda key: hash((key, next(fresh))) & (2**64 - 1))
+    monkeypatch.setattr("linkers.kb.build._name_cache", {})
+    build_kb([str(dump)], str(tmp_path / "many"), workers=1, progress=False)
+    assert kb_files(tmp_path / "many") == kb_files(tmp_path / "one")
+
+
+def test_without_fork_the_trie_is_built_in_process_with_the_same_result(tmp_path, monkeypatch):
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
+    build_kb([str(dump)], str(tmp_path / "fork"), workers=1, progress=False)
+    monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])
+    build_kb([str(dump)], str(tmp_path / "inline"), workers=1, progress=False)
+    assert kb_files(tmp_path / "inline") == kb_files(tmp_path / "fork")
+
+
+def test_a_failed_trie_build_is_a_kb_error_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    def _build_trie(*args):
+        raise MemoryError("no room for the trie")
+    monkeypatch.setattr("linkers.kb.build._build_trie", _build_trie)
+    dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
+    with pytest.raises(errors.KBError, match="building the alias trie failed: MemoryError: no room"):
+        build_kb([str(dump)], str(tmp_path / "kb"), workers=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.json"]

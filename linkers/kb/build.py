@@ -6,14 +6,16 @@ compacts the entities of each block (``linkers.kb.fastdump``: typed msgspec deco
 what the KB does not keep) and sends back one packed ``_Block`` (records concatenated, numbers in
 numpy arrays, the block's distinct alias keys once, each with a 64-bit ``key_hash``), so the
 main process does no per-entity Python work: it drops duplicate QIDs, appends records to
-``entities.bin`` and item edges to temporary files (not the heap), and merges alias keys by
-their hash. Then array passes with numpy: QID index, in-degree, popularity, alias priors, the
-alias trie and the out-link graph.
+``entities.bin`` and item edges to temporary files (not the heap), and numbers alias keys by
+their hash in a numpy hash table (``_KeyIds``). Then array passes with numpy: QID index,
+in-degree, popularity, out-links and alias priors, while a forked child builds the alias trie
+(``_finish``).
 
 Memory at Wikidata scale (~110M entities, ~30M English alias keys, ~1B item edges): the
-distinct alias keys (one Python dict hash -> key, ~3 GB at 30M keys), the alias rows (17 bytes
-each), the QID seen-bitmap (1 bit per QID number, ~16 MB), the ring (workers + 2 slots of 8 MB),
-and edge arrays streamed in blocks. Malformed lines are counted and reported with line numbers
+distinct alias keys (their strings, ~2 GB at 30M keys, and the key table, ~800 MB), the alias
+rows (13 bytes each), the QID seen-bitmap (1 bit per QID number, ~16 MB), the ring (workers + 2
+slots of 8 MB), and edge arrays streamed in blocks; the trie child adds the trie and one walk
+of it (a few GB at 30M keys) while the parent sorts the alias rows. Malformed lines are counted and reported with line numbers
 (``strict`` makes the first one fatal). The result is written to a temporary directory next to
 ``out_dir`` and renamed into place, so a failed build never replaces a good KB.
 """
@@ -364,6 +366,77 @@ class _Digest:
         return self.total.hexdigest()
 
 
+class _KeyIds:
+    """Alias key hash -> key id, ids numbered as keys first arrive: an open-addressing hash
+    table (linear probing, at most half full) in two numpy arrays, filled and read a block of
+    hashes at a time. A Python dict of millions of int keys missed the cache three times per
+    lookup (slot, entry, int object): ~45 s of the main process per 10M-entity build, against
+    ~2 s here. Hash 0 marks an empty slot, so a key hashing to 0 is stored as ``_ZERO``, one more
+    of the 64-bit collisions ``key_hash`` accepts. 12 bytes a slot: ~800 MB at 30M keys."""
+
+    _ZERO = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, bits: int = 16):
+        self.hashes = np.zeros(1 << bits, dtype=np.uint64)
+        self.ids = np.zeros(1 << bits, dtype=np.uint32)
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(id of each of the distinct ``hashes``, positions of those that were new)."""
+        while 2 * (self.count + len(hashes)) > len(self.hashes):
+            self._grow()
+        ids, new, _ = self._probe(hashes, insert=True)
+        return ids, new
+
+    def get(self, hashes: np.ndarray) -> np.ndarray:
+        """The id of each of ``hashes``, -1 where it is not in the table."""
+        return self._probe(hashes, insert=False)[0]
+
+    def _grow(self) -> None:
+        used = np.flatnonzero(self.hashes)
+        hashes, ids = self.hashes[used], self.ids[used]
+        self.hashes = np.zeros(2 * len(self.hashes), dtype=np.uint64)
+        self.ids = np.zeros(len(self.hashes), dtype=np.uint32)
+        _, _, slots = self._probe(hashes, insert=True)
+        self.ids[slots] = ids
+        self.count = len(ids)
+
+    def _probe(self, hashes: np.ndarray, insert: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, -1 where absent; positions of the keys inserted; slot of each key, -1 if absent)."""
+        hashes = np.where(hashes == 0, self._ZERO, hashes).astype(np.uint64, copy=False)
+        mask = len(self.hashes) - 1
+        ids = np.full(len(hashes), -1, dtype=np.int64)
+        slots = np.full(len(hashes), -1, dtype=np.int64)
+        new: list[np.ndarray] = []
+        pending = np.arange(len(hashes))
+        slot = (hashes & np.uint64(mask)).astype(np.int64)
+        while len(pending):
+            h = hashes[pending]
+            here = self.hashes[slot]
+            done = here == h
+            empty = here == 0
+            if insert and empty.any():
+                # claim the empty slots; of new keys that met at one slot the last written stays,
+                # the others probe on from there
+                claim = np.flatnonzero(empty)
+                self.hashes[slot[claim]] = h[claim]
+                won = claim[self.hashes[slot[claim]] == h[claim]]
+                self.ids[slot[won]] = self.count + np.arange(len(won))
+                self.count += len(won)
+                new.append(pending[won])
+                done[won] = True
+                empty[:] = False
+            slots[pending[done]] = slot[done]
+            ids[pending[done]] = self.ids[slot[done]]
+            go_on = ~(done | empty)               # reading: an empty slot ends the search
+            pending = pending[go_on]
+            slot = (slot[go_on] + 1) & mask
+        return ids, (np.concatenate(new) if new else np.zeros(0, dtype=np.int64)), slots
+
+
 class _Entities:
     """The main process's side of the stream: first occurrence of each QID wins; its record goes
     to ``entities.bin``, its item targets to temporary files, its names to the alias rows."""
@@ -376,8 +449,10 @@ class _Entities:
         self.qids: list[np.ndarray] = []
         self.sitelinks: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []
-        self.key_strings: dict[int, str] = {}    # key hash -> alias key, over all blocks
-        self.name_hash: list[np.ndarray] = []    # uint64 key hash per name
+        # Alias keys get ids in order of first appearance, so the rows need no merge afterwards.
+        self.key_ids = _KeyIds()                 # key hash -> key id
+        self.keys: list[str] = []                # alias key of each key id
+        self.name_key: list[np.ndarray] = []     # uint32 key id per name
         self.name_ent: list[np.ndarray] = []
         self.name_flags: list[np.ndarray] = []
 
@@ -406,7 +481,7 @@ class _Entities:
         if kept == n:
             self.records.write(block.blob)
             rows = slice(None)
-            self.key_strings.update(zip(block.key_hash.tolist(), block.keys))
+            hashes, strings = block.key_hash, block.keys
             self.all_targets.write(block.targets.tobytes())
             related, related_src = block.related, np.repeat(eids, block.related_count)
         else:
@@ -416,16 +491,18 @@ class _Entities:
             for i in np.flatnonzero(keep):
                 self.records.write(records[starts[i]:starts[i + 1]])
             rows = keep[block.name_ent]
-            strings = dict(zip(block.key_hash.tolist(), block.keys))
-            # keys only dropped duplicates had are not kept
-            self.key_strings.update((h, strings[h]) for h in np.unique(block.name_hash[rows]).tolist())
+            string_of = dict(zip(block.key_hash.tolist(), block.keys))
+            hashes = np.unique(block.name_hash[rows])      # keys only dropped duplicates had go
+            strings = [string_of[h] for h in hashes.tolist()]
             self.all_targets.write(block.targets[np.repeat(keep, block.target_count)].tobytes())
             mask = np.repeat(keep, block.related_count)
             related, related_src = block.related[mask], np.repeat(eids, block.related_count)[mask]
         self.qids.append(block.qids[keep])
         self.sitelinks.append(block.sitelinks[keep])
         self.sizes.append(block.sizes[keep])
-        self.name_hash.append(block.name_hash[rows])
+        ids = self._key_ids(hashes, strings)
+        by_hash = np.argsort(hashes)
+        self.name_key.append(ids[by_hash[np.searchsorted(hashes[by_hash], block.name_hash[rows])]])
         self.name_ent.append(eids[block.name_ent[rows]].astype(np.uint32))
         self.name_flags.append(block.name_flags[rows])
         if len(related):
@@ -433,6 +510,12 @@ class _Entities:
             pairs[:, 0] = related_src
             pairs[:, 1] = related
             self.kept_edges.write(pairs.tobytes())
+
+    def _key_ids(self, hashes: np.ndarray, strings: list[str]) -> np.ndarray:
+        """The key id of each of a block's distinct keys (``hashes``), new ones numbered on."""
+        ids, fresh = self.key_ids.add(hashes)
+        self.keys.extend(map(strings.__getitem__, fresh[np.argsort(ids[fresh])].tolist()))
+        return ids
 
 
 def _read_popularity(path: str) -> dict[int, float]:
@@ -499,6 +582,22 @@ def _install(tmp: Path, out: Path) -> None:
 
 
 def _build_into(tmp: Path, sources, popularity, languages, strict, workers, progress) -> BuildReport:
+    return _finish(tmp, _stream(tmp, sources, languages, strict, workers, progress), sources, popularity, languages)
+
+
+@dataclass
+class _Streamed:
+    """What the streaming pass leaves for the array passes (besides its files in ``tmp``)."""
+    table: _Entities
+    digest: _Digest
+    malformed: list[str]
+    n_malformed: int
+    workers: int
+    seconds: float
+
+
+def _stream(tmp: Path, sources, languages, strict, workers, progress) -> _Streamed:
+    """The streaming pass: ``entities.bin``, ``edges.tmp``, ``targets.tmp`` and the alias rows."""
     t0 = time.perf_counter()
     workers = (os.cpu_count() or 1) if workers is None else workers
     kept_edges = open(tmp / "edges.tmp", "wb")     # (src internal id, target QID number) pairs
@@ -542,11 +641,35 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         all_targets.close()
 
     digest.end_source()
-    phases = {"stream": time.perf_counter() - t0}
+    return _Streamed(table, digest, malformed, n_malformed, workers, time.perf_counter() - t0)
+
+
+def _finish(tmp: Path, streamed: _Streamed, sources, popularity, languages) -> BuildReport:
+    """The array passes after the stream: QID index, in-degree and popularity, the alias trie and
+    candidate lists, the out-link graph; then ``meta.json``."""
+    t0 = time.perf_counter() - streamed.seconds
+    table = streamed.table
+    phases = {"stream": streamed.seconds}
+    if table.count == 0:
+        raise KBError("no entities found in the dump(s)", sources=list(sources))
+    # The alias trie is built in a forked child (C++ and one walk of it in Python, ~a third of
+    # the work after the stream), while this process does the numpy passes: in-degree,
+    # popularity, out-links and the candidate lists, numbered by key id until the child
+    # reports each key's trie id.
+    names, n_keys = np.concatenate(table.name_key), len(table.keys)
+    del table.name_key
+    trie_job = _Background(_build_trie, tmp, table.keys, names, table.key_ids)
+    try:
+        return _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popularity, languages)
+    finally:
+        trie_job.stop()
+
+
+def _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popularity, languages) -> BuildReport:
+    table, digest, workers = streamed.table, streamed.digest, streamed.workers
+    malformed, n_malformed = streamed.malformed, streamed.n_malformed
     duplicates = table.duplicates
     n = table.count
-    if n == 0:
-        raise KBError("no entities found in the dump(s)", sources=list(sources))
     nums = np.concatenate(table.qids)
     sizes = np.concatenate(table.sizes)
     sitelinks = np.concatenate(table.sitelinks)
@@ -604,23 +727,12 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         digest.update(Path(popularity).name.encode() + str(len(scores)).encode())
     pop = (raw_pop / raw_pop.max()) if raw_pop.max() > 0 else raw_pop
 
-    hashes = np.fromiter(table.key_strings, dtype=np.uint64, count=len(table.key_strings))
-    by_hash = np.argsort(hashes)
-    strings = list(table.key_strings.values())
-    keys = [strings[i] for i in by_hash.tolist()]
-    del strings, table.key_strings
-    names = _sorted_positions(hashes[by_hash], np.concatenate(table.name_hash))
-    del table.name_hash, hashes, by_hash
     phases["popularity"] = time.perf_counter() - t0 - sum(phases.values())
-    cand = _alias_index(tmp, keys, names, np.concatenate(table.name_ent), np.concatenate(table.name_flags),
-                        raw_pop)
-    del table
-
-    phases["aliases"] = time.perf_counter() - t0 - sum(phases.values())
     edges = np.fromfile(tmp / "edges.tmp", dtype=np.uint32).reshape(-1, 2)
     os.unlink(tmp / "edges.tmp")
     internal, found = to_internal(edges[:, 1].copy())
     src = edges[found, 0]
+    del edges
     pairs = np.sort((src.astype(np.uint64) << np.uint64(32)) | internal.astype(np.uint64))
     if len(pairs):                          # np.unique, without its hash table (3x slower here)
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
@@ -628,6 +740,21 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     nbr_ent = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     nbr_off = np.zeros(n + 1, dtype=np.uint64)
     np.cumsum(np.bincount(nbr_src, minlength=n), out=nbr_off[1:])
+    del pairs, nbr_src
+
+    phases["links"] = time.perf_counter() - t0 - sum(phases.values())
+    ents, flags = np.concatenate(table.name_ent), np.concatenate(table.name_flags)
+    del table
+    cand = _candidates(names, n_keys, ents, flags, raw_pop)
+    phases["candidates"] = time.perf_counter() - t0 - sum(phases.values())
+    trie_ids = trie_job.result()
+    phases["trie_wait"] = time.perf_counter() - t0 - sum(phases.values())
+    if len(trie_ids) and (np.bincount(trie_ids, minlength=n_keys) == 1).all():
+        cand = _in_trie_order(cand, trie_ids)
+    else:                     # keys that are one string in the trie: merge their candidates
+        cand = _candidates(trie_ids[names], int(trie_ids.max(initial=-1)) + 1, ents, flags, raw_pop)
+    del ents, flags, names
+    phases["trie_order"] = time.perf_counter() - t0 - sum(phases.values())
 
     arrays = {
         "entities_off": offsets, "qids": sorted_nums, "qids_order": order,
@@ -638,7 +765,7 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
         arrays[name].astype(dtype, copy=False).tofile(tmp / filename)
 
     seconds = time.perf_counter() - t0
-    phases["links"] = seconds - sum(phases.values())
+    phases["write"] = seconds - sum(phases.values())
     kb_version = f"{n}-{digest.hexdigest()[:12]}"
     report = BuildReport(kb_version=kb_version, entities=n, alias_keys=len(cand["cand_off"]) - 1,
                          candidates=len(cand["cand_ent"]), edges=len(nbr_ent), malformed=n_malformed,
@@ -657,33 +784,85 @@ def _build_into(tmp: Path, sources, popularity, languages, strict, workers, prog
     return report
 
 
-def _trie_ids(trie: marisa_trie.Trie, keys: list[str]) -> np.ndarray:
-    """The trie id of each of ``keys``. One C++ walk of the trie (``items``) and the keys'
-    string hashes to line the two orders up: at 6.6M keys 13 s instead of 27 s of lookups.
-    Should two keys share a 64-bit hash, the lookups are done one by one instead."""
+class _Background:
+    """``fn(*args)`` in a forked child process, which sees the parent's arrays copy-on-write and
+    returns an int64 array through a file in ``tmp``; run inline where there is no fork."""
+
+    def __init__(self, fn, tmp: Path, *args):
+        self.out, self.err = tmp / f"{fn.__name__}.out", tmp / f"{fn.__name__}.err"
+        self.process = None
+        if "fork" not in mp.get_all_start_methods():
+            fn(self.out, tmp, *args)
+            return
+        self.process = mp.get_context("fork").Process(target=self._child, args=(fn, tmp, *args), daemon=True)
+        self.process.start()
+
+    def _child(self, fn, tmp: Path, *args) -> None:
+        try:
+            fn(self.out, tmp, *args)
+        except BaseException as exc:         # the parent reports it, without a traceback
+            self.err.write_text(f"{type(exc).__name__}: {exc}")
+            os._exit(1)
+
+    def result(self) -> np.ndarray:
+        if self.process is not None:
+            self.process.join()
+            if self.process.exitcode != 0:
+                why = self.err.read_text() if self.err.exists() else f"exit code {self.process.exitcode}"
+                raise KBError(f"building the alias trie failed: {why}")
+        out = np.fromfile(self.out, dtype=np.int64)
+        os.unlink(self.out)
+        return out
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+def _build_trie(out: Path, tmp: Path, keys: list[str], names: np.ndarray, key_ids: _KeyIds) -> None:
+    """Write the alias trie, and to ``out`` the trie id of each key id.
+
+    marisa orders nodes by summed key weight, so each key weighs its number of name rows, as if
+    the trie were built from every row's key.
+    """
+    counts = np.bincount(names, minlength=len(keys)).astype(np.float64)
+    trie = marisa_trie.Trie(keys, weights=counts.tolist())
+    del counts
+    trie.save(str(tmp / layout.TRIE))
+    _trie_ids(trie, keys, key_ids).tofile(out)
+
+
+def _trie_ids(trie: marisa_trie.Trie, keys: list[str], key_ids: _KeyIds) -> np.ndarray:
+    """The trie id of each key id: one C++ walk of the trie (``items``), each walked key found
+    by its hash in the stream's ``key_ids`` (4 s at 6.6M keys; 27 s as lookups in the trie).
+    Where the walk does not give every key id exactly once (workers seeded differently, the
+    same key under two hashes), each key is looked up instead, and keys can share an id."""
     n = len(keys)
     items = trie.items()
-    walked = np.fromiter(map(hash, (k for k, _ in items)), dtype=np.int64, count=len(items))
-    ids = np.fromiter((i for _, i in items), dtype=np.int64, count=len(items))
+    if len(items) == n:
+        ours = key_ids.get(np.fromiter(map(key_hash, (k for k, _ in items)), dtype=np.uint64, count=n))
+        if (ours >= 0).all():
+            out = np.full(n, -1, dtype=np.int64)
+            out[ours] = np.fromiter((i for _, i in items), dtype=np.int64, count=n)
+            if (out >= 0).all():
+                return out
     del items
-    mine = np.fromiter(map(hash, keys), dtype=np.int64, count=n)
-    by_walk, by_mine = np.argsort(walked), np.argsort(mine)
-    ordered = mine[by_mine]
-    if len(walked) != n or (ordered[1:] == ordered[:-1]).any() or not np.array_equal(walked[by_walk], ordered):
-        return np.fromiter(map(trie.__getitem__, keys), dtype=np.int64, count=n)
-    out = np.empty(n, dtype=np.int64)
-    out[by_mine] = ids[by_walk]
-    return out
+    return np.fromiter(map(trie.__getitem__, keys), dtype=np.int64, count=n)
 
 
-def _sorted_positions(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(sorted_keys, queries)`` for many unsorted queries into a large table:
-    the queries are sorted first, so the searches walk the table in order. At 10M entities
-    (45M names, 6.6M keys) this is 12 s instead of 50 s of cache misses."""
-    order = np.argsort(queries, kind="stable")
-    positions = np.empty(len(queries), dtype=np.int64)
-    positions[order] = np.searchsorted(sorted_keys, queries[order])
-    return positions
+def _in_trie_order(cand: dict[str, np.ndarray], trie_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Candidate lists numbered by key id, renumbered by the trie's id of each key (a bijection):
+    the lists move whole, each keeps its order."""
+    starts = cand["cand_off"][:-1].astype(np.int64)
+    sizes = np.diff(cand["cand_off"]).astype(np.int64)
+    key_of = np.empty(len(trie_ids), dtype=np.int64)
+    key_of[trie_ids] = np.arange(len(trie_ids))
+    sizes, starts = sizes[key_of], starts[key_of]
+    cand_off = np.zeros(len(trie_ids) + 1, dtype=np.uint64)
+    np.cumsum(sizes, out=cand_off[1:])
+    rows = np.repeat(starts - cand_off[:-1].astype(np.int64), sizes) + np.arange(int(cand_off[-1]))
+    return {"cand_off": cand_off, **{k: v[rows] for k, v in cand.items() if k != "cand_off"}}
 
 
 # Rank of each flags byte's name kind (label 0 > alias 1 > partial 2 > given name 3): one gather.
@@ -720,21 +899,11 @@ def _best_name_rows(key_ids: np.ndarray, ents: np.ndarray, flags: np.ndarray):
             (packed & np.uint64(0xFF)).astype(np.uint8))
 
 
-def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray, flags: np.ndarray,
-                 raw_pop: np.ndarray) -> dict[str, np.ndarray]:
-    """Alias trie + per-key candidate lists ordered by prior P(entity | key).
-
-    ``keys`` are the distinct alias keys, ``names`` one index into them per (name, entity) row.
-    """
-    # The trie is built as from every row's key: marisa orders nodes by summed key weight, so
-    # each distinct key weighs its number of rows.
-    counts = np.bincount(names, minlength=len(keys)).astype(np.float64)
-    trie = marisa_trie.Trie(keys, weights=counts.tolist())
-    trie.save(str(tmp / layout.TRIE))
-    trie_ids = _trie_ids(trie, keys)
-    del counts
-    key_ids, ents, flags = _best_name_rows(trie_ids[names], ents, flags)
-    del trie_ids
+def _candidates(key_ids: np.ndarray, n_keys: int, ents: np.ndarray, flags: np.ndarray,
+                raw_pop: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-key candidate lists ordered by prior P(entity | key), one row per (name, entity) in
+    ``key_ids``, ``ents`` and ``flags``: offsets by key id, entities, priors and name flags."""
+    key_ids, ents, flags = _best_name_rows(key_ids, ents, flags)
     kind_rank = _KIND_RANK[flags]
     # Prior: softmax of popularity within the key, scaled by how the name was given. Given
     # names are a group of their own (their own softmax, listed after the other candidates):
@@ -751,7 +920,6 @@ def _alias_index(tmp: Path, keys: list[str], names: np.ndarray, ents: np.ndarray
     group = key_ids * 2 + (kind_rank == 3)
     order = np.argsort(group, kind="stable")
     group, ents, flags, logw, region = group[order], ents[order], flags[order], logw[order], region[order]
-    n_keys = len(trie)
     if len(group):
         starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
         sizes = np.diff(np.append(starts, len(group)))
