@@ -72,6 +72,16 @@ def test_a_malformed_line_is_counted_and_reported_with_its_line_number(tmp_path)
     assert build_meta["malformed_examples"][0].startswith("line 3")
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_line_numbers_run_on_across_blocks_and_restart_in_each_dump(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr("linkers.kb.build.BLOCK_BYTES", 300)     # a block every line or two
+    first = write_dump(tmp_path / "a.json", NEWS_WORLD + ["{broken"])        # "[" is line 1
+    second = write_dump(tmp_path / "b.json", ["{broken", MACRON])
+    report = build_kb([str(first), str(second)], str(tmp_path / "kb"), workers=workers, progress=False)
+    assert [line.split(":")[0] for line in report.malformed_examples] == \
+        [f"line {len(NEWS_WORLD) + 2}", "line 2"]
+
+
 def test_strict_build_stops_at_the_first_malformed_line(tmp_path):
     with pytest.raises(errors.DumpError) as raised:
         build(tmp_path, [NATO, "{not json", UKRAINE], strict=True)

@@ -145,6 +145,7 @@ class _Block(NamedTuple):
     """What a worker sends back for one block of dump lines: packed, a few objects in all."""
     source: int                # index of the dump file in ``sources``
     lines: int                 # entity lines in the block (the digest is chunked by line)
+    raw_lines: int             # all lines of the block, for line numbers
     line_of: np.ndarray        # uint32 per parsed entity: its entity-line index in the block
     blob: bytes                # the entities' orjson records, concatenated
     sizes: np.ndarray          # int64 byte length of each record
@@ -152,14 +153,14 @@ class _Block(NamedTuple):
     sitelinks: np.ndarray      # int64 sitelink count of each entity
     keys: list[str]            # distinct alias keys of the block
     key_hash: np.ndarray       # uint64 ``key_hash`` of each of ``keys``
-    name_hash: np.ndarray      # uint64 per name: the ``key_hash`` of its alias key
+    name_key: np.ndarray       # uint32 per name: its alias key's index in ``keys``
     name_ent: np.ndarray       # uint32 per name: entity index in the block
     name_flags: np.ndarray     # uint8 per name: layout.FLAG_*
     targets: np.ndarray        # uint32 every item target (in-degree), entity after entity
     target_count: np.ndarray   # int64 per entity: how many of ``targets`` are its own
     related: np.ndarray        # uint32 out-link targets (claims other than NOT_RELATED)
     related_count: np.ndarray  # int64 per entity: how many of ``related`` are its own
-    errors: list[str]          # malformed lines, "line N: Error: message"
+    errors: list[tuple[int, str]]  # malformed lines: (index in the block, "Error: message")
     slot: int = -1             # the ``_Ring`` slot the block was read from (-1: sent as bytes)
 
 
@@ -186,20 +187,19 @@ class _Ring:
         return self.mm[base:base + length]
 
     def blocks(self, sources: list[str]) -> Iterator[tuple[int, bytes | tuple[int, int], int]]:
-        """(source index, block of whole lines or its (slot, length), line number of its first line).
+        """(source index, block of whole lines or its (slot, length)).
 
         Runs in the pool's task thread, which waits here for a free slot.
         """
         size = self.size
         for source, path in enumerate(sources):
             with open_dump(path) as fh:
-                lineno, carry, eof = 1, b"", False
+                carry, eof = b"", False
                 while not eof:
                     if len(carry) > size // 2:            # one huge line: send it whole, as bytes
                         line = carry + fh.readline()
                         carry = b""
-                        yield source, line, lineno
-                        lineno += 1
+                        yield source, line
                         continue
                     slot = self.free.get()
                     if slot is None or self.closed:
@@ -220,8 +220,7 @@ class _Ring:
                     if cut == 0:
                         self.free.put(slot)
                         continue
-                    yield source, (slot, cut), lineno
-                    lineno += int(np.count_nonzero(np.frombuffer(self.mm, np.uint8, cut, base) == 10))
+                    yield source, (slot, cut)
 
     def close(self) -> None:
         """Stop handing out slots (wakes a task thread waiting for one)."""
@@ -235,7 +234,7 @@ _ring: _Ring | None = None
 
 def _parse_block(task: tuple[int, bytes | tuple[int, int], int, tuple[str, ...]]) -> _Block:
     """Worker: parse and compact the entity lines of one block."""
-    source, block, lineno, languages = task
+    source, block, languages = task
     slot = -1
     if isinstance(block, tuple):
         slot, length = block
@@ -244,16 +243,17 @@ def _parse_block(task: tuple[int, bytes | tuple[int, int], int, tuple[str, ...]]
     # and over (it cost more than the JSON parsing).
     gc.disable()
     try:
-        return _parse_lines(source, block, lineno, languages)._replace(slot=slot)
+        return _parse_lines(source, block, languages)._replace(slot=slot)
     finally:
         gc.enable()
 
 
-def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[str, ...]) -> _Block:
-    """The ``_Block`` of one block of dump lines (whole lines; ``first_lineno`` numbers the first)."""
+def _parse_lines(source: int, block: bytes, languages: tuple[str, ...]) -> _Block:
+    """The ``_Block`` of one block of dump lines (whole lines)."""
     line_of, blobs, qids, sitelinks = [], [], [], []
-    block_keys: dict[int, str] = {}           # key hash -> alias key
-    name_hash, name_ent, name_flags = [], [], []
+    block_keys: dict[int, int] = {}           # key hash -> index in keys
+    keys = []
+    name_key, name_ent, name_flags = [], [], []
     targets, target_count, related, related_count = [], [], [], []
     errors = []
     lines = block.split(b"\n")
@@ -269,7 +269,7 @@ def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[
         try:
             compacted = compact_line(line, languages)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            errors.append(f"line {first_lineno + i}: {type(exc).__name__}: {str(exc)[:120]}")
+            errors.append((i, f"{type(exc).__name__}: {str(exc)[:120]}"))
             continue
         if compacted is None:
             continue
@@ -283,29 +283,32 @@ def _parse_lines(source: int, block: bytes, first_lineno: int, languages: tuple[
             entry = _alias_entry(surface)
             if entry is not None:
                 key, case, hashed = entry
-                block_keys[hashed] = key
-                name_hash.append(hashed)
+                local = block_keys.get(hashed)
+                if local is None:
+                    local = block_keys[hashed] = len(keys)
+                    keys.append(key)
+                name_key.append(local)
                 name_ent.append(entity)
                 name_flags.append(kind | case)
         targets.extend(item_targets)
         target_count.append(len(item_targets))
         related.extend(out)
         related_count.append(len(out))
-    return _Block(source, n_lines, np.array(line_of, dtype=np.uint32), b"".join(blobs),
+    return _Block(source, n_lines, len(lines), np.array(line_of, dtype=np.uint32), b"".join(blobs),
                   np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), np.array(qids, dtype=np.uint32),
-                  np.array(sitelinks, dtype=np.int64), list(block_keys.values()),
+                  np.array(sitelinks, dtype=np.int64), keys,
                   np.fromiter(block_keys, dtype=np.uint64, count=len(block_keys)),
-                  np.array(name_hash, dtype=np.uint64),
+                  np.array(name_key, dtype=np.uint32),
                   np.array(name_ent, dtype=np.uint32), np.array(name_flags, dtype=np.uint8),
                   np.array(targets, dtype=np.uint32), np.array(target_count, dtype=np.int64),
                   np.array(related, dtype=np.uint32), np.array(related_count, dtype=np.int64), errors)
 
 
-def _blocks(sources: list[str], size: int) -> Iterator[tuple[int, bytes, int]]:
-    """(source index, block of whole lines, line number of its first line) over the dumps."""
+def _blocks(sources: list[str], size: int) -> Iterator[tuple[int, bytes]]:
+    """(source index, block of whole lines) over the dumps."""
     for source, path in enumerate(sources):
         with open_dump(path) as fh:
-            lineno, rest = 1, b""
+            rest = b""
             while True:
                 data = fh.read(size)
                 if not data:
@@ -316,10 +319,9 @@ def _blocks(sources: list[str], size: int) -> Iterator[tuple[int, bytes, int]]:
                     continue
                 block = b"".join((rest, memoryview(data)[:cut])) if rest or cut < len(data) else data
                 rest = data[cut:]
-                yield source, block, lineno
-                lineno += block.count(b"\n")
+                yield source, block
             if rest:
-                yield source, rest, lineno
+                yield source, rest
 
 
 class _Digest:
@@ -481,7 +483,7 @@ class _Entities:
         if kept == n:
             self.records.write(block.blob)
             rows = slice(None)
-            hashes, strings = block.key_hash, block.keys
+            ids = self._key_ids(block.key_hash, block.keys)
             self.all_targets.write(block.targets.tobytes())
             related, related_src = block.related, np.repeat(eids, block.related_count)
         else:
@@ -491,18 +493,16 @@ class _Entities:
             for i in np.flatnonzero(keep):
                 self.records.write(records[starts[i]:starts[i + 1]])
             rows = keep[block.name_ent]
-            string_of = dict(zip(block.key_hash.tolist(), block.keys))
-            hashes = np.unique(block.name_hash[rows])      # keys only dropped duplicates had go
-            strings = [string_of[h] for h in hashes.tolist()]
+            used = np.unique(block.name_key[rows])     # keys only dropped duplicates had go
+            ids = np.zeros(len(block.keys), dtype=np.uint32)
+            ids[used] = self._key_ids(block.key_hash[used], [block.keys[i] for i in used.tolist()])
             self.all_targets.write(block.targets[np.repeat(keep, block.target_count)].tobytes())
             mask = np.repeat(keep, block.related_count)
             related, related_src = block.related[mask], np.repeat(eids, block.related_count)[mask]
         self.qids.append(block.qids[keep])
         self.sitelinks.append(block.sitelinks[keep])
         self.sizes.append(block.sizes[keep])
-        ids = self._key_ids(hashes, strings)
-        by_hash = np.argsort(hashes)
-        self.name_key.append(ids[by_hash[np.searchsorted(hashes[by_hash], block.name_hash[rows])]])
+        self.name_key.append(ids[block.name_key[rows]])
         self.name_ent.append(eids[block.name_ent[rows]].astype(np.uint32))
         self.name_flags.append(block.name_flags[rows])
         if len(related):
@@ -515,7 +515,7 @@ class _Entities:
         """The key id of each of a block's distinct keys (``hashes``), new ones numbered on."""
         ids, fresh = self.key_ids.add(hashes)
         self.keys.extend(map(strings.__getitem__, fresh[np.argsort(ids[fresh])].tolist()))
-        return ids
+        return ids.astype(np.uint32)
 
 
 def _read_popularity(path: str) -> dict[int, float]:
@@ -611,19 +611,24 @@ def _stream(tmp: Path, sources, languages, strict, workers, progress) -> _Stream
     fork = sys.platform != "win32"
     ring = _Ring(workers + 2, BLOCK_BYTES) if fork or workers == 1 else None
     blocks = ring.blocks(sources) if ring else _blocks(sources, BLOCK_BYTES)
-    tasks = ((source, block, lineno, languages) for source, block, lineno in blocks)
+    tasks = ((source, block, languages) for source, block in blocks)
     _ring = ring
     pool = mp.get_context("fork" if fork else "spawn").Pool(workers) if workers > 1 else None
     results = pool.imap(_parse_block, tasks) if pool else map(_parse_block, tasks)
     try:
         with open(tmp / layout.ENTITIES, "wb", buffering=1 << 22) as ent_out:
             table = _Entities(ent_out, kept_edges, all_targets)
+            source, first_line = None, 1     # blocks come in order: lines are numbered here
             for block in results:
+                if block.source != source:
+                    source, first_line = block.source, 1
                 if block.errors:
+                    errors = [f"line {first_line + i}: {message}" for i, message in block.errors]
                     if strict:
-                        raise DumpError(f"malformed dump line ({block.errors[0]})", line=block.errors[0])
-                    n_malformed += len(block.errors)
-                    malformed.extend(block.errors[: max(0, 20 - len(malformed))])
+                        raise DumpError(f"malformed dump line ({errors[0]})", line=errors[0])
+                    n_malformed += len(errors)
+                    malformed.extend(errors[: max(0, 20 - len(malformed))])
+                first_line += block.raw_lines
                 digest.add(block)
                 table.add(block)
                 if block.slot >= 0:
