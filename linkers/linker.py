@@ -30,17 +30,28 @@ def parse_published_at(value) -> str | None:
         raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
 
 
-def _short_form_of(text: str, start: int, mentions: list[Mention]) -> tuple[str | None, str | None, float]:
-    words = text.split()
-    if all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
+class _LinkedPrefixes:
+    """Linked mentions by each proper prefix of their words ("Advanced Micro" of "Advanced
+    Micro Devices Inc"), in the order added: a short form is found without reading them all."""
+
+    def __init__(self):
+        self.by_prefix: dict[tuple[str, ...], list[Mention]] = {}
+
+    def add(self, m: Mention) -> None:
+        if m.qid is not None:
+            words = m.text.split()
+            for k in range(1, len(words)):
+                self.by_prefix.setdefault(tuple(words[:k]), []).append(m)
+
+    def short_form_of(self, text: str, start: int) -> tuple[str | None, str | None, float]:
+        """(qid, label, confidence) of the first linked mention before ``start`` that ``text``
+        begins, (None, None, 0.0) if there is none (or ``text`` is only company suffixes)."""
+        words = text.split()
+        if not all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
+            for m in self.by_prefix.get(tuple(words), ()):
+                if m.start < start:
+                    return m.qid, m.label, m.confidence
         return None, None, 0.0
-    for m in mentions:
-        if m.qid is None or m.start >= start:
-            continue
-        longer = m.text.split()
-        if len(longer) > len(words) and longer[: len(words)] == words:
-            return m.qid, m.label, m.confidence
-    return None, None, 0.0
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
@@ -86,14 +97,18 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, cands))
     # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
     # "Advanced Micro Devices Inc"): it names the same entity.
+    prefixes = _LinkedPrefixes()
+    for m in mentions:
+        prefixes.add(m)
     for sp in nil_spans(text, [sp for sp, row in zip(spans, ranked) if row]):
-        qid, label, confidence = _short_form_of(sp.text, sp.start, mentions)
+        qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
         if qid is None and not options.include_nil:
             continue
         if qid is not None:
             linked.setdefault(qid, kb.entity(qid))
         mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
                                 qid, label, confidence, []))
+        prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}

@@ -72,8 +72,10 @@ LIST_PERSON_SHARE = 0.5
 # ... and a surname's person is read so only if its description is this similar to a person
 # candidate of another item (IDF-weighted cosine; sharing only "human" scores ~0).
 LIST_SIMILARITY = 0.05
-# Mentions compared for description similarity at once (see _Similarity).
+# Mentions compared for description similarity at once (see _Similarity), and that support
+# each other in coherence (``DocumentRanker._coherence``).
 SIMILARITY_BLOCK = 200
+COHERENCE_BLOCK = SIMILARITY_BLOCK
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,11 @@ class DocumentRanker:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
 
     def _coref_sources(self) -> list[list[int]]:
-        """For each span, the earlier longer spans it is a short form of (by word)."""
+        """For each span, the earlier longer spans it is a short form of (by word). Earlier
+        spans are found through an index of their words, not by reading them all."""
         out: list[list[int]] = []
+        having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
+        long_words: list[list[str]] = []
         for i, sp in enumerate(self.spans):
             words = sp.text.split()
             srcs = []
@@ -193,12 +198,15 @@ class DocumentRanker:
             # label is not a short form.
             if (len(words) <= 2 and not any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)
                     and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)):
-                for j in range(i):
-                    other = self.spans[j]
-                    ow = other.text.replace("'s", "").split()
-                    if len(ow) > len(words) and all(w in ow for w in words) and other.candidates:
+                for j in min((having.get(w, ()) for w in words), key=len):
+                    ow = long_words[j]
+                    if len(ow) > len(words) and all(w in ow for w in words):
                         srcs.append(j)
             out.append(srcs)
+            long_words.append(sp.text.replace("'s", "").split())
+            if sp.candidates:
+                for w in set(long_words[i]):
+                    having.setdefault(w, []).append(i)
         return out
 
     def _given_name_candidates(self) -> list[list[tuple[int, float, int]]]:
@@ -220,21 +228,32 @@ class DocumentRanker:
             pools.append(np.asarray(pool, dtype=np.int64))
         everything = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
         src, dst = self.kb.neighbour_pairs(everything)
+        # "another mention" is one under another key: per entity, the first key whose pool has
+        # it and whether a second does, so each key's "others" is one mask (not a union of all
+        # the other pools per mention, which made long texts quadratic)
+        keys = {sp.key: k for k, sp in enumerate(self.spans)}
+        first_key = np.full(len(everything), -1, dtype=np.int64)
+        several = np.zeros(len(everything), dtype=bool)
+        for sp, pool in zip(self.spans, pools):
+            at = np.searchsorted(everything, pool)
+            k = keys[sp.key]
+            several[at] |= (first_key[at] >= 0) & (first_key[at] != k)
+            first_key[at] = np.where(first_key[at] < 0, k, first_key[at])
+        # a country, a language, an occupation connects too many people to mean anything
+        not_hub = self.kb.in_degrees(everything) <= GIVEN_HUB_DEGREE
+        hits: dict[str, set[int]] = {}
         for i in asked:
             people = np.asarray([eid for eid, _p, _f in given_of[i]], dtype=np.int64)
             if not len(people):
                 continue
-            others = [pools[j] for j, sp in enumerate(self.spans) if sp.key != self.spans[i].key]
-            if not others:
-                continue
-            other = np.unique(np.concatenate(others))
-            # a country, a language, an occupation connects too many people to mean anything
-            other = other[self.kb.in_degrees(other) <= GIVEN_HUB_DEGREE]
-            out = np.isin(src, people) & np.isin(dst, other)       # Angelina -> father Jon
-            inn = np.isin(src, other) & np.isin(dst, people)       # Microsoft -> founder Bill
-            hit = set(src[out].tolist()) | set(dst[inn].tolist())
+            key = self.spans[i].key
+            if key not in hits:
+                other = everything[(several | (first_key != keys[key])) & not_hub]
+                out = np.isin(src, people) & np.isin(dst, other)       # Angelina -> father Jon
+                inn = np.isin(src, other) & np.isin(dst, people)       # Microsoft -> founder Bill
+                hits[key] = set(src[out].tolist()) | set(dst[inn].tolist())
             have = {eid for eid, _p, _f in self.spans[i].candidates}
-            found[i] = [c for c in given_of[i] if c[0] in hit and c[0] not in have]
+            found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
         return found
 
     def _local(self, sp: Span, eid: int, prior: float, flags: int, own: set[str], cue: bool) -> float:
@@ -263,6 +282,14 @@ class DocumentRanker:
                 s += w.demonym
         return s
 
+    def _lists(self) -> dict[int, list[int]]:
+        """The mentions of each list of names (``Span.listed``), in text order."""
+        groups: dict[int, list[int]] = {}
+        for i, sp in enumerate(self.spans):
+            if sp.listed is not None:
+                groups.setdefault(sp.listed, []).append(i)
+        return groups
+
     def _listed_with_people(self, rows: list[list[Scored]]) -> set[int]:
         """Mentions listed with others ("Clapton, Beck, and Page") whose fellow items are most
         likely people: coordinated names are of one kind, so a surname there names a person."""
@@ -276,11 +303,7 @@ class DocumentRanker:
             return share[i]
 
         out: set[int] = set()
-        groups: dict[int, list[int]] = {}
-        for i, sp in enumerate(self.spans):
-            if sp.listed is not None:
-                groups.setdefault(sp.listed, []).append(i)
-        for members in groups.values():
+        for members in self._lists().values():
             if len(members) < 2:
                 continue
             for i in members:
@@ -295,6 +318,7 @@ class DocumentRanker:
         candidate of another item (Eric Clapton "English ... guitarist", Jeff Beck "English
         rock guitarist"): "Kilpatrick and Ferguson", two people the KB lacks, pick no one."""
         cued: set[int] = set()
+        lists = self._lists()
         for _ in range(3):      # a list's items take their kind from each other: settle it
             more = self._listed_with_people(base) - cued
             if not more:
@@ -305,7 +329,7 @@ class DocumentRanker:
                 sp = self.spans[i]
                 if sp.person_cue:
                     continue
-                fellows = [j for j, other in enumerate(self.spans) if other.listed == sp.listed and j != i]
+                fellows = [j for j in lists[sp.listed] if j != i]
 
                 def alike(eid: int) -> bool:
                     return any(is_person(self.kb.record(b)) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
@@ -361,10 +385,20 @@ class DocumentRanker:
                 c.prob = p
 
     def _coherence(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
-        """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate."""
+        """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate.
+
+        Mentions support each other within blocks of ``COHERENCE_BLOCK`` consecutive mentions
+        (~8 KB of news), as in ``_Similarity``: a mention of a long text is supported by the
+        ones around it, and time stays linear in the text's length."""
+        support: dict[tuple[int, int], float] = {}
+        for lo in range(0, len(rows), COHERENCE_BLOCK):
+            support.update(self._block_coherence(rows, lo, min(lo + COHERENCE_BLOCK, len(rows))))
+        return support
+
+    def _block_coherence(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
         where: dict[int, list[tuple[int, float]]] = {}
-        for i, row in enumerate(rows):
-            for c in sorted(row, key=lambda c: -c.score)[:TOP_K_COHERENCE]:
+        for i in range(lo, hi):
+            for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
                 where.setdefault(c.eid, []).append((i, math.sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
 

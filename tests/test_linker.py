@@ -86,6 +86,17 @@ def test_an_unknown_company_comes_back_as_a_nil_mention(news_kb):
     assert "Thermo-Print GmbH" not in linked(link(text, news_kb, options=LinkOptions(include_nil=False)))
 
 
+def test_a_name_the_kb_lacks_takes_the_entity_of_a_longer_name_it_begins_earlier(news_kb):
+    text = ("President of the French aides met. The President of the French Republic spoke. "
+            "Later President of the French aides agreed.")
+    result = link(text, news_kb, options=LinkOptions(include_nil=True))
+    assert [(m.text, m.qid) for m in result.mentions] == [
+        ("President of the French", None),                   # nothing before it to be short for
+        ("President of the French Republic", "Q191954"),
+        ("President of the French", "Q191954")]
+    assert result.mentions[2].confidence == result.mentions[1].confidence
+
+
 def test_threshold_one_makes_every_mention_nil(news_kb):
     result = link(SAMPLE, news_kb, options=LinkOptions(threshold=1.0))
     assert [m.text for m in result.mentions] == ["Macron", "Putin", "Ukraine", "Paris", "NATO"]
