@@ -1,10 +1,12 @@
 """Linking speed: median and p90 ms/doc of ``linkers.link`` (fact cards included) on one core.
 
-    python -m bench.linking [--kb DIR] [--docs 200] [--json]
+    python -m bench.linking [--kb DIR] [--docs 200] [--articles 4096:20,32768:5,131072:3] [--json]
 
-Two corpora: (a) the public benchmark texts in ``../shared/data/bench/*.jsonl`` with a KB built
+Three corpora: (a) the public benchmark texts in ``../shared/data/bench/*.jsonl`` with a KB built
 from ``../shared/data/wikidata`` (built once into ``--real-kb``, reused after), when that data
-is present; (b) synthetic news paragraphs (``bench.news_corpus``) written from the KB under test.
+is present; (b) synthetic news paragraphs (``bench.news_corpus``) written from the KB under test;
+(c) synthetic articles of 4, 32 and 128 KB from the same KB, whose ``ms_per_kb`` shows whether
+linking time stays linear in the length of a text.
 """
 from __future__ import annotations
 
@@ -25,12 +27,23 @@ from .news_corpus import NewsCorpus
 # keyed by the build logic: a KB cached by an older build is rebuilt, not benchmarked
 DEFAULT_REAL_KB = Path(os.environ.get("TMPDIR", "/tmp")) / "factlink-bench" / f"wikidata-kb-{BUILD_LOGIC}"
 WARMUP_DOCS = 5
+# (bytes, articles) of the long-article rows: newsroom drafts and archive pages, up to a long read
+ARTICLES = ((4096, 20), (32768, 5), (131072, 3))
 
 
-def time_linking(kb, texts: list[str], options: LinkOptions | None = None) -> dict:
+def parse_articles(spec: str) -> tuple[tuple[int, int], ...]:
+    """``"4096:20,32768:5"`` -> ((4096, 20), (32768, 5)); ``""`` -> no long articles."""
+    try:
+        return tuple((int(size), int(count)) for size, count in
+                     (part.split(":") for part in spec.split(",") if part.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--articles wants BYTES:COUNT[,BYTES:COUNT...], not {spec!r}")
+
+
+def time_linking(kb, texts: list[str], options: LinkOptions | None = None, warmup: int = WARMUP_DOCS) -> dict:
     """ms/doc of ``link`` over ``texts`` after a short warm-up (fills caches the way traffic does)."""
     options = options or LinkOptions()
-    for text in texts[:WARMUP_DOCS]:
+    for text in texts[:warmup]:
         link(text, kb, options=options)
     ms, mentions = [], 0
     for text in texts:
@@ -70,19 +83,28 @@ def real_kb(path: Path = DEFAULT_REAL_KB):
 
 
 def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAULT_REAL_KB,
-        limit_per_file: int | None = None, public: bool = True) -> list[dict]:
-    """Rows: public texts on the real KB (when present), synthetic news on ``kb_path`` (or the real KB)."""
+        limit_per_file: int | None = None, public: bool = True,
+        articles: tuple[tuple[int, int], ...] = ARTICLES) -> list[dict]:
+    """Rows: public texts on the real KB (when present), synthetic news and articles on
+    ``kb_path`` (or the real KB)."""
     rows = []
     real = real_kb(real_kb_path) if public or not kb_path else None
     texts = benchmark_texts(limit_per_file) if real is not None else []
     kb = open_kb(kb_path) if kb_path else (real or open_kb())
-    news = NewsCorpus(kb).documents(docs)
+    corpus = NewsCorpus(kb)
+    news = corpus.documents(docs)
+    long_reads = [(size, [corpus.article(size) for _ in range(count)]) for size, count in articles]
     with one_core() as cpu:
         if texts:
             rows.append({"bench": "linking", "corpus": "public benchmark texts", "kb": real.version,
                          "cpu": cpu, **time_linking(real, texts)})
         rows.append({"bench": "linking", "corpus": "synthetic news paragraphs", "kb": kb.version,
                      "cpu": cpu, **time_linking(kb, news)})
+        for size, pieces in long_reads:
+            row = time_linking(kb, pieces, warmup=1)
+            row["ms_per_kb"] = round(row["p50_ms"] / (row["avg_chars"] / 1024), 2)
+            rows.append({"bench": "linking", "corpus": f"synthetic articles, {size // 1024} KB", "kb": kb.version,
+                         "cpu": cpu, **row})
     return rows
 
 
@@ -92,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=200, help="synthetic news paragraphs")
     parser.add_argument("--real-kb", type=Path, default=DEFAULT_REAL_KB)
     parser.add_argument("--no-public", action="store_true", help="skip the public benchmark texts")
+    parser.add_argument("--articles", type=parse_articles, default=ARTICLES,
+                        help="long synthetic articles, BYTES:COUNT,... ('' for none; default 4096:20,32768:5,131072:3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public)
+    rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public, articles=args.articles)
     from .report import print_rows
     print_rows(rows, as_json=args.json)
     return 0

@@ -50,9 +50,10 @@ def test_synthetic_dump_builds_and_bench_links(tmp_path):
     script = ("import argparse, sys; from service import bench_cli; p = argparse.ArgumentParser(); "
               "bench_cli.add_parser(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
     out = subprocess.run([sys.executable, "-c", script, "bench", "linking", "--kb", str(tmp_path / "kb"),
-                          "--docs", "5", "--no-public", "--json"],
+                          "--docs", "5", "--no-public", "--articles", "8192:2", "--json"],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["corpus"] for r in rows] == ["synthetic news paragraphs"]
+    assert [r["corpus"] for r in rows] == ["synthetic news paragraphs", "synthetic articles, 8 KB"]
     assert rows[0]["docs"] == 5 and rows[0]["p50_ms"] > 0
+    assert rows[1]["docs"] == 2 and rows[1]["avg_chars"] >= 8192 and rows[1]["ms_per_kb"] > 0
