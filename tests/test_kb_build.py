@@ -316,18 +316,27 @@ def test_one_key_under_several_hashes_builds_the_same_kb(tmp_path, monkeypatch):
     assert kb_files(tmp_path / "many") == kb_files(tmp_path / "one")
 
 
-def test_without_fork_the_trie_is_built_in_process_with_the_same_result(tmp_path, monkeypatch):
+@pytest.mark.parametrize("no_fork", ["platform", "refused"])
+def test_without_fork_the_trie_is_built_in_process_with_the_same_result(tmp_path, monkeypatch, no_fork):
     dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
     build_kb([str(dump)], str(tmp_path / "fork"), workers=1, progress=False)
-    monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])
+    if no_fork == "platform":
+        monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])
+    else:                                   # fork fails (ENOMEM for a huge parent process)
+        def refuse(self):
+            raise OSError(12, "Cannot allocate memory")
+        monkeypatch.setattr("multiprocessing.process.BaseProcess.start", refuse)
     build_kb([str(dump)], str(tmp_path / "inline"), workers=1, progress=False)
     assert kb_files(tmp_path / "inline") == kb_files(tmp_path / "fork")
 
 
-def test_a_failed_trie_build_is_a_kb_error_and_leaves_nothing_behind(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["child", "in process"])
+def test_a_failed_trie_build_is_a_kb_error_and_leaves_nothing_behind(tmp_path, monkeypatch, where):
     def _build_trie(*args):
         raise MemoryError("no room for the trie")
     monkeypatch.setattr("linkers.kb.build._build_trie", _build_trie)
+    if where == "in process":
+        monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])
     dump = write_dump(tmp_path / "news.json", NEWS_WORLD)
     with pytest.raises(errors.KBError, match="building the alias trie failed: MemoryError: no room"):
         build_kb([str(dump)], str(tmp_path / "kb"), workers=1, progress=False)

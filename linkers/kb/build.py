@@ -15,8 +15,8 @@ Memory at Wikidata scale (~110M entities, ~30M English alias keys, ~1B item edge
 distinct alias keys (their strings, ~2 GB at 30M keys, and the key table, ~800 MB), the alias
 rows (13 bytes each), the QID seen-bitmap (1 bit per QID number, ~16 MB), the ring (workers + 2
 slots of 8 MB), and edge arrays streamed in blocks; the trie child adds the trie and one walk
-of it (a few GB at 30M keys) while the parent sorts the alias rows. Malformed lines are counted and reported with line numbers
-(``strict`` makes the first one fatal). The result is written to a temporary directory next to
+of it (a few GB at 30M keys) while the parent sorts the alias rows. Malformed lines are counted
+and reported with line numbers (``strict`` makes the first one fatal). The result is written to a temporary directory next to
 ``out_dir`` and renamed into place, so a failed build never replaces a good KB.
 """
 from __future__ import annotations
@@ -186,7 +186,7 @@ class _Ring:
         base = slot * self.size
         return self.mm[base:base + length]
 
-    def blocks(self, sources: list[str]) -> Iterator[tuple[int, bytes | tuple[int, int], int]]:
+    def blocks(self, sources: list[str]) -> Iterator[tuple[int, bytes | tuple[int, int]]]:
         """(source index, block of whole lines or its (slot, length)).
 
         Runs in the pool's task thread, which waits here for a free slot.
@@ -232,7 +232,7 @@ class _Ring:
 _ring: _Ring | None = None
 
 
-def _parse_block(task: tuple[int, bytes | tuple[int, int], int, tuple[str, ...]]) -> _Block:
+def _parse_block(task: tuple[int, bytes | tuple[int, int], tuple[str, ...]]) -> _Block:
     """Worker: parse and compact the entity lines of one block."""
     source, block, languages = task
     slot = -1
@@ -402,9 +402,9 @@ class _KeyIds:
         hashes, ids = self.hashes[used], self.ids[used]
         self.hashes = np.zeros(2 * len(self.hashes), dtype=np.uint64)
         self.ids = np.zeros(len(self.hashes), dtype=np.uint32)
-        _, _, slots = self._probe(hashes, insert=True)
+        self.count = 0
+        _, _, slots = self._probe(hashes, insert=True)      # placed anew, then given their own ids
         self.ids[slots] = ids
-        self.count = len(ids)
 
     def _probe(self, hashes: np.ndarray, insert: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, -1 where absent; positions of the keys inserted; slot of each key, -1 if absent)."""
@@ -451,7 +451,7 @@ class _Entities:
         self.qids: list[np.ndarray] = []
         self.sitelinks: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []
-        # Alias keys get ids in order of first appearance, so the rows need no merge afterwards.
+        # Alias keys get ids as they first arrive, so the name rows need no merge afterwards.
         self.key_ids = _KeyIds()                 # key hash -> key id
         self.keys: list[str] = []                # alias key of each key id
         self.name_key: list[np.ndarray] = []     # uint32 key id per name
@@ -671,6 +671,7 @@ def _finish(tmp: Path, streamed: _Streamed, sources, popularity, languages) -> B
 
 
 def _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popularity, languages) -> BuildReport:
+    """``_finish`` while ``trie_job`` runs: every array file, then ``meta.json``."""
     table, digest, workers = streamed.table, streamed.digest, streamed.workers
     malformed, n_malformed = streamed.malformed, streamed.n_malformed
     duplicates = table.duplicates
@@ -791,16 +792,24 @@ def _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popular
 
 class _Background:
     """``fn(*args)`` in a forked child process, which sees the parent's arrays copy-on-write and
-    returns an int64 array through a file in ``tmp``; run inline where there is no fork."""
+    returns an int64 array through a file in ``tmp``; run inline where there is no fork, or
+    when the system refuses to fork a process this large (the build is then only slower)."""
 
     def __init__(self, fn, tmp: Path, *args):
         self.out, self.err = tmp / f"{fn.__name__}.out", tmp / f"{fn.__name__}.err"
         self.process = None
-        if "fork" not in mp.get_all_start_methods():
+        if "fork" in mp.get_all_start_methods():
+            process = mp.get_context("fork").Process(target=self._child, args=(fn, tmp, *args), daemon=True)
+            try:
+                process.start()
+                self.process = process
+                return
+            except OSError:
+                pass
+        try:
             fn(self.out, tmp, *args)
-            return
-        self.process = mp.get_context("fork").Process(target=self._child, args=(fn, tmp, *args), daemon=True)
-        self.process.start()
+        except Exception as exc:
+            raise KBError(f"building the alias trie failed: {type(exc).__name__}: {exc}") from exc
 
     def _child(self, fn, tmp: Path, *args) -> None:
         try:
