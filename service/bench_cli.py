@@ -35,7 +35,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for part in parts:
         if part == "linking":
             linking = _bench("linking")
-            articles = linking.ARTICLES if args.articles is None else linking.parse_articles(args.articles)
+            try:
+                articles = linking.ARTICLES if args.articles is None else linking.parse_articles(args.articles)
+            except argparse.ArgumentTypeError as exc:
+                sys.stderr.write(f"factlink bench: {exc}\n")
+                return corecli.EXIT_USAGE
             rows += linking.run(args.kb, args.docs or 200, public=not args.no_public, articles=articles)
         elif part == "http":
             rows += _bench("http").run(args.url, args.kb, args.requests, args.rate,
