@@ -12,7 +12,7 @@ from .handlers import ROUTES
 from .metrics import ServiceMetrics
 from .middleware.api_keys import api_key_middleware
 from .middleware.cors import cors_middleware
-from .middleware.errors import json_errors
+from .middleware.errors import json_errors, json_protocol_errors
 from .middleware.metrics import metrics_middleware
 from .middleware.rate_limit import rate_limit_middleware
 from .openapi import build_openapi
@@ -34,6 +34,7 @@ def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
 
 
 def create_app(settings: Settings) -> web.Application:
+    json_protocol_errors()
     metrics = ServiceMetrics()
     app = web.Application(middlewares=middlewares(settings, metrics),
                           client_max_size=settings.max_body_bytes)

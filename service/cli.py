@@ -18,7 +18,7 @@ import logging
 import sys
 
 from linkers import errors
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, SettingsError, redact_url
 
 from . import corecli
 
@@ -44,7 +44,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from .app import create_app
     settings = settings_from(args)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
-             settings.redis)
+             redact_url(settings.redis))
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
                 print=None)
     return corecli.EXIT_OK
@@ -58,7 +58,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # open the KB once here so a bad FACTLINK_KB fails now, not in every pool process
     kb = open_kb(settings.kb_path)
     log.info("factlink worker: KB %s (%d entities), Redis %s", kb.version, len(kb),
-             settings.redis)
+             redact_url(settings.redis))
     kb.close()
     argv = ["worker", "--pool", "prefork", "--concurrency", str(settings.worker_concurrency),
             "--queues", keys.QUEUE, "--loglevel", args.loglevel,

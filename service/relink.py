@@ -34,7 +34,7 @@ from linkers import errors, link, open_kb
 from workers import keys
 from workers.jobs import Article, JobStatus
 from workers.process import die_with_parent
-from workers.settings import Settings
+from workers.settings import Settings, redact_url
 
 from . import corecli
 from .shapes import parse_article
@@ -250,7 +250,7 @@ class CeleryLinker:
             await self._redis.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             raise errors.BrokerUnavailable(
-                f"cannot reach Redis at {self._settings.redis_url or 'the default URL'}: {exc}")
+                f"cannot reach Redis at {redact_url(self._settings.redis)}: {exc}")
         loop = asyncio.get_running_loop()
         replies = await loop.run_in_executor(None, lambda: self._celery.control.ping(timeout=2, limit=1))
         if not replies:

@@ -122,6 +122,9 @@ LINK_RESULT = {
         "relations": {"type": "array", "items": {"type": "object"}},
         "kb_version": {"type": "string"}, "linker_version": {"type": "string"},
         "published_at": {"type": ["string", "null"]},
+        "truncated": {"type": "boolean", "description": "present (true) when the text had "
+                      "more mentions than the work budget (FACTLINK_MAX_MENTIONS): only the "
+                      "text up to the last linked mention was linked"},
     },
 }
 
@@ -229,7 +232,7 @@ def parse_as_of(raw: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        if not DATE_PATTERN.match(raw):
+        if not isinstance(raw, str) or not DATE_PATTERN.match(raw):
             raise ValueError
         return date.fromisoformat(raw).isoformat()
     except ValueError:
@@ -251,7 +254,8 @@ def parse_lookup(mention: str | None, limit: str | None) -> tuple[str, int]:
                                   field="mention")
     if limit is None:
         return mention, 10
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LOOKUP_LIMIT:
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_LOOKUP_LIMIT:
         raise errors.InvalidInput(f"'limit' must be an integer in [1, {MAX_LOOKUP_LIMIT}]",
                                   field="limit")
     return mention, int(limit)

@@ -7,5 +7,10 @@
     rate_limit   optional per-client token bucket
 """
 
+from aiohttp import web
+
 #: probes and scrapers: never behind an API key or a rate limit
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})
+
+#: the request item holding the API key that passed the check (the rate limiter buckets on it)
+AUTHENTICATED_KEY = web.RequestKey("authenticated_key", str)
