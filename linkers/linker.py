@@ -55,12 +55,19 @@ class _LinkedPrefixes:
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
-         weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+         weights: Weights = DEFAULT_WEIGHTS, max_mentions: int | None = None) -> LinkResult:
+    """``max_mentions`` is a work budget: past that many spotted names the text is linked only
+    up to the last of them, and the result says ``truncated`` (the service sets it, so one
+    pathological text cannot hold a worker for many seconds)."""
     if not isinstance(text, str):
         raise InvalidInput("'text' must be a string", field="text")
     options = options or LinkOptions()
     as_of = parse_published_at(published_at)
     spans = spot(text, kb)
+    truncated = max_mentions is not None and len(spans) > max_mentions
+    if truncated:
+        spans = spans[:max_mentions]
+        text = text[:spans[-1].end] if spans else ""
     ranked = DocumentRanker(kb, text, spans, weights).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.
@@ -114,4 +121,5 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []
     return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
-                      linker_version=LINKER_VERSION, published_at=as_of, options=options)
+                      linker_version=LINKER_VERSION, published_at=as_of, options=options,
+                      truncated=truncated)

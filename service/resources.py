@@ -2,7 +2,7 @@
 
 Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
 in order: the KB, the Redis pool, the Celery producer (and the worker monitor using it), then
-the job queue that needs all three. Handlers read them from ``request.app[KEY]``.
+the job queue that needs all three, and the reaper that re-sends stuck jobs through it. Handlers read them from ``request.app[KEY]``.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from linkers import KnowledgeBase, open_kb
 from workers.celery_app import create_celery
 from workers.monitor import WorkerMonitor
 from workers.queue import JobQueue
+from workers.reaper import Reaper
 from workers.settings import Settings
 
 from .metrics import ServiceMetrics
@@ -31,6 +32,8 @@ CELERY = web.AppKey("celery", Celery)
 WORKERS = web.AppKey("workers", WorkerMonitor)
 JOBS = web.AppKey("jobs", JobQueue)
 OPENAPI = web.AppKey("openapi", bytes)
+#: set by ``factlink serve`` only: the state of the Redis and workers it supervises
+SUPERVISION = web.AppKey("supervision", object)
 
 
 async def knowledge_base(app: web.Application) -> AsyncIterator[None]:
@@ -66,4 +69,11 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
     await app[JOBS].stop()
 
 
-CLEANUP_CONTEXTS = (knowledge_base, redis_pool, celery_producer, job_queue)
+async def job_reaper(app: web.Application) -> AsyncIterator[None]:
+    reaper = Reaper(app[REDIS], app[JOBS], app[SETTINGS])
+    await reaper.start()
+    yield
+    await reaper.stop()
+
+
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, celery_producer, job_queue, job_reaper)

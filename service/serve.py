@@ -1,7 +1,7 @@
 """``factlink serve``: Redis (the bundled one unless REDIS_URL), a worker pool and the HTTP API.
 
 The API runs in this process; the worker pool is a ``factlink worker`` child process, restarted
-if it dies; the bundled Redis is another child. On Ctrl-C or SIGTERM they stop in dependency
+if it dies; the bundled Redis is another child, restarted too (``service.supervise``). On Ctrl-C or SIGTERM they stop in dependency
 order: the API (no new work), the workers (a warm shutdown finishes running tasks), Redis last
 (it flushes its append-only file). Children also die with this process if it is killed outright.
 """
@@ -18,11 +18,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from workers.embedded_redis import EmbeddedRedis
-from workers.process import die_with_parent, stop_process_group
-from workers.settings import Settings
+from workers.process import die_with_parent, running, stop_process_group
+from workers.settings import Settings, redact_url
 
 from .app import create_app
+from .resources import SUPERVISION
+from .supervise import Supervision, start_bundled_redis
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ class WorkerPool:
                 if not self._stopping.is_set():
                     self._spawn()
 
+    def up(self) -> bool:
+        process = self._process
+        return process is not None and running(process)
+
     def stop(self) -> None:
         with self._lock:
             self._stopping.set()
@@ -79,18 +84,22 @@ class WorkerPool:
 
 
 def serve(settings: Settings) -> int:
+    supervision = Supervision()
     redis_server = None
     if not settings.redis_url:
-        redis_server = EmbeddedRedis(Path(settings.data_dir) / "redis", port=settings.redis_port)
-        redis_server.start()
+        redis_server = start_bundled_redis(settings)
+        supervision.watch("redis", redis_server.up)
         settings = dataclasses.replace(settings, redis_url=redis_server.url)
     try:
         pool = WorkerPool(settings).start()
+        supervision.watch("workers", pool.up)
         try:
             log.info("factlink on http://%s:%d (Redis %s, %d worker processes)", settings.host,
-                     settings.port, settings.redis_url, settings.worker_concurrency)
+                     settings.port, redact_url(settings.redis_url), settings.worker_concurrency)
+            app = create_app(settings)
+            app[SUPERVISION] = supervision
             # handles SIGINT and SIGTERM: stops accepting, runs cleanups, then returns
-            web.run_app(create_app(settings), host=settings.host, port=settings.port,
+            web.run_app(app, host=settings.host, port=settings.port,
                         access_log=None, print=None)
         finally:
             pool.stop()

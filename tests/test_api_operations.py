@@ -46,7 +46,8 @@ def test_without_workers_annotate_is_503_and_jobs_still_queue(http, start_redis,
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "no_workers"
     assert int(refused.headers["Retry-After"]) >= 1
-    assert http.get(f"{api.url}/readyz").status_code == 503
+    ready = http.get(f"{api.url}/readyz")          # readiness is the API's own: it stays in
+    assert ready.status_code == 200 and ready.json()["workers"] == 0   # the Service, says 503
     queued = http.post(f"{api.url}/v1/jobs", json={"text": "Nobody will link this."})
     assert queued.status_code == 202                     # the queue is durable: workers come later
     assert http.get(f"{api.url}{queued.json()['jobs'][0]['poll']}").json()["status"] == "queued"

@@ -51,12 +51,14 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path):
         def ready():
             assert serve.poll() is None, serve.stdout.read().decode()
             try:
-                return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+                ready = requests.get(f"{url}/readyz", timeout=2)
+                # readiness is the API's own; the body says whether workers answer yet
+                return ready.status_code == 200 and ready.json()["workers"] >= 1
             except requests.ConnectionError:
                 return False
         wait_for(ready, 60, interval=0.2, what="factlink serve to be ready")
         response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
         assert "Q7184" in response.json()["entities"]
         children = descendants(serve.pid)
         assert len(children) >= 3                          # redis, worker, its pool process
