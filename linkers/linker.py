@@ -117,6 +117,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    if max_mentions is not None and len(mentions) > max_mentions:
+        truncated = True        # names the KB lacks count too: the budget bounds the output
+        mentions = mentions[:max_mentions]
+        kept = {m.qid for m in mentions}
+        linked = {qid: rec for qid, rec in linked.items() if qid in kept}
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []

@@ -92,6 +92,11 @@ class JobQueue:
         done = record is not None and record.status is JobStatus.done
         return record, result if done else None
 
+    async def check_writable(self) -> None:
+        """Raise the Redis error if Redis cannot take a write now (down, full disk, read-only,
+        out of memory): what /readyz checks, and what explains an empty worker ping."""
+        await self._redis.set(keys.READINESS_PROBE, b"1", ex=60)
+
     # --- writing --------------------------------------------------------------------------
     async def submit(self, articles: list[Article]) -> list[Submission]:
         """Claim each article's job; send tasks only for jobs not already queued, running or done.

@@ -16,25 +16,31 @@ from linkers import errors
 CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                      OperationalError)
 
+#: redis-py names this one (and strips "OOM" from its text)
+_OUT_OF_MEMORY = getattr(redis.exceptions, "OutOfMemoryError", ())
 #: marker in the error text (pipelines prefix it with the failed command) -> error
 _REFUSALS = (("MISCONF", errors.RedisDiskFull,
               "Redis cannot write its data to disk (disk full?); try again later"),
-             ("OOM command not allowed", errors.RedisOutOfMemory,
+             ("command not allowed when used memory", errors.RedisOutOfMemory,
               "Redis is out of memory; try again later"),
-             ("READONLY", errors.RedisReadOnly, "Redis is read-only; try again later"))
+             ("READONLY", errors.RedisReadOnly, "Redis is read-only; try again later"),
+             ("read only replica", errors.RedisReadOnly, "Redis is read-only; try again later"))
 
 
 def unavailable(exc: BaseException) -> errors.BrokerUnavailable | None:
     """The 503 error ``exc`` stands for, or None when it is not a dependency failure."""
     if isinstance(exc, redis.exceptions.ReadOnlyError):
         return errors.RedisReadOnly("Redis is read-only; try again later")
-    if isinstance(exc, CONNECTION_ERRORS):
-        return errors.BrokerUnavailable("Redis cannot be reached; try again shortly")
+    if isinstance(exc, _OUT_OF_MEMORY):
+        return errors.RedisOutOfMemory("Redis is out of memory; try again later")
     if isinstance(exc, (redis.exceptions.ResponseError, OperationalError)):
+        # kombu wraps a refused publish in OperationalError: the text says which refusal
         text = str(exc)
         for marker, cls, message in _REFUSALS:
             if marker in text:
                 return cls(message)
+    if isinstance(exc, CONNECTION_ERRORS):
+        return errors.BrokerUnavailable("Redis cannot be reached; try again shortly")
     return None
 
 

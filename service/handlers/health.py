@@ -15,10 +15,9 @@ import orjson
 from aiohttp import web
 
 from linkers import errors
-from workers import keys
 
 from ..metrics import CONTENT_TYPE
-from ..resources import KB, METRICS, OPENAPI, REDIS, SUPERVISION, WORKERS
+from ..resources import JOBS, KB, METRICS, OPENAPI, REDIS, SUPERVISION, WORKERS
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -40,7 +39,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     try:
-        await asyncio.wait_for(app[REDIS].set(keys.READINESS_PROBE, b"1", ex=60), REDIS_PING_TIMEOUT)
+        await asyncio.wait_for(app[JOBS].check_writable(), REDIS_PING_TIMEOUT)
     except asyncio.TimeoutError:
         raise errors.BrokerUnavailable("Redis does not answer", retry_after=5) from None
     workers = await app[WORKERS].workers()
