@@ -33,9 +33,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides)
 
 
+def warn_if_open(settings: Settings) -> None:
+    """Anyone who can reach the port can use the API when keys are off: say so at start."""
+    if settings.open_to_the_network and not settings.api_keys:
+        log.warning("the API is reachable on %s without API keys (FACTLINK_API_KEYS is empty): "
+                    "anyone who reaches the port can use it", settings.published_on or
+                    settings.host)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
-    return serve(settings_from(args))
+    settings = settings_from(args)
+    warn_if_open(settings)
+    return serve(settings)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -43,6 +53,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from .app import create_app
     settings = settings_from(args)
+    warn_if_open(settings)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
              redact_url(settings.redis))
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,

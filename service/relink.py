@@ -239,7 +239,7 @@ class CeleryLinker:
         from workers.queue import JobQueue
         self._settings = settings
         self._timeout = timeout
-        self._redis = aioredis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0",
+        self._redis = aioredis.Redis.from_url(settings.redis,
                                               socket_connect_timeout=2, socket_timeout=10)
         self._celery = create_celery(settings)
         self._queue = JobQueue(self._redis, self._celery, settings, kb_version)

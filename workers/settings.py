@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 KIB = 1024
 #: where `factlink api` and `factlink worker` look for Redis when REDIS_URL is unset
@@ -17,9 +17,14 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: variable -> (Settings field, meaning). Defaults live on the dataclass fields.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "REDIS_URL": ("redis_url", "Redis to use; unset: `factlink serve` starts the bundled one"),
+    "REDIS_PASSWORD": ("redis_password",
+                       "Redis password (from a secret), used with REDIS_URL; never logged"),
     "FACTLINK_KB": ("kb_path", "knowledge base directory; unset: the starter KB"),
     "FACTLINK_HOST": ("host", "HTTP bind address"),
     "FACTLINK_PORT": ("port", "HTTP port"),
+    "FACTLINK_PUBLISHED_ON": ("published_on",
+                              "address the port is published on when it differs from the bind "
+                              "(compose); public without API keys: a warning at start"),
     "FACTLINK_WORKER_CONCURRENCY": ("worker_concurrency", "worker processes per `factlink worker`"),
     "FACTLINK_MAX_TEXT_BYTES": ("max_text_bytes", "largest article text (UTF-8 bytes); larger: 413"),
     "FACTLINK_MAX_BODY_BYTES": ("max_body_bytes", "largest request body of any kind; larger: 413"),
@@ -62,9 +67,11 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
+    redis_password: str | None = field(default=None, repr=False)     # a secret: never logged
     kb_path: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    published_on: str | None = None
     worker_concurrency: int = max(1, os.cpu_count() or 1)
     max_text_bytes: int = 200 * KIB
     max_body_bytes: int = 8 * 1024 * KIB
@@ -116,8 +123,24 @@ class Settings:
 
     @property
     def redis(self) -> str:
-        """The Redis URL to connect to (``serve`` sets ``redis_url`` to its bundled Redis)."""
-        return self.redis_url or DEFAULT_REDIS_URL
+        """The Redis URL to connect to (``serve`` sets ``redis_url`` to its bundled Redis),
+        with ``REDIS_PASSWORD`` in it when the URL carries none (log ``redact_url`` of it)."""
+        url = self.redis_url or DEFAULT_REDIS_URL
+        if not self.redis_password:
+            return url
+        parts = urlsplit(url)
+        if parts.password is not None:
+            return url
+        netloc = f"{quote(parts.username or '', safe='')}:{quote(self.redis_password, safe='')}" \
+                 f"@{parts.netloc.rpartition('@')[2]}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    @property
+    def open_to_the_network(self) -> bool:
+        """Reachable from other machines: bound (or published) on a non-loopback address."""
+        address = self.published_on or self.host
+        return address not in ("127.0.0.1", "localhost", "::1") and \
+            not address.startswith("127.")
 
     @property
     def rate_bucket_size(self) -> float:
