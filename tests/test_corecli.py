@@ -65,6 +65,25 @@ def test_kb_build_of_a_missing_dump_exits_3(factlink, tmp_path):
     assert "nope.json" in err
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("suffix", [".json.gz", ".json.bz2"])
+def test_kb_build_of_a_truncated_download_exits_4_with_a_message(factlink, tmp_path, suffix, workers):
+    whole = write_dump(tmp_path / f"news{suffix}", NEWS_WORLD * 40).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[: len(whole) // 2])             # a download cut short
+    code, out, err = factlink("kb", "build", cut, "--out", tmp_path / "kb", "--workers", workers)
+    assert (code, out) == (EXIT_DUMP, [])
+    assert "[dump_error]" in err and str(cut) in err and "ends early" in err
+    assert not (tmp_path / "kb").exists()
+
+
+def test_kb_build_of_a_file_that_is_not_gzip_exits_4(factlink, tmp_path):
+    fake = tmp_path / "dump.json.gz"
+    fake.write_bytes(b'{"id": "Q1"}\n')
+    code, _, err = factlink("kb", "build", fake, "--out", tmp_path / "kb")
+    assert code == EXIT_DUMP and "[dump_error]" in err and "gz" in err
+
+
 # --- link ------------------------------------------------------------------------------------
 def test_link_a_plain_text_file(factlink, news_kb, tmp_path):
     article = tmp_path / "article.txt"

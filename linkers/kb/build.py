@@ -43,7 +43,7 @@ import orjson
 from ..errors import DumpError, KBError
 from ..text import alias_key, case_class
 from . import layout
-from .dump import entity_json, is_person, open_dump
+from .dump import entity_json, is_person, open_dump, read_errors
 from .fastdump import compact_line
 
 # kb_version hashes the records in chunks of this many entity lines per source: changing it
@@ -194,7 +194,7 @@ class _Ring:
         """
         size = self.size
         for source, path in enumerate(sources):
-            with open_dump(path) as fh:
+            with open_dump(path) as fh, read_errors(path):
                 carry, eof = b"", False
                 while not eof:
                     if len(carry) > size // 2:            # one huge line: send it whole, as bytes
@@ -308,7 +308,7 @@ def _parse_lines(source: int, block: bytes, languages: tuple[str, ...]) -> _Bloc
 def _blocks(sources: list[str], size: int) -> Iterator[tuple[int, bytes]]:
     """(source index, block of whole lines) over the dumps."""
     for source, path in enumerate(sources):
-        with open_dump(path) as fh:
+        with open_dump(path) as fh, read_errors(path):
             rest = b""
             while True:
                 data = fh.read(size)
@@ -520,9 +520,8 @@ class _Entities:
 
 
 def _read_popularity(path: str) -> dict[int, float]:
-    from .dump import open_dump
     scores: dict[int, float] = {}
-    with open_dump(path) as fh:
+    with open_dump(path) as fh, read_errors(path):
         for line in fh:
             parts = line.split(b"\t")
             if len(parts) >= 2 and parts[0].startswith(b"Q"):
