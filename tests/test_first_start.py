@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import requests
-from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for
+from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for_readyz
 
 from linkers import open_kb
 from linkers.kb import starter_kb_path
@@ -44,13 +44,7 @@ def test_serve_on_a_fresh_machine_builds_the_starter_kb_and_annotates(tmp_path):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready():
-            assert serve.poll() is None, serve.stdout.read().decode()
-            try:
-                return requests.get(f"{url}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-        wait_for(ready, 60, interval=0.2, what="factlink serve to be ready on a fresh machine")
+        wait_for_readyz(serve, url)
         response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
         answered_after = time.monotonic() - started
         assert response.status_code == 200, response.text
