@@ -76,8 +76,20 @@ def _read_input(path: str) -> bytes:
         return fh.read()
 
 
-def _looks_like_jsonl(path: str, data: bytes) -> bool:
-    return path.endswith((".jsonl", ".ndjson")) or data.lstrip()[:1] == b"{"
+def input_format(path: str, data: bytes, requested: str = "auto") -> str:
+    """``text`` or ``jsonl``: as requested, else by the file name, else from the whole input.
+
+    Detection reads every line, not the first: JSON Lines when at least half of the non-blank
+    lines are (or try to be) JSON objects, so a JSONL file whose first line is broken or a
+    header is still read line by line, with that line reported; prose is almost never that.
+    """
+    if requested != "auto":
+        return requested
+    if path.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    lines = [line for line in (raw.strip() for raw in data.splitlines()) if line]
+    objects = sum(line.startswith(b"{") for line in lines)
+    return "jsonl" if lines and 2 * objects >= len(lines) else "text"
 
 
 def _jsonl_docs(data: bytes) -> Iterator[tuple[int, dict | errors.FactlinkError]]:
@@ -115,7 +127,11 @@ def cmd_link(args) -> int:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail(errors.InvalidEncoding(f"input is not UTF-8 (byte {exc.start})"))
-    if not _looks_like_jsonl(args.file, data):
+    if input_format(args.file, data, args.format) == "text":
+        objects = sum(line.lstrip().startswith(b"{") for line in data.splitlines())
+        if objects and args.format == "auto":
+            sys.stderr.write(f"factlink: read as one plain-text document, although {objects} "
+                             "line(s) look like JSON objects; --format jsonl links each line\n")
         try:
             _write_json(link(text, kb, args.published_at, options).to_dict())
         except errors.FactlinkError as exc:
@@ -215,6 +231,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     ln = sub.add_parser("link", help="link plain text or JSON Lines ({id, text, published_at?})")
     ln.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    ln.add_argument("--format", choices=("auto", "text", "jsonl"), default="auto",
+                    help="input kind (default auto: .jsonl/.ndjson files, or input whose lines "
+                         "are mostly JSON objects, are JSON Lines; anything else is one text)")
     ln.add_argument("--kb", help="KB directory (default: FACTLINK_KB, else the starter KB)")
     ln.add_argument("--published-at", help="article date (YYYY-MM-DD) for time-aware facts")
     ln.add_argument("--threshold", type=float, default=LinkOptions.threshold)

@@ -4,6 +4,8 @@ per problem on stderr (never a traceback), and the documented exit codes."""
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 
 import orjson
 import pytest
@@ -147,6 +149,43 @@ def test_link_all_good_json_lines_exits_0(factlink, news_kb, tmp_path):
     code, results, _ = factlink("link", docs, "--kb", news_kb.path)
     assert code == EXIT_OK
     assert [r["id"] for r in results] == ["a", "b"]
+
+
+@pytest.fixture
+def stdin(monkeypatch):
+    def feed(data: bytes) -> None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    return feed
+
+
+def test_link_stdin_json_lines_are_detected_from_the_whole_input(factlink, news_kb, stdin):
+    stdin(b"exported 2022-02-10\n"                                   # line 1: not a JSON object
+          + orjson.dumps({"id": "a", "text": "Macron met Putin."}) + b"\n"
+          + orjson.dumps({"id": "b", "text": "NATO's allies met."}) + b"\n")
+    code, results, err = factlink("link", "-", "--kb", news_kb.path)
+    assert code == EXIT_PARTIAL
+    assert [r["id"] for r in results] == [1, "a", "b"]
+    assert results[0]["error"]["code"] == "malformed_json"
+    assert [m["qid"] for m in results[1]["mentions"]] == ["Q3052772", "Q7747"]
+    assert err.startswith("factlink: line 1: [malformed_json]")
+
+
+def test_link_format_flag_overrides_the_detection(factlink, news_kb, stdin):
+    line = orjson.dumps({"id": "a", "text": "Macron met Putin."})
+    stdin(line + b"\n")
+    code, [result], _ = factlink("link", "-", "--kb", news_kb.path, "--format", "text")
+    assert code == EXIT_OK and "id" not in result                 # one document: the JSON itself
+    stdin(b"Macron met Putin.\nNATO allies met.\nUkraine.\n")
+    code, results, err = factlink("link", "-", "--kb", news_kb.path, "--format", "jsonl")
+    assert code == EXIT_PARTIAL and len(results) == 3 and all("error" in r for r in results)
+    assert len(err.splitlines()) == 3
+
+
+def test_link_prose_quoting_a_json_line_is_one_text_with_a_hint(factlink, news_kb, stdin):
+    stdin(b"Macron met Putin.\nThe statement read:\n{\"NATO\": \"allies\"}\nUkraine answered.\n")
+    code, [result], err = factlink("link", "-", "--kb", news_kb.path)
+    assert code == EXIT_OK and "Q3052772" in {m["qid"] for m in result["mentions"]}
+    assert "1 line(s) look like JSON objects" in err and "--format jsonl" in err
 
 
 def test_link_input_that_is_not_utf8_exits_2(factlink, news_kb, tmp_path):
