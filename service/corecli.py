@@ -186,6 +186,19 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
     return out
 
 
+#: below this share of the gold's entities in the KB, scores say more about the KB than the linker
+LOW_KB_COVERAGE = 0.20
+
+
+def warn_low_coverage(result: dict) -> None:
+    if result["kb_coverage"] < LOW_KB_COVERAGE:
+        sys.stderr.write(
+            f"factlink: warning: the KB ({result['kb_version']}) holds only "
+            f"{result['kb_coverage']:.1%} of the gold entities of {result['benchmark']}: linking "
+            "with it cannot find the others, and its in-KB view leaves them out; pass --kb with "
+            "a KB built from Wikidata (factlink kb build, see README \"Evaluation\")\n")
+
+
 def cmd_eval(args) -> int:
     try:
         kb = open_kb(kb_path_arg(args))
@@ -200,6 +213,8 @@ def cmd_eval(args) -> int:
             return fail(errors.InvalidInput(f"cannot read {exc.filename}: {exc.strerror}"))
         except (orjson.JSONDecodeError, KeyError) as exc:
             return fail(errors.InvalidInput(f"{gold}: not a benchmark JSONL file ({exc})"))
+    for r in results:
+        warn_low_coverage(r)
     if args.json:
         for r in results:
             _write_json(r)

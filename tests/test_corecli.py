@@ -228,10 +228,22 @@ def test_eval_links_the_gold_documents(factlink, news_kb, tmp_path):
     gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
         {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 11, "end": 16, "qid": "Q7747"},
         {"start": 23, "end": 30, "qid": "Q212"}, {"start": 34, "end": 39, "qid": "Q90"}]}) + b"\n")
-    code, [report], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    code, [report], err = factlink("eval", gold, "--kb", news_kb.path, "--json")
     assert code == EXIT_OK
     assert report["end_to_end"] == {"tp": 4, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
     assert report["kb_coverage"] == 1.0 and report["ms_per_doc"]["median"] > 0
+    assert "warning" not in err
+
+
+def test_eval_on_a_kb_missing_most_of_the_gold_warns_and_points_at_kb(factlink, starter_kb):
+    """The first-run trap: a public benchmark scored on the starter KB (F1 ~0.08)."""
+    gold, pred = BENCH / "reuters-128.jsonl", BENCH / "anchors" / "refined.reuters-128.jsonl"
+    if not pred.is_file():
+        pytest.skip(f"benchmarks not found at {BENCH}")
+    code, _, err = factlink("eval", gold, "--pred", pred, "--kb", starter_kb.path)
+    assert code == EXIT_OK
+    assert "warning: the KB" in err and "of the gold entities of reuters-128.jsonl" in err
+    assert "--kb" in err
 
 
 def test_eval_of_stored_predictions_reproduces_the_readme(factlink, news_kb):
