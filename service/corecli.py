@@ -1,8 +1,8 @@
 """CLI commands over the linking core: ``factlink kb build``, ``factlink link``, ``factlink eval``.
 
 Exit codes (shared by every factlink command): 0 success, 1 some input lines failed (each
-reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict),
-5 a service dependency is unavailable.
+reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict)
+or a truncated/corrupt compressed one, 5 a service dependency is unavailable.
 """
 from __future__ import annotations
 
