@@ -21,6 +21,7 @@ from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for_readyz
 from linkers import open_kb
 from linkers.kb import starter_kb_path
 from workers.embedded_redis import free_port
+from workers.process import stop_process_group
 
 FIRST_BUILD_LOG = "building the starter KB (first start, ~2 s)…"
 
@@ -57,6 +58,31 @@ def test_serve_on_a_fresh_machine_builds_the_starter_kb_and_annotates(tmp_path):
     assert "Traceback" not in output and "kb_error" not in output, output
     built = list((home / ".cache" / "factlink").glob("starter-kb-*/meta.json"))
     assert len(built) == 1
+
+
+def test_api_and_worker_started_together_on_a_fresh_machine_serve_annotate(tmp_path, start_redis):
+    """The deployment shape (compose, Kubernetes): ``factlink api`` and ``factlink worker`` start
+    at the same moment from the same empty home; one builds the starter KB, both use it."""
+    redis_server, port, home = start_redis(), free_port(), tmp_path / "home"
+    env = fresh_machine_env(home, REDIS_URL=redis_server.url)
+    commands = {"api": ["api", "--port", str(port)],
+                "worker": ["worker", "--concurrency", "2", "--name", f"fresh-{port}@%h"]}
+    processes = {name: subprocess.Popen([sys.executable, "-m", "service.cli", *argv], env=env,
+                                        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+                 for name, argv in commands.items()}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_readyz(processes["api"], url)
+        response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
+        assert response.status_code == 200, response.text
+        assert "Q7184" in response.json()["entities"]
+    finally:
+        for process in processes.values():
+            stop_process_group(process, timeout=30)
+    output = {name: process.stdout.read().decode() for name, process in processes.items()}
+    assert sum(text.count(FIRST_BUILD_LOG) for text in output.values()) == 1, output
+    assert not any("Traceback" in text or "kb_error" in text for text in output.values()), output
 
 
 def test_the_starter_kb_builds_from_a_worker_thread(tmp_path):
