@@ -18,8 +18,8 @@ from pathlib import Path
 import requests
 from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for_readyz
 
-from linkers import open_kb
-from linkers.kb import starter_kb_path
+from linkers import build_kb, open_kb
+from linkers.kb import STARTER_DUMP, starter_kb_path
 from workers.embedded_redis import free_port
 from workers.process import stop_process_group
 
@@ -90,6 +90,14 @@ def test_the_starter_kb_builds_from_a_worker_thread(tmp_path):
         kb = pool.submit(open_kb, None, tmp_path).result(timeout=120)
     assert "Q7184" in kb and kb.label("Q7184")
     assert kb.version == open_kb(None, tmp_path).version      # the main thread reuses it
+
+
+def test_a_parallel_build_from_a_thread_gives_the_same_kb_as_from_the_main_thread(tmp_path):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        in_thread = pool.submit(build_kb, [str(STARTER_DUMP)], str(tmp_path / "thread"),
+                                workers=2, progress=False).result(timeout=120)
+    in_main = build_kb([str(STARTER_DUMP)], str(tmp_path / "main"), workers=2, progress=False)
+    assert in_thread.kb_version == in_main.kb_version and in_thread.entities == in_main.entities
 
 
 CONCURRENT_START = """
