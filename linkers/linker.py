@@ -1,9 +1,17 @@
-"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations."""
+"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations.
+
+``link(text, kb, mention_spans=[(start, end), ...])`` disambiguates the given spans instead of
+spotting (``linkers.disambiguate``): one mention per given span, NIL when nothing fits, and no
+other names are added. ``options.types`` keeps only the entities of those classes
+(``linkers.classes``), after ranking, so the filter never changes which entity a name gets.
+"""
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 
+from .classes import TypeFilter
+from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Weights
@@ -55,12 +63,13 @@ class _LinkedPrefixes:
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
-         weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+         weights: Weights = DEFAULT_WEIGHTS,
+         mention_spans: list[tuple[int, int]] | None = None) -> LinkResult:
     if not isinstance(text, str):
         raise InvalidInput("'text' must be a string", field="text")
     options = options or LinkOptions()
     as_of = parse_published_at(published_at)
-    spans = spot(text, kb)
+    spans = spot(text, kb) if mention_spans is None else given_spans(text, kb, mention_spans)
     ranked = DocumentRanker(kb, text, spans, weights).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.
@@ -74,7 +83,7 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     mentions: list[Mention] = []
     linked: dict[str, dict] = {}
     for sp, row in zip(spans, ranked):
-        if not row:
+        if not row and mention_spans is None:
             continue        # a given name no one in the text is connected to: not a name here
         qid = label = None
         confidence = 0.0
@@ -100,7 +109,8 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     prefixes = _LinkedPrefixes()
     for m in mentions:
         prefixes.add(m)
-    for sp in nil_spans(text, [sp for sp, row in zip(spans, ranked) if row]):
+    taken = [sp for sp, row in zip(spans, ranked) if row]
+    for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
         if qid is None and not options.include_nil:
             continue
@@ -110,6 +120,10 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    if options.types:
+        kept = TypeFilter(kb, options.types)
+        mentions = [m for m in mentions if kept.admits(m.qid)]
+        linked = {m.qid: linked[m.qid] for m in mentions}
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []

@@ -1,0 +1,71 @@
+"""Spans the caller already found (a NIF document's phrases, GERBIL's D2KB task), made into
+``spotter.Span``s with the KB's candidates for their words, for the ranker to disambiguate.
+
+Nothing is re-spotted: a given span keeps its exact offsets, and one that no alias matches comes
+back as a NIL mention. The candidate rules are the spotter's where they are about the name
+itself (a name given as a lower-case word may be a common noun's entity; an acronym-only name
+needs an all-caps mention; given-name index entries are for the ranker's given-name rule only).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import InvalidInput
+from .kb.layout import FLAG_ACRONYM, FLAG_GIVEN, FLAG_LOWER
+from .spotter import CANDIDATE_WINDOW, MAX_CANDIDATES, Span
+from .text import alias_key, case_class
+
+MAX_GIVEN_MENTIONS = 10_000
+
+
+def check_mentions(text: str, mentions: Iterable) -> list[tuple[int, int]]:
+    """Given ``(start, end)`` code point offsets -> sorted, without repeats; InvalidInput for
+    an offset outside the text, an empty span or a span of only spaces."""
+    out = set()
+    for k, pair in enumerate(mentions):
+        if k >= MAX_GIVEN_MENTIONS:
+            raise InvalidInput(f"more than {MAX_GIVEN_MENTIONS} given mentions", field="mentions")
+        try:
+            start, end = pair
+        except (TypeError, ValueError):
+            raise InvalidInput(f"mention {k} is not a (start, end) pair",
+                               field="mentions") from None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            raise InvalidInput(f"mention {k}: offsets must be integers", field="mentions")
+        if not 0 <= start < end <= len(text):
+            raise InvalidInput(f"mention {k}: [{start}, {end}) is not a span of the "
+                               f"{len(text)}-character text", field="mentions")
+        if not text[start:end].strip():
+            raise InvalidInput(f"mention {k}: [{start}, {end}) is only white space",
+                               field="mentions")
+        out.add((start, end))
+    return sorted(out)
+
+
+def _key(surface: str, kb) -> str:
+    """The alias key of a given surface; a possessive ("NATO's") or a leading "the" ("the
+    Kremlin") is dropped when only the shorter form is a KB name."""
+    key = alias_key(surface)
+    if kb.has_key(key):
+        return key
+    for shorter in (key[:-2] if key.endswith("'s") else None,
+                    key[4:] if key.startswith("the ") else None):
+        if shorter and kb.has_key(shorter):
+            return shorter
+    return key
+
+
+def given_spans(text: str, kb, mentions: Iterable) -> list[Span]:
+    spans = []
+    for start, end in check_mentions(text, mentions):
+        surface = text[start:end]
+        key = _key(surface, kb)
+        window = kb.candidates(key, CANDIDATE_WINDOW)
+        case = case_class(surface)
+        cands = [c for c in window if not c[2] & FLAG_GIVEN
+                 and (case == 0 or not c[2] & FLAG_LOWER)
+                 and (case == 2 or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
+        given = (" " not in surface.strip() and case != 2
+                 and any(c[2] & FLAG_GIVEN for c in window))
+        spans.append(Span(start, end, surface, key, cands, given=given))
+    return spans
