@@ -42,30 +42,31 @@ def check_mentions(text: str, mentions: Iterable) -> list[tuple[int, int]]:
     return sorted(out)
 
 
-def _key(surface: str, kb) -> str:
-    """The alias key of a given surface; a possessive ("NATO's") or a leading "the" ("the
-    Kremlin") is dropped when only the shorter form is a KB name."""
+def _name(surface: str, kb) -> tuple[str, str]:
+    """(alias key, the words that key is of) of a given surface; a possessive ("NATO's") or a
+    leading "the" ("the Kremlin") is dropped when only the shorter form is a KB name."""
     key = alias_key(surface)
     if kb.has_key(key):
-        return key
-    for shorter in (key[:-2] if key.endswith("'s") else None,
-                    key[4:] if key.startswith("the ") else None):
-        if shorter and kb.has_key(shorter):
-            return shorter
-    return key
+        return key, surface
+    words = surface.strip()
+    for shorter in (words[:-2] if key.endswith("'s") else None,
+                    words[4:] if key.startswith("the ") else None):
+        if shorter and kb.has_key(alias_key(shorter)):
+            return alias_key(shorter), shorter
+    return key, surface
 
 
 def given_spans(text: str, kb, mentions: Iterable) -> list[Span]:
     spans = []
     for start, end in check_mentions(text, mentions):
         surface = text[start:end]
-        key = _key(surface, kb)
+        key, name = _name(surface, kb)
         window = kb.candidates(key, CANDIDATE_WINDOW)
-        case = case_class(surface)
+        case = case_class(name)
         cands = [c for c in window if not c[2] & FLAG_GIVEN
                  and (case == 0 or not c[2] & FLAG_LOWER)
                  and (case == 2 or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
-        given = (" " not in surface.strip() and case != 2
+        given = (" " not in name.strip() and case != 2
                  and any(c[2] & FLAG_GIVEN for c in window))
         spans.append(Span(start, end, surface, key, cands, given=given))
     return spans

@@ -3,17 +3,24 @@
 The cached path is one Redis GET and the stored bytes as the body. A miss queues the job and
 waits for the workers' completion notice without blocking the loop; past
 ``FACTLINK_SYNC_TIMEOUT`` it answers 202 with the job to poll instead of failing.
+
+Other formats (``service.formats``: Web Annotation, NIF) are rendered from the same result bytes,
+cached or not; a NIF body (GERBIL) is linked context by context and answered in NIF.
 """
 from __future__ import annotations
+
+import asyncio
+from typing import NamedTuple
 
 import orjson
 from aiohttp import web
 
 from linkers import errors
-from workers.jobs import JobStatus
+from workers.jobs import Article, JobStatus
 
-from .. import shapes
-from ..body import article_body_limit, read_json
+from .. import formats, shapes
+from ..body import article_body_limit, read_body, read_json
+from ..formats import Format, nif, webannotation
 from ..resources import JOBS, METRICS, SETTINGS, WORKERS
 
 CACHE_HEADER = "X-Factlink-Cache"
@@ -28,15 +35,45 @@ def _result(body: bytes, job_id: str, cache: str) -> web.Response:
 
 async def annotate(request: web.Request) -> web.Response:
     app = request.app
-    settings, jobs, metrics = app[SETTINGS], app[JOBS], app[METRICS]
+    settings = app[SETTINGS]
+    if formats.is_turtle(request.content_type):
+        return await _annotate_nif(request)
+    chosen, media_type = formats.negotiate(request.query.get("format"),
+                                           request.headers.get("Accept"))
+    source = formats.parse_source(request.query.get("source"))
     value = await read_json(request, article_body_limit(settings.max_text_bytes,
                                                         settings.max_body_bytes))
     article = shapes.parse_article(value, settings.max_text_bytes)
+    job_id, result, cache, _status = linked = await _linked(app, article)
+    if result is None:
+        return _accepted([linked])
+    if chosen is Format.json:
+        return _result(result, job_id, cache)
+    job_iri = str(request.url.origin()) + shapes.poll_path(job_id)
+    texts = [article.text]
+    if chosen is Format.webannotation:
+        body = orjson.dumps(webannotation.annotation_collection(
+            orjson.loads(result), texts, source or job_iri, job_iri))
+    else:
+        body = nif.turtle(nif.document(orjson.loads(result), texts, source or job_iri))
+    return web.Response(body=body, headers={"Content-Type": media_type, CACHE_HEADER: cache,
+                                            JOB_HEADER: job_id})
+
+
+class _Linked(NamedTuple):
+    job_id: str
+    result: bytes | None        # the result JSON; None: not done within the sync timeout
+    cache: str                  # "hit" or "miss"
+    status: JobStatus
+
+
+async def _linked(app: web.Application, article: Article) -> _Linked:
+    settings, jobs, metrics = app[SETTINGS], app[JOBS], app[METRICS]
     job_id = jobs.job_id(article)
     cached = await jobs.result(job_id)
     if cached is not None:
         metrics.cache_hit("result")
-        return _result(cached, job_id, "hit")
+        return _Linked(job_id, cached, "hit", JobStatus.done)
     metrics.cache_miss("result")
 
     if not await app[WORKERS].workers():
@@ -45,10 +82,49 @@ async def annotate(request: web.Request) -> web.Response:
     record, result = await jobs.wait_result(job_id, settings.sync_timeout)
     if record is not None and record.status is JobStatus.failed:
         raise record.error()
-    if result is not None:
-        return _result(result, job_id, "miss")
-    status = record.status if record is not None else JobStatus.queued
-    return web.Response(status=202, body=orjson.dumps(shapes.job_accepted(job_id, status)),
-                        content_type="application/json",
-                        headers={"Location": shapes.poll_path(job_id), JOB_HEADER: job_id,
+    status = JobStatus.done if result is not None else \
+        record.status if record is not None else JobStatus.queued
+    return _Linked(job_id, result, "miss", status)
+
+
+def _accepted(linked: list[_Linked]) -> web.Response:
+    """202: not done within the sync timeout; poll the job (or jobs, for a NIF document)."""
+    accepted = [shapes.job_accepted(one.job_id, one.status) for one in linked]
+    body = accepted[0] if len(accepted) == 1 else {"jobs": accepted}
+    return web.Response(status=202, body=orjson.dumps(body), content_type="application/json",
+                        headers={"Location": shapes.poll_path(linked[0].job_id),
+                                 JOB_HEADER: ",".join(one.job_id for one in linked),
                                  CACHE_HEADER: "miss"})
+
+
+async def _annotate_nif(request: web.Request) -> web.Response:
+    """A NIF document in (GERBIL's web-service protocol), the same document annotated out."""
+    app = request.app
+    settings = app[SETTINGS]
+    chosen, media_type = formats.negotiate(request.query.get("format"),
+                                           request.headers.get("Accept"), natural=Format.nif)
+    if chosen is not Format.nif:
+        raise errors.NotAcceptable("a NIF request is answered in NIF (text/turtle or "
+                                   "application/x-turtle)")
+    graph, contexts = nif.parse_nif(await read_body(request, settings.max_body_bytes))
+    if len(contexts) > settings.max_batch:
+        raise errors.InvalidInput(f"{len(contexts)} nif:Context nodes; at most "
+                                  f"{settings.max_batch} per request", limit=settings.max_batch)
+    articles = []
+    for context in contexts:
+        size = len(context.text.encode("utf-8"))
+        if size > settings.max_text_bytes:
+            raise errors.TextTooLarge(f"nif:Context <{context.node}> is {size} bytes; the "
+                                      f"limit is {settings.max_text_bytes}",
+                                      limit=settings.max_text_bytes, size=size)
+        spans = tuple(context.phrases) if context.given else None
+        articles.append(Article(text=context.text, mention_spans=spans))
+    linked = await asyncio.gather(*(_linked(app, article) for article in articles))
+    if any(one.result is None for one in linked):
+        return _accepted(linked)
+    for context, one in zip(contexts, linked):
+        nif.annotate(graph, context, orjson.loads(one.result))
+    cache = "hit" if all(one.cache == "hit" for one in linked) else "miss"
+    return web.Response(body=nif.turtle(graph), headers={
+        "Content-Type": media_type, CACHE_HEADER: cache,
+        JOB_HEADER: ",".join(one.job_id for one in linked)})
