@@ -83,7 +83,7 @@ def negotiate(format_param: str | None, accept: str | None,
                 f"unknown format {format_param!r}: use one of {', '.join(f.value for f in Format)}",
                 field="format") from None
         return chosen, _media_type(chosen, accept)
-    if not accept or not accept.strip():
+    if not accept or accept == "*/*" or not accept.strip():      # most clients: no parsing
         return natural, _media_type(natural, None)
     ranges = _ranges(accept)
     offers = [(_quality(media, ranges), fmt is natural, -k, fmt, media)

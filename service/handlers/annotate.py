@@ -1,8 +1,10 @@
 """POST /v1/annotate: the linking result now, from the cache or from a worker, else a job id.
 
-The cached path is one Redis GET and the stored bytes as the body. A miss queues the job and
-waits for the workers' completion notice without blocking the loop; past
-``FACTLINK_SYNC_TIMEOUT`` it answers 202 with the job to poll instead of failing.
+A body answered before is served from the process's answer cache (``service.answer_cache``)
+without parsing it; else a parsed article's result is one Redis GET away; the stored bytes are
+the body either way. A miss queues the job and waits for the workers' completion notice without
+blocking the loop; past ``FACTLINK_SYNC_TIMEOUT`` it answers 202 with the job to poll instead of
+failing.
 
 Other formats (``service.formats``: Web Annotation, NIF) are rendered from the same result bytes,
 cached or not; a NIF body (GERBIL) is linked context by context and answered in NIF.
@@ -19,9 +21,9 @@ from linkers import errors
 from workers.jobs import Article, JobStatus
 
 from .. import formats, shapes
-from ..body import article_body_limit, read_body, read_json
+from ..body import article_body_limit, read_body, read_bytes
 from ..formats import Format, nif, webannotation
-from ..resources import JOBS, METRICS, SETTINGS, WORKERS
+from ..resources import ANSWERS, GENERATIONS, JOBS, METRICS, SETTINGS, WORKERS
 
 CACHE_HEADER = "X-Factlink-Cache"
 JOB_HEADER = "X-Factlink-Job"
@@ -33,31 +35,41 @@ def _result(body: bytes, job_id: str, cache: str) -> web.Response:
                                             CACHE_HEADER: cache, JOB_HEADER: job_id})
 
 
+def _remember(answers, memory_key: tuple | None, job_id: str, result: bytes) -> None:
+    if memory_key is not None:
+        answers.put(memory_key, (job_id, result), len(memory_key[2]) + len(result) + len(job_id))
+
+
 async def annotate(request: web.Request) -> web.Response:
     app = request.app
-    settings = app[SETTINGS]
+    settings, metrics = app[SETTINGS], app[METRICS]
     if formats.is_turtle(request.content_type):
         return await _annotate_nif(request)
     chosen, media_type = formats.negotiate(request.query.get("format"),
                                            request.headers.get("Accept"))
     source = formats.parse_source(request.query.get("source"))
-    value = await read_json(request, article_body_limit(settings.max_text_bytes,
-                                                        settings.max_body_bytes))
-    article = shapes.parse_article(value, settings.max_text_bytes)
-    job_id, result, cache, _status = linked = await _linked(app, article)
-    if result is None:
+    body = await read_body(request, article_body_limit(settings.max_text_bytes,
+                                                       settings.max_body_bytes))
+    generations, answers = app[GENERATIONS], app[ANSWERS]
+    # the key is made before anything is awaited: an answer is kept under the version it is for
+    memory_key = ("annotate", generations.kb_version, body) if generations.live else None
+    if memory_key is not None:
+        remembered = answers.get(memory_key)
+        if remembered is not None:
+            metrics.cache_hit("result")
+            if chosen is Format.json:
+                return _result(remembered[1], remembered[0], "hit")
+            article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+            return _rendered(request, chosen, media_type, source, article,
+                             _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
+    article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+    linked = await _linked(app, article)
+    if linked.result is None:
         return _accepted([linked])
+    _remember(answers, memory_key, linked.job_id, linked.result)
     if chosen is Format.json:
-        return _result(result, job_id, cache)
-    job_iri = str(request.url.origin()) + shapes.poll_path(job_id)
-    texts = [article.text]
-    if chosen is Format.webannotation:
-        body = orjson.dumps(webannotation.annotation_collection(
-            orjson.loads(result), texts, source or job_iri, job_iri))
-    else:
-        body = nif.turtle(nif.document(orjson.loads(result), texts, source or job_iri))
-    return web.Response(body=body, headers={"Content-Type": media_type, CACHE_HEADER: cache,
-                                            JOB_HEADER: job_id})
+        return _result(linked.result, linked.job_id, linked.cache)
+    return _rendered(request, chosen, media_type, source, article, linked)
 
 
 class _Linked(NamedTuple):
@@ -87,6 +99,20 @@ async def _linked(app: web.Application, article: Article) -> _Linked:
     return _Linked(job_id, result, "miss", status)
 
 
+def _rendered(request: web.Request, chosen: Format, media_type: str, source: str | None,
+              article: Article, linked: _Linked) -> web.Response:
+    """The result as Web Annotation or NIF; without ``source`` the document is the job."""
+    job_iri = str(request.url.origin()) + shapes.poll_path(linked.job_id)
+    result, texts = orjson.loads(linked.result), [article.text]
+    if chosen is Format.webannotation:
+        body = orjson.dumps(webannotation.annotation_collection(result, texts, source or job_iri,
+                                                                job_iri))
+    else:
+        body = nif.turtle(nif.document(result, texts, source or job_iri))
+    return web.Response(body=body, headers={"Content-Type": media_type,
+                                            CACHE_HEADER: linked.cache, JOB_HEADER: linked.job_id})
+
+
 def _accepted(linked: list[_Linked]) -> web.Response:
     """202: not done within the sync timeout; poll the job (or jobs, for a NIF document)."""
     accepted = [shapes.job_accepted(one.job_id, one.status) for one in linked]
@@ -106,7 +132,7 @@ async def _annotate_nif(request: web.Request) -> web.Response:
     if chosen is not Format.nif:
         raise errors.NotAcceptable("a NIF request is answered in NIF (text/turtle or "
                                    "application/x-turtle)")
-    graph, contexts = nif.parse_nif(await read_body(request, settings.max_body_bytes))
+    graph, contexts = nif.parse_nif(await read_bytes(request, settings.max_body_bytes))
     if len(contexts) > settings.max_batch:
         raise errors.InvalidInput(f"{len(contexts)} nif:Context nodes; at most "
                                   f"{settings.max_batch} per request", limit=settings.max_batch)
