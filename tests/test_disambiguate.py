@@ -25,6 +25,14 @@ def test_a_given_span_keeps_its_exact_offsets_even_inside_a_longer_name(news_kb)
     assert (mention.start, mention.end, mention.text, mention.qid) == (9, 14, "Putin", "Q7747")
 
 
+def test_a_given_span_the_spotter_doubts_is_still_read_as_a_name(news_kb):
+    # spotting alone leaves "Putin" unlinked inside the longer capitalised run
+    text = "Putin Agency Staff said so."
+    assert [m.qid for m in link(text, news_kb).mentions if m.text == "Putin"] == [None]
+    [mention] = link(text, news_kb, mention_spans=spans_of(text, "Putin")).mentions
+    assert mention.qid == "Q7747"
+
+
 def test_a_given_span_no_name_matches_is_a_nil_mention_not_dropped(news_kb):
     text = "Zorblax Vantari met Macron at dawn."
     result = link(text, news_kb, mention_spans=spans_of(text, "Zorblax Vantari", "dawn", "Macron"))
