@@ -53,6 +53,15 @@ async def annotate(request: web.Request) -> web.Response:
     generations, answers = app[GENERATIONS], app[ANSWERS]
     # the key is made before anything is awaited: an answer is kept under the version it is for
     memory_key = ("annotate", generations.kb_version, body) if generations.live else None
+    # NIF, slow to write, is remembered apart: its bytes also name the document (source or job);
+    # Web Annotation is converted each time (well under a millisecond for a 4 KB article)
+    rendered_key = (memory_key + (chosen.value, source, request.url.origin())
+                    if memory_key is not None and chosen is Format.nif else None)
+    if rendered_key is not None:
+        rendered = answers.get(rendered_key)
+        if rendered is not None:
+            metrics.cache_hit("result")
+            return _formatted(rendered[1], media_type, rendered[0], "hit")
     if memory_key is not None:
         remembered = answers.get(memory_key)
         if remembered is not None:
@@ -60,8 +69,8 @@ async def annotate(request: web.Request) -> web.Response:
             if chosen is Format.json:
                 return _result(remembered[1], remembered[0], "hit")
             article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
-            return _rendered(request, chosen, media_type, source, article,
-                             _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
+            return await _rendered(request, chosen, media_type, source, article, rendered_key,
+                                   _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
     article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
     linked = await _linked(app, article)
     if linked.result is None:
@@ -69,7 +78,7 @@ async def annotate(request: web.Request) -> web.Response:
     _remember(answers, memory_key, linked.job_id, linked.result)
     if chosen is Format.json:
         return _result(linked.result, linked.job_id, linked.cache)
-    return _rendered(request, chosen, media_type, source, article, linked)
+    return await _rendered(request, chosen, media_type, source, article, rendered_key, linked)
 
 
 class _Linked(NamedTuple):
@@ -99,18 +108,25 @@ async def _linked(app: web.Application, article: Article) -> _Linked:
     return _Linked(job_id, result, "miss", status)
 
 
-def _rendered(request: web.Request, chosen: Format, media_type: str, source: str | None,
-              article: Article, linked: _Linked) -> web.Response:
-    """The result as Web Annotation or NIF; without ``source`` the document is the job."""
+def _formatted(body: bytes, media_type: str, job_id: str, cache: str) -> web.Response:
+    return web.Response(body=body, headers={"Content-Type": media_type, CACHE_HEADER: cache,
+                                            JOB_HEADER: job_id})
+
+
+async def _rendered(request: web.Request, chosen: Format, media_type: str, source: str | None,
+                    article: Article, rendered_key: tuple | None, linked: _Linked) -> web.Response:
+    """The result as Web Annotation or NIF; without ``source`` the document is the job. NIF is
+    written by rdflib, tens of milliseconds for a long article: off the event loop."""
     job_iri = str(request.url.origin()) + shapes.poll_path(linked.job_id)
-    result, texts = orjson.loads(linked.result), [article.text]
+    texts = [article.text]
     if chosen is Format.webannotation:
-        body = orjson.dumps(webannotation.annotation_collection(result, texts, source or job_iri,
-                                                                job_iri))
+        body = orjson.dumps(webannotation.annotation_collection(
+            orjson.loads(linked.result), texts, source or job_iri, job_iri))
     else:
-        body = nif.turtle(nif.document(result, texts, source or job_iri))
-    return web.Response(body=body, headers={"Content-Type": media_type,
-                                            CACHE_HEADER: linked.cache, JOB_HEADER: linked.job_id})
+        body = await asyncio.to_thread(
+            lambda: nif.turtle(nif.document(orjson.loads(linked.result), texts, source or job_iri)))
+    _remember(request.app[ANSWERS], rendered_key, linked.job_id, body)
+    return _formatted(body, media_type, linked.job_id, linked.cache)
 
 
 def _accepted(linked: list[_Linked]) -> web.Response:
@@ -132,7 +148,8 @@ async def _annotate_nif(request: web.Request) -> web.Response:
     if chosen is not Format.nif:
         raise errors.NotAcceptable("a NIF request is answered in NIF (text/turtle or "
                                    "application/x-turtle)")
-    graph, contexts = nif.parse_nif(await read_bytes(request, settings.max_body_bytes))
+    data = await read_bytes(request, settings.max_body_bytes)
+    graph, contexts = await asyncio.to_thread(nif.parse_nif, data)
     if len(contexts) > settings.max_batch:
         raise errors.InvalidInput(f"{len(contexts)} nif:Context nodes; at most "
                                   f"{settings.max_batch} per request", limit=settings.max_batch)
@@ -148,9 +165,12 @@ async def _annotate_nif(request: web.Request) -> web.Response:
     linked = await asyncio.gather(*(_linked(app, article) for article in articles))
     if any(one.result is None for one in linked):
         return _accepted(linked)
-    for context, one in zip(contexts, linked):
-        nif.annotate(graph, context, orjson.loads(one.result))
+
+    def annotated() -> bytes:
+        for context, one in zip(contexts, linked):
+            nif.annotate(graph, context, orjson.loads(one.result))
+        return nif.turtle(graph)
+
+    body = await asyncio.to_thread(annotated)
     cache = "hit" if all(one.cache == "hit" for one in linked) else "miss"
-    return web.Response(body=nif.turtle(graph), headers={
-        "Content-Type": media_type, CACHE_HEADER: cache,
-        JOB_HEADER: ",".join(one.job_id for one in linked)})
+    return _formatted(body, media_type, ",".join(one.job_id for one in linked), cache)
