@@ -130,10 +130,19 @@ def test_nif_phrases_counted_in_utf16_units_are_read_as_code_points():
         <http://d/1#char=0,5> a nif:Context ; nif:isString "Paris" .
         <http://d/1#char=0,9> a nif:Phrase ; nif:referenceContext <http://d/1#char=0,5> ;
             nif:beginIndex 0 ; nif:endIndex 9 .""", "invalid_nif"),
+    ("""@prefix nif: <http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#> .
+        <http://d/1#char=0,9> a nif:Context ; nif:isString "In  Paris" .
+        <http://d/1#char=2,3> a nif:Phrase ; nif:referenceContext <http://d/1#char=0,9> ;
+            nif:beginIndex 2 ; nif:endIndex 3 .""", "invalid_nif"),
+    ("""@prefix nif: <http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#> .
+        <http://d/1#char=0,5> a nif:Context ; nif:isString "Paris" .
+        <http://d/1#char=0,5x> a nif:Phrase ; nif:referenceContext <http://d/2#char=0,5> ;
+            nif:beginIndex 0 ; nif:endIndex 5 .""", "invalid_nif"),
+    (b"\xff\xfe<a> <b> <c> .", "invalid_encoding"),
 ])
 def test_a_nif_body_that_cannot_be_linked_says_why(turtle, code):
     with pytest.raises(errors.InvalidInput) as caught:
-        nif_format.parse_nif(turtle.encode())
+        nif_format.parse_nif(turtle if isinstance(turtle, bytes) else turtle.encode())
     assert caught.value.code == code
 
 

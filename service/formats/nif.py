@@ -95,6 +95,8 @@ def _span(graph: Graph, phrase: Node, text: str) -> tuple[int, int]:
     if not 0 <= begin < end:
         raise errors.InvalidNIF(f"nif:Phrase <{phrase}>: [{begin}, {end}) is not a span")
     if end <= len(text) and (anchor is None or text[begin:end] == str(anchor)):
+        if not text[begin:end].strip():
+            raise errors.InvalidNIF(f"nif:Phrase <{phrase}>: [{begin}, {end}) is only white space")
         return begin, end
     if anchor is None:
         raise errors.InvalidNIF(f"nif:Phrase <{phrase}>: [{begin}, {end}) is outside the "

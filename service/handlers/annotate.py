@@ -148,7 +148,9 @@ async def _annotate_nif(request: web.Request) -> web.Response:
     if chosen is not Format.nif:
         raise errors.NotAcceptable("a NIF request is answered in NIF (text/turtle or "
                                    "application/x-turtle)")
-    data = await read_bytes(request, settings.max_body_bytes)
+    # the same bound as a JSON article's: a NIF document is its text plus a few lines a phrase
+    data = await read_bytes(request, article_body_limit(settings.max_text_bytes,
+                                                        settings.max_body_bytes))
     graph, contexts = await asyncio.to_thread(nif.parse_nif, data)
     if len(contexts) > settings.max_batch:
         raise errors.InvalidInput(f"{len(contexts)} nif:Context nodes; at most "
