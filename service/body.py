@@ -21,22 +21,33 @@ def article_body_limit(max_text_bytes: int, max_body_bytes: int) -> int:
 
 
 async def read_json(request: web.Request, limit: int) -> object:
+    return shapes.parse_json(await read_body(request, limit))
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw bytes of a JSON body, after the content type and size checks."""
     content_type = request.content_type
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise errors.UnsupportedMediaType(
             f"send Content-Type: application/json (got {request.headers.get('Content-Type') or 'none'})")
     if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
         raise errors.UnsupportedMediaType(f"JSON bodies are UTF-8, not {request.charset}")
+    return await read_bytes(request, limit)
+
+
+async def read_bytes(request: web.Request, limit: int) -> bytes:
+    """Any body's bytes (JSON or not), refused past ``limit`` (from Content-Length, or while
+    reading)."""
     length = request.content_length
     if length is not None and length > limit:
         raise errors.TextTooLarge(f"the body is {length} bytes; the limit is {limit}",
                                   limit=limit, size=length)
     if length is not None:
-        return shapes.parse_json(await request.read())
+        return await request.read()
     chunks, size = [], 0
     async for chunk in request.content.iter_any():
         size += len(chunk)
         if size > limit:
             raise errors.TextTooLarge(f"the body is over the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
-    return shapes.parse_json(b"".join(chunks))
+    return b"".join(chunks)

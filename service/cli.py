@@ -33,6 +33,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides)
 
 
+def open_kb_before_the_loop(settings: Settings) -> None:
+    """Open the KB once in the main thread, before any event loop or child process starts:
+    a bad FACTLINK_KB fails now (exit 3), and the first start builds the starter KB here, with
+    its log lines, instead of in the API's executor thread or in N worker processes at once."""
+    from linkers import open_kb
+    kb = open_kb(settings.kb_path)
+    log.info("KB %s (%d entities)", kb.version, len(kb))
+    kb.close()
+
 def warn_if_open(settings: Settings) -> None:
     """Anyone who can reach the port can use the API when keys are off: say so at start."""
     if settings.open_to_the_network and not settings.api_keys:
@@ -45,19 +54,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
     settings = settings_from(args)
     warn_if_open(settings)
+    open_kb_before_the_loop(settings)
     return serve(settings)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from .app import create_app
+    from .app import run_app
     settings = settings_from(args)
     warn_if_open(settings)
+    open_kb_before_the_loop(settings)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
              redact_url(settings.redis))
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                print=None)
+    run_app(settings)
     return corecli.EXIT_OK
 
 

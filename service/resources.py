@@ -1,8 +1,9 @@
 """The long-lived resources of one API process, as typed ``web.AppKey``s with their lifetimes.
 
 Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
-in order: the KB, the Redis pool, the Celery producer (and the worker monitor using it), then
-the job queue that needs all three, and the reaper that re-sends stuck jobs through it. Handlers read them from ``request.app[KEY]``.
+in order: the KB, the Redis pool, the generation watch (the current ``kb_version``) with the
+in-process answer cache it guards, the Celery producer (and the worker monitor using it), then
+the job queue that needs them, and the reaper that re-sends stuck jobs through it. Handlers read them from ``request.app[KEY]``.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from redis.backoff import NoBackoff
 
 from linkers import KnowledgeBase, open_kb
 from workers.celery_app import create_celery
+from workers.generations import GenerationWatch
 from workers.monitor import WorkerMonitor
 from workers.queue import JobQueue
 from workers.reaper import Reaper
 from workers.settings import Settings
 
+from .answer_cache import AnswerCache
 from .metrics import ServiceMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,6 +35,8 @@ CELERY = web.AppKey("celery", Celery)
 WORKERS = web.AppKey("workers", WorkerMonitor)
 JOBS = web.AppKey("jobs", JobQueue)
 OPENAPI = web.AppKey("openapi", bytes)
+GENERATIONS = web.AppKey("generations", GenerationWatch)
+ANSWERS = web.AppKey("answers", AnswerCache)
 #: set by ``factlink serve`` only: the state of the Redis and workers it supervises
 SUPERVISION = web.AppKey("supervision", object)
 
@@ -54,6 +59,15 @@ async def redis_pool(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
+async def generations(app: web.Application) -> AsyncIterator[None]:
+    app[GENERATIONS] = watch = GenerationWatch(app[REDIS], app[KB].version)
+    app[ANSWERS] = answers = AnswerCache(app[SETTINGS].answer_cache_bytes)
+    watch.on_change(answers.clear)     # nothing cached under another version is reachable
+    await watch.start()
+    yield
+    await watch.stop()
+
+
 async def celery_producer(app: web.Application) -> AsyncIterator[None]:
     app[CELERY] = create_celery(app[SETTINGS])
     app[WORKERS] = WorkerMonitor(app[CELERY])
@@ -63,7 +77,9 @@ async def celery_producer(app: web.Application) -> AsyncIterator[None]:
 
 
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
-    app[JOBS] = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], app[KB].version)
+    watch = app[GENERATIONS]
+    app[JOBS] = jobs = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], watch.kb_version)
+    watch.on_change(lambda: jobs.use_kb_version(watch.kb_version))
     await app[JOBS].start()
     yield
     await app[JOBS].stop()
@@ -76,4 +92,5 @@ async def job_reaper(app: web.Application) -> AsyncIterator[None]:
     await reaper.stop()
 
 
-CLEANUP_CONTEXTS = (knowledge_base, redis_pool, celery_producer, job_queue, job_reaper)
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, generations, celery_producer, job_queue,
+                    job_reaper)

@@ -16,13 +16,10 @@ import sys
 import threading
 from pathlib import Path
 
-from aiohttp import web
-
 from workers.process import die_with_parent, running, stop_process_group
 from workers.settings import Settings, redact_url
 
-from .app import create_app
-from .resources import SUPERVISION
+from .app import run_app
 from .supervise import Supervision, start_bundled_redis
 
 log = logging.getLogger(__name__)
@@ -96,11 +93,7 @@ def serve(settings: Settings) -> int:
         try:
             log.info("factlink on http://%s:%d (Redis %s, %d worker processes)", settings.host,
                      settings.port, redact_url(settings.redis_url), settings.worker_concurrency)
-            app = create_app(settings)
-            app[SUPERVISION] = supervision
-            # handles SIGINT and SIGTERM: stops accepting, runs cleanups, then returns
-            web.run_app(app, host=settings.host, port=settings.port,
-                        access_log=None, print=None)
+            run_app(settings, supervision)
         finally:
             pool.stop()
     finally:

@@ -52,6 +52,21 @@ def factlink_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def wait_for_readyz(process: subprocess.Popen, url: str, timeout: float = 60,
+                    worker: bool = True) -> None:
+    """Wait until the server ``process`` (stdout piped) answers ``url/readyz`` with 200 (and,
+    with ``worker``, says a worker answered: readiness itself does not need one); its output
+    is the failure message if it exits first."""
+    def ready():
+        assert process.poll() is None, process.stdout.read().decode()
+        try:
+            response = requests.get(f"{url}/readyz", timeout=2)
+        except requests.ConnectionError:
+            return False
+        return response.status_code == 200 and (not worker or response.json()["worker_answered"])
+    wait_for(ready, timeout, interval=0.2, what=f"{url}/readyz to answer 200")
+
+
 def settings_for(**settings: str) -> Settings:
     """A Settings object exactly as a process started with ``factlink_env(**settings)`` reads it."""
     return Settings.from_env(factlink_env(**settings))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for
+from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for, wait_for_readyz
 
 from workers.embedded_redis import free_port
 
@@ -50,15 +50,7 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready():
-            assert serve.poll() is None, serve.stdout.read().decode()
-            try:
-                ready = requests.get(f"{url}/readyz", timeout=2)
-                # readiness is the API's own; the body says whether workers answer yet
-                return ready.status_code == 200 and ready.json()["workers"] >= 1
-            except requests.ConnectionError:
-                return False
-        wait_for(ready, 60, interval=0.2, what="factlink serve to be ready")
+        wait_for_readyz(serve, url)
         response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
         assert response.status_code == 200, response.text
         assert "Q7184" in response.json()["entities"]
@@ -107,14 +99,7 @@ def test_serve_restarts_its_redis_and_loses_no_job(tmp_path):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready():
-            assert serve.poll() is None, serve.stdout.read().decode()
-            try:
-                ready = requests.get(f"{url}/readyz", timeout=2)
-                return ready.status_code == 200 and ready.json()["workers"] >= 1
-            except requests.ConnectionError:
-                return False
-        wait_for(ready, 60, interval=0.2, what="factlink serve to be ready")
+        wait_for_readyz(serve, url)
         health = requests.get(f"{url}/healthz", timeout=5).json()
         assert health["components"] == {"redis": "up", "workers": "up"}
         jobs = requests.post(f"{url}/v1/jobs", timeout=10, json={"articles": [

@@ -104,8 +104,7 @@ class Reaper:
                 resend.append([job_id, message, kb_version])
         if resend:
             log.warning("reaper: sending %d stuck job(s) again", len(resend))
-            await asyncio.get_running_loop().run_in_executor(None, self._queue.send_messages,
-                                                             resend)
+            await self._queue.send_messages(resend)
         return {"resent": len(resend), "failed": failed}
 
     async def _verdicts(self, job_ids: list[str], now: float) -> list:

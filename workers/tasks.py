@@ -50,8 +50,9 @@ WRITE_RETRY_SECONDS = 60.0
 LARGE_RESULT_TTL = 3600
 
 
-def write_with_retry(write, *args, deadline_seconds: float = WRITE_RETRY_SECONDS) -> None:
-    """Run a Redis write, retrying while Redis is away or refusing writes (with backoff)."""
+def write_with_retry(write, *args, deadline_seconds: float = WRITE_RETRY_SECONDS):
+    """Run a Redis call (a write, or the read before it), retrying while Redis is away or
+    refusing writes (with backoff); return what it returns."""
     deadline = time.monotonic() + deadline_seconds
     delay = 0.25
     while True:
@@ -111,10 +112,13 @@ class WorkerRuntime:
         """Link ``[job_id, message, kb_version]`` items and record each outcome. All the jobs
         are marked running (with leases) at once: none waits as "queued" inside a batch."""
         store = self.redis
-        with store.pipeline(transaction=False) as pipe:
-            for job_id, _message, _kb_version in batch:
-                pipe.exists(keys.result(job_id))
-            stored = pipe.execute()
+
+        def results_stored():
+            with store.pipeline(transaction=False) as pipe:
+                for job_id, _message, _kb_version in batch:
+                    pipe.exists(keys.result(job_id))
+                return pipe.execute()
+        stored = write_with_retry(results_stored)
         to_link = [item for item, done in zip(batch, stored) if not done]
         for (job_id, _message, _kb_version), done in zip(batch, stored):
             if done:                              # a redelivered or duplicate task
@@ -147,6 +151,7 @@ class WorkerRuntime:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
             result = link(article.text, self.kb, article.published_at, article.options,
+                          mention_spans=article.mention_spans,
                           max_mentions=self.settings.max_mentions)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
@@ -177,13 +182,16 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
     runtime = WorkerRuntime(settings)
     worker_process_init.connect(runtime.open, weak=False)
 
-    @app.task(name=LINK_ARTICLE, autoretry_for=TRANSIENT_REDIS, **RETRY)
+    # no Celery autoretry for linking: a retry is a publish, which fails while Redis is away
+    # and ends in "reject requeue=False"; Redis calls retry in the process instead
+    # (write_with_retry), and past that the reaper re-sends the job
+    @app.task(name=LINK_ARTICLE)
     def link_article(job_id: str, article: dict, kb_version: str) -> None:
         runtime.link_job(job_id, article, kb_version)
 
-    @app.task(name=LINK_BATCH, autoretry_for=TRANSIENT_REDIS, **RETRY)
+    @app.task(name=LINK_BATCH)
     def link_batch(batch: list[list]) -> None:
-        # a retry re-runs the batch; jobs already done are skipped by their stored result
+        # a re-sent batch skips the jobs already done by their stored result
         runtime.link_jobs(batch)
 
     @app.task(name=REFRESH_ENTITIES, bind=True, autoretry_for=TRANSIENT_REDIS, **RETRY)

@@ -17,7 +17,7 @@ from aiohttp import web
 from linkers import errors
 
 from ..metrics import CONTENT_TYPE
-from ..resources import JOBS, KB, METRICS, OPENAPI, REDIS, SUPERVISION, WORKERS
+from ..resources import GENERATIONS, JOBS, METRICS, OPENAPI, REDIS, SUPERVISION, WORKERS
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -42,9 +42,9 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[JOBS].check_writable(), REDIS_PING_TIMEOUT)
     except asyncio.TimeoutError:
         raise errors.BrokerUnavailable("Redis does not answer", retry_after=5) from None
-    workers = await app[WORKERS].workers()
-    return web.Response(body=orjson.dumps({"status": "ready", "workers": workers,
-                                           "kb_version": app[KB].version}),
+    worker_answered = bool(await app[WORKERS].workers())
+    return web.Response(body=orjson.dumps({"status": "ready", "worker_answered": worker_answered,
+                                           "kb_version": app[GENERATIONS].kb_version}),
                         content_type="application/json")
 
 
