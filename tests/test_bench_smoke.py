@@ -57,3 +57,15 @@ def test_synthetic_dump_builds_and_bench_links(tmp_path):
     assert [r["corpus"] for r in rows] == ["synthetic news paragraphs", "synthetic articles, 8 KB"]
     assert rows[0]["docs"] == 5 and rows[0]["p50_ms"] > 0
     assert rows[1]["docs"] == 2 and rows[1]["avg_chars"] >= 8192 and rows[1]["ms_per_kb"] > 0
+
+
+def test_bench_faults_runs_and_loses_nothing():
+    """``python -m bench.faults`` on a small load (40 jobs, one pool process SIGKILLed)."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FACTLINK_")}
+    result = subprocess.run([sys.executable, "-m", "bench.faults", "--jobs", "40",
+                             "--scenarios", "child-kill", "--json"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (outcome,) = json.loads(result.stdout)
+    assert outcome["submitted"] == 40 and outcome["lost"] == 0
+    assert outcome["finished"] + sum(outcome["failed"].values()) == 40
