@@ -4,7 +4,7 @@
     factlink:job:{job_id}                      hash: status, error_code, error_message, timestamps
     factlink:jobs:done                         pub/sub channel: a job id, published when it ends
     factlink:card:{kb_version}:{qid}:{as_of}   "etag\\n" + fact card JSON, computed from the KB
-    factlink:overlay:{qid}:{as_of}             "etag\\n" + fact card JSON, refreshed from Wikidata
+    factlink:card_refresh:{qid}:{as_of}        "etag\\n" + fact card JSON, refreshed from Wikidata
     factlink:stats:link                        hash: linking-time histogram reported by workers
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
@@ -37,5 +37,5 @@ def card(kb_version: str, qid: str, as_of: str | None) -> str:
     return f"{PREFIX}:card:{kb_version}:{qid}:{as_of or CURRENT}"
 
 
-def overlay(qid: str, as_of: str | None) -> str:
-    return f"{PREFIX}:overlay:{qid}:{as_of or CURRENT}"
+def card_refresh(qid: str, as_of: str | None) -> str:
+    return f"{PREFIX}:card_refresh:{qid}:{as_of or CURRENT}"

@@ -24,7 +24,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_MAX_BODY_BYTES": ("max_body_bytes", "largest request body of any kind; larger: 413"),
     "FACTLINK_MAX_BATCH": ("max_batch", "most articles in one POST /v1/jobs"),
     "FACTLINK_RESULT_TTL": ("result_ttl", "seconds a linking result and its job status are kept"),
-    "FACTLINK_CARD_TTL": ("card_ttl", "seconds a cached fact card or Wikidata overlay is kept"),
+    "FACTLINK_CARD_TTL": ("card_ttl", "seconds a cached fact card or Wikidata card refresh is kept"),
     "FACTLINK_CARD_MAX_AGE": ("card_max_age", "Cache-Control max-age of fact cards, seconds"),
     "FACTLINK_CORS_ORIGINS": ("cors_origins", "comma list of allowed browser origins, `*` for any"),
     "FACTLINK_API_KEYS": ("api_keys", "comma list of accepted X-API-Key values; empty: keys off"),

@@ -94,12 +94,12 @@ class WorkerRuntime:
         jobs.mark_done(store, job_id, orjson.dumps(result.to_dict()), ttl, seconds)
 
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
-        """Fetch fresh facts from Wikidata and store them as overlay cards; returns the QIDs
+        """Fetch fresh facts from Wikidata and store them as card refreshes; returns the QIDs
         refreshed (ids Wikidata does not know keep whatever card they had)."""
         cards = refresh_cards(qids, self.wikidata, self.kb, as_of)
         refreshed = sorted(qid for qid, card in cards.items() if card is not None)
         for qid in refreshed:
-            cache.write_overlay(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
+            cache.write_card_refresh(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
         return refreshed
 
 

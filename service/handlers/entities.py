@@ -1,6 +1,6 @@
 """GET /v1/entities/{qid} (a fact card, browser-cacheable) and POST /v1/entities/refresh.
 
-A card is one MGET away: the Wikidata overlay if a refresh stored one, else the KB card cached
+A card is one MGET away: the card refresh if a Wikidata refresh stored one, else the KB card cached
 earlier; on a miss it is computed from the (mmap-backed) KB and cached. If Redis is down the KB
 card is still served, just not cached.
 """
