@@ -200,7 +200,8 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register the core's commands; returns the ``kb`` sub-commands (others add to them)."""
     kb = sub.add_parser("kb", help="knowledge base commands")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     b = kb_sub.add_parser("build", help="build a KB directory from Wikidata JSON dumps")
@@ -229,3 +230,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--threshold", type=float, default=None)
     ev.add_argument("--json", action="store_true", help="one JSON object per benchmark")
     ev.set_defaults(func=cmd_eval)
+    return kb_sub

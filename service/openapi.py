@@ -91,6 +91,14 @@ def build_openapi(settings: Settings) -> dict:
             "requestBody": _body(shapes.REFRESH_REQUEST),
             "responses": {"202": _json(shapes.REFRESH_ACCEPTED, "the refresh is queued"),
                           **SUBMIT_ERRORS}}},
+        "/v1/kb/entities": {"post": {
+            "summary": "Add or update entities in the KB overlay (from Wikidata, or the newsroom's own)",
+            "requestBody": _body(shapes.KB_ADD_REQUEST),
+            "responses": {"200": _json(shapes.KB_ADDED, "added; linking, lookups and cards see "
+                                                         "them from now on"),
+                          "400": BAD_REQUEST,
+                          "404": _error("a QID Wikidata does not have (nothing was added)"),
+                          "503": _retry_later("Redis or the Wikidata API is unavailable")}}},
         "/v1/lookup": {"get": {
             "summary": "Ranked candidate entities for a surface form",
             "parameters": [_query("mention", {"type": "string"}, "the surface form, e.g. NATO",

@@ -6,6 +6,11 @@
     factlink:card:{kb_version}:{qid}:{as_of}   "etag\\n" + fact card JSON, computed from the KB
     factlink:card_refresh:{qid}:{as_of}        "etag\\n" + fact card JSON, refreshed from Wikidata
     factlink:stats:link                        hash: linking-time histogram reported by workers
+    factlink:kb:{base}:changes                 list: KB overlay changes (JSON), oldest first; its
+                                               length is the overlay generation
+    factlink:kb:{base}:snapshot                hash: generation, state (the overlay's derived state)
+    factlink:kb:changed                        pub/sub channel: "{base} {generation}" after a change
+    factlink:kb:cached:{qid}                   set: cache keys holding the entity (bounded)
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
 Job ids already contain ``kb_version`` (see ``workers.jobs.job_id``), so a new KB never reads a
@@ -19,6 +24,7 @@ PREFIX = "factlink"
 QUEUE = PREFIX
 
 JOBS_DONE_CHANNEL = f"{PREFIX}:jobs:done"
+KB_CHANGED_CHANNEL = f"{PREFIX}:kb:changed"
 LINK_STATS = f"{PREFIX}:stats:link"
 
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
@@ -39,3 +45,15 @@ def card(kb_version: str, qid: str, as_of: str | None) -> str:
 
 def card_refresh(qid: str, as_of: str | None) -> str:
     return f"{PREFIX}:card_refresh:{qid}:{as_of or CURRENT}"
+
+
+def kb_changes(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:changes"
+
+
+def kb_snapshot(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:snapshot"
+
+
+def kb_cached(qid: str) -> str:
+    return f"{PREFIX}:kb:cached:{qid}"

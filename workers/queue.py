@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from celery import Celery
 from redis.exceptions import NoScriptError
@@ -46,11 +47,12 @@ def _message_count(jobs: int) -> int:
 
 
 class JobQueue:
-    def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str):
+    def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str | Callable[[], str]):
         self._redis = redis
         self._celery = celery
         self._settings = settings
-        self._kb_version = kb_version
+        # a callable when the KB overlay can move the version while the API runs
+        self._kb_version = kb_version if callable(kb_version) else (lambda: kb_version)
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._listener: asyncio.Task | None = None
@@ -69,7 +71,7 @@ class JobQueue:
 
     # --- reading --------------------------------------------------------------------------
     def job_id(self, article: Article) -> str:
-        return article.job_id(self._kb_version)
+        return article.job_id(self._kb_version())
 
     async def result(self, job_id: str) -> bytes | None:
         """The stored result JSON, exactly as the worker wrote it (served without re-encoding)."""
@@ -148,7 +150,8 @@ class JobQueue:
         await asyncio.get_running_loop().run_in_executor(None, self._send, jobs)
 
     def _send(self, jobs: list[tuple[str, Article]]) -> None:
-        messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
+        kb_version = self._kb_version()
+        messages = [[job_id, article.to_message(), kb_version] for job_id, article in jobs]
         with self._celery.producer_or_acquire() as producer:
             if len(messages) == 1:
                 self._celery.send_task(LINK_ARTICLE, args=messages[0], queue=keys.QUEUE,

@@ -29,6 +29,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_CORS_ORIGINS": ("cors_origins", "comma list of allowed browser origins, `*` for any"),
     "FACTLINK_API_KEYS": ("api_keys", "comma list of accepted X-API-Key values; empty: keys off"),
     "FACTLINK_WIKIDATA_API": ("wikidata_api", "Wikidata API endpoint for entity refreshes"),
+    "FACTLINK_LOCAL_ID_PREFIX": ("local_id_prefix",
+                                 "prefix of newsroom entity ids (`kb add --file`); must end in `:`"),
     "FACTLINK_SYNC_TIMEOUT": ("sync_timeout", "seconds POST /v1/annotate waits before answering 202"),
     "FACTLINK_MAX_QUEUE": ("max_queue", "queued tasks above which submissions get 429"),
     "FACTLINK_RATE_LIMIT": ("rate_limit", "requests/s per client (API key or IP); 0: off"),
@@ -62,6 +64,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)   # secrets: never logged
     wikidata_api: str = "https://www.wikidata.org/w/api.php"
+    local_id_prefix: str = "local:"
     sync_timeout: float = 10.0
     max_queue: int = 10_000
     rate_limit: float = 0.0
@@ -72,6 +75,12 @@ class Settings:
     debug_link_delay: float = 0.0
 
     def __post_init__(self):
+        from linkers.errors import InvalidInput
+        from linkers.kb.overlay import check_local_prefix
+        try:
+            check_local_prefix(self.local_id_prefix)
+        except InvalidInput as exc:
+            raise SettingsError(f"FACTLINK_LOCAL_ID_PREFIX: {exc.message}") from None
         if not 0 <= self.port <= 65535 or not 0 <= self.redis_port <= 65535:
             raise SettingsError("FACTLINK_PORT and FACTLINK_REDIS_PORT must be ports (0-65535)")
         positive = ("worker_concurrency", "max_text_bytes", "max_body_bytes", "max_batch",

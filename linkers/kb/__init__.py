@@ -8,6 +8,7 @@ from typing import Iterator, Protocol, runtime_checkable
 
 from ..errors import KBError
 from .build import BUILD_LOGIC, BuildReport, build_kb
+from .overlay import OverlayKB, open_overlay
 from .store import DiskKB
 
 STARTER_DUMP = Path(__file__).resolve().parent.parent / "starter" / "entities.json"
@@ -15,7 +16,8 @@ STARTER_DUMP = Path(__file__).resolve().parent.parent / "starter" / "entities.js
 
 @runtime_checkable
 class KnowledgeBase(Protocol):
-    """What linking stages need from a KB (``DiskKB`` is the implementation)."""
+    """What linking stages need from a KB: ``DiskKB`` (the memory-mapped build) and
+    ``OverlayKB`` (a base plus the entities added or changed since) implement it."""
 
     version: str
 
@@ -32,9 +34,11 @@ class KnowledgeBase(Protocol):
     def label(self, qid: str) -> str | None: ...
     def in_degree(self, eid: int) -> int: ...
     def in_degrees(self, eids): ...
-    def candidates(self, key: str) -> list[tuple[int, float, int]]: ...
+    def candidates(self, key: str, limit: int | None = None) -> list[tuple[int, float, int]]: ...
     def fact_card(self, qid: str, as_of: str | None = None) -> dict | None: ...
     def iter_qids(self) -> Iterator[str]: ...
+    def lookup(self, surface: str, limit: int = 10) -> list: ...
+    def close(self) -> None: ...
 
 
 def starter_kb_path(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -47,18 +51,30 @@ def starter_kb_path(cache_dir: str | os.PathLike | None = None) -> Path:
     return base / f"starter-kb-{digest}-b{BUILD_LOGIC}"
 
 
-def open_kb(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> DiskKB:
-    """Open a KB directory; with no path, the starter KB shipped in the repo (built on first use)."""
+def kb_dir(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The KB directory ``open_kb`` opens; with no path, the starter KB (built on first use)."""
     if path:
         p = Path(path)
         if not p.exists():
             raise KBError(f"KB directory not found: {p}", path=str(p))
-        return DiskKB(p)
+        return p
     target = starter_kb_path(cache_dir)
     if not (target / "meta.json").is_file():
         # Concurrent first starts each build into their own temp dir; the rename is atomic.
         build_kb([str(STARTER_DUMP)], str(target), workers=1, progress=False)
-    return DiskKB(target)
+    return target
 
 
-__all__ = ["KnowledgeBase", "DiskKB", "BuildReport", "build_kb", "open_kb", "starter_kb_path", "STARTER_DUMP"]
+def open_kb(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+            overlay: bool = True) -> "DiskKB | OverlayKB":
+    """Open a KB directory; with no path, the starter KB shipped in the repo (built on first use).
+
+    With changes in the directory's overlay (``factlink kb add``), they are applied on top
+    (``OverlayKB``); ``overlay=False`` opens the base alone.
+    """
+    directory = kb_dir(path, cache_dir)
+    base = DiskKB(directory)
+    return open_overlay(base, directory) if overlay else base
+
+
+__all__ = ["KnowledgeBase", "DiskKB", "OverlayKB", "kb_dir", "BuildReport", "build_kb", "open_kb", "starter_kb_path", "STARTER_DUMP"]

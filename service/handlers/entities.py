@@ -33,7 +33,7 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 async def card(request: web.Request) -> web.Response:
     app = request.app
-    qid = shapes.parse_qid(request.match_info["qid"])
+    qid = shapes.parse_entity_id(request.match_info["qid"], app[SETTINGS].local_id_prefix)
     as_of = shapes.parse_as_of(request.query.get("as_of"))
     kb, metrics = app[KB], app[METRICS]
     redis_up = True
