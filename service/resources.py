@@ -1,13 +1,14 @@
 """The long-lived resources of one API process, as typed ``web.AppKey``s with their lifetimes.
 
 Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
-in order: the KB, the Redis pool, the KB overlay (followed in the background), the Celery
-producer (and the worker monitor using it), then the job queue that needs all of them. Handlers read them from ``request.app[KEY]``.
+in order: the KB, the Redis pool, the generation watch (the current ``kb_version``) with the
+in-process answer cache it guards, the KB overlay (kept in step with that watch), the Celery
+producer (and the worker monitor using it), then the job queue that needs them. Handlers read
+them from ``request.app[KEY]``.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import AsyncIterator
 
@@ -19,13 +20,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from linkers import KnowledgeBase, open_kb
-from workers import keys
 from workers.celery_app import create_celery
+from workers.generations import GenerationWatch
 from workers.kb_delta import RedisOverlay
 from workers.monitor import WorkerMonitor
 from workers.queue import JobQueue
 from workers.settings import Settings
 
+from .answer_cache import AnswerCache
 from .metrics import ServiceMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -37,6 +39,8 @@ WORKERS = web.AppKey("workers", WorkerMonitor)
 JOBS = web.AppKey("jobs", JobQueue)
 OVERLAY = web.AppKey("overlay", RedisOverlay)
 OPENAPI = web.AppKey("openapi", bytes)
+GENERATIONS = web.AppKey("generations", GenerationWatch)
+ANSWERS = web.AppKey("answers", AnswerCache)
 
 
 async def knowledge_base(app: web.Application) -> AsyncIterator[None]:
@@ -57,52 +61,42 @@ async def redis_pool(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
-#: seconds between two checks of the overlay generation when no notification arrives
-OVERLAY_POLL_SECONDS = 1.0
+async def generations(app: web.Application) -> AsyncIterator[None]:
+    app[GENERATIONS] = watch = GenerationWatch(app[REDIS], app[KB].version)
+    app[ANSWERS] = answers = AnswerCache(app[SETTINGS].answer_cache_bytes)
+    watch.on_change(answers.clear)     # nothing cached under another version is reachable
+    await watch.start()
+    yield
+    await watch.stop()
+
+
 log = logging.getLogger(__name__)
 
 
 async def kb_overlay(app: web.Application) -> AsyncIterator[None]:
-    """The service's KB overlay (``workers.kb_delta``), followed while the app runs: on each
-    change notification and every ``OVERLAY_POLL_SECONDS``. Redis I/O runs in a thread, the
-    changes are applied on the loop, where handlers read the KB."""
-    settings = app[SETTINGS]
-    client = redis.Redis.from_url(settings.redis, socket_connect_timeout=1.0, socket_timeout=5.0)
+    """The service's KB overlay (``workers.kb_delta``), loaded at start and caught up whenever
+    the generation watch sees the KB generation move: in the watch's callback, before the job
+    queue's, so no request sees the new ``kb_version`` with the old KB (a card computed then
+    would be cached under the new version). The catch-up reads Redis with a blocking client on
+    the loop: one LLEN and one LRANGE of the new changes, a millisecond or so per change notice."""
+    client = redis.Redis.from_url(app[SETTINGS].redis, socket_connect_timeout=1.0, socket_timeout=5.0)
     overlay = RedisOverlay(client, app[KB])
-    loop = asyncio.get_running_loop()
     try:
-        await loop.run_in_executor(None, overlay.load)
+        await asyncio.get_running_loop().run_in_executor(None, overlay.load)
     except redis.exceptions.RedisError as exc:
-        log.warning("KB overlay not loaded yet (%s); retrying in the background", exc)
+        log.warning("KB overlay not loaded yet (%s); caught up on the next change", exc)
     app[OVERLAY] = overlay
     app[KB] = overlay.kb
-    stopping = asyncio.Event()
-    follower = asyncio.create_task(_follow_overlay(app, overlay, stopping), name="factlink-kb-overlay")
-    yield
-    stopping.set()
-    await asyncio.wait({follower}, timeout=OVERLAY_POLL_SECONDS + 1)
-    follower.cancel()
-    client.close()
 
-
-async def _follow_overlay(app: web.Application, overlay: RedisOverlay, stopping: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    while not stopping.is_set():
-        pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
+    def catch_up() -> None:
         try:
-            await pubsub.subscribe(keys.KB_CHANGED_CHANNEL)
-            while not stopping.is_set():
-                generation, changes = await loop.run_in_executor(None, overlay.pending)
-                overlay.catch_up(generation, changes)
-                # wake on a notification, or re-check after the poll interval
-                await pubsub.get_message(timeout=OVERLAY_POLL_SECONDS)
-        except Exception as exc:     # Redis went away: keep serving the overlay we have
-            log.debug("KB overlay follow interrupted (%s)", exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stopping.wait(), OVERLAY_POLL_SECONDS)
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+            overlay.catch_up(*overlay.pending())
+        except redis.exceptions.RedisError as exc:
+            log.warning("KB overlay not caught up (%s)", exc)
+
+    app[GENERATIONS].on_change(catch_up)
+    yield
+    client.close()
 
 
 async def celery_producer(app: web.Application) -> AsyncIterator[None]:
@@ -114,11 +108,12 @@ async def celery_producer(app: web.Application) -> AsyncIterator[None]:
 
 
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
-    overlay = app[OVERLAY]
-    app[JOBS] = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], lambda: overlay.version)
+    watch = app[GENERATIONS]
+    app[JOBS] = jobs = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], watch.kb_version)
+    watch.on_change(lambda: jobs.use_kb_version(watch.kb_version))
     await app[JOBS].start()
     yield
     await app[JOBS].stop()
 
 
-CLEANUP_CONTEXTS = (knowledge_base, redis_pool, kb_overlay, celery_producer, job_queue)
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, generations, kb_overlay, celery_producer, job_queue)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 from . import keys
+from .generations import bump_card_generation
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,5 @@ def write_card_refresh(redis, qid: str, as_of: str | None, card: dict, ttl: int)
     entry = CachedCard(etag=card_etag(card.get("kb_version") or "", qid, as_of, version),
                        body=body, refreshed=True)
     redis.set(keys.card_refresh(qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
+    bump_card_generation(redis)         # API processes drop the cards they hold in memory
     return entry

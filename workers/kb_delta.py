@@ -8,18 +8,22 @@ Every API and worker process applies the same changes, in the same order, to its
 - ``keys.kb_snapshot(base)``: a hash, the derived overlay ``state`` as of its ``generation``, written by the
   process that appends once ``SNAPSHOT_EVERY`` changes piled up after the last one, so a
   starting process decodes it instead of re-deriving every record (see ``bench/overlay.py``);
-- ``keys.KB_CHANGED_CHANNEL``: ``"{base} {generation}"`` published after each append.
+- ``keys.GENERATIONS`` field ``kb``: set to the new length with each append, in the same Lua
+  script, and announced on ``keys.GENERATIONS_CHANNEL`` (``workers.generations``, which the
+  API's in-process answer cache and job queue follow).
 
 ``base`` is the version of the KB a process opened (``factlink kb add`` changes in the KB
 directory included), so two KBs never share an overlay.
 
-**For other code that caches by KB** (the API's in-process result cache): the current
-effective version is ``effective_kb_version(redis, base)`` (one LLEN), and every change is
-announced on ``keys.KB_CHANGED_CHANNEL``; a cache keyed by ``kb_version`` needs nothing else.
+**For other code that caches by KB**: the current effective version is
+``effective_kb_version(redis, base)`` (one LLEN), and every change is announced on
+``keys.GENERATIONS_CHANNEL`` (``workers.generations.GenerationWatch``); a cache keyed by
+``kb_version`` needs nothing else. One caveat: the ``kb`` field is one per Redis, so two KB
+versions served from one Redis (mid-deploy) share it; their change lists stay apart.
 
 Processes pick changes up on their own: workers re-read the generation at most every
-``CHECK_SECONDS`` before a task (and at once when a task names a newer generation), the API on
-each notification and every second.
+``CHECK_SECONDS`` before a task (and at once when a task names a newer generation), the API
+when its generation watch sees the field move (``service.resources.kb_overlay``).
 
 Cache invalidation: linking results and cards are keyed by ``kb_version``, so after a change
 nothing cached before it is served as current (it is re-linked on the next request). Card
@@ -41,6 +45,7 @@ from linkers.kb.dump import is_qid
 from linkers.kb.overlay import OverlayKB, record_change, tombstone
 
 from . import keys
+from .generations import versioned
 from .wikidata import WikidataClient, validate_qids
 
 log = logging.getLogger(__name__)
@@ -53,18 +58,9 @@ SNAPSHOT_EVERY = 1000
 MAX_CACHED_PER_ENTITY = 256
 
 
-def overlay_version(base_version: str, generation: int) -> str:
-    return f"{base_version}+o{generation}" if generation else base_version
-
-
 def effective_kb_version(redis, base_version: str) -> str:
     """The kb_version every process serves once it has caught up: ``base`` + generation."""
-    return overlay_version(base_version, int(redis.llen(keys.kb_changes(base_version))))
-
-
-async def effective_kb_version_async(redis, base_version: str) -> str:
-    """``effective_kb_version`` with a ``redis.asyncio`` client."""
-    return overlay_version(base_version, int(await redis.llen(keys.kb_changes(base_version))))
+    return versioned(base_version, int(redis.llen(keys.kb_changes(base_version))))
 
 
 def generation_of(kb_version: str, base_version: str) -> int | None:
@@ -171,27 +167,29 @@ class RedisOverlay:
                         self.kb.adopt(kb)
         self.sync(force=True)
 
-    def pending(self) -> tuple[int, list[dict]]:
-        """(generation in Redis, the changes after ours): Redis I/O only, no KB work."""
+    def pending(self) -> tuple[int, int, list[dict]]:
+        """(generation the changes start after, generation in Redis, the changes after ours):
+        Redis I/O only, no KB work."""
+        start = self.generation
         generation = int(self.redis.llen(self._key))
-        if generation <= self.generation:
-            return generation, []
-        raw = self.redis.lrange(self._key, self.generation, generation - 1)
-        return self.generation + len(raw), [orjson.loads(item) for item in raw]
+        if generation <= start:
+            return start, generation, []
+        raw = self.redis.lrange(self._key, start, generation - 1)
+        return start, start + len(raw), [orjson.loads(item) for item in raw]
 
-    def catch_up(self, generation: int, changes: list[dict]) -> set[str]:
-        """Apply what ``pending`` read (in the thread that reads the KB)."""
-        if generation < self.generation:
+    def catch_up(self, start: int, generation: int, changes: list[dict]) -> set[str]:
+        """Apply what ``pending`` read (in the thread that reads the KB); changes another
+        catch-up applied meanwhile are skipped."""
+        if generation < start:
             # Redis lost the overlay (flushed, or a new Redis): start again from the base
             log.warning("KB overlay generation went back from %d to %d; reloading",
-                        self.generation, generation)
+                        start, generation)
             self.kb.adopt(OverlayKB(self.kb.base))
             self.load()
             return set()
-        if generation == self.generation or not changes:
+        changes = changes[self.generation - start:] if self.generation > start else changes
+        if generation <= self.generation or not changes:
             return set()
-        if generation != self.generation + len(changes):
-            raise AssertionError("KB overlay changes out of step")
         return self.kb.apply(changes, generation)
 
     def sync(self, force: bool = False, at_least: int = 0) -> bool:
@@ -220,23 +218,36 @@ class RedisOverlay:
                                                    "state": self.kb.snapshot()})
 
 
+#: Append changes, make the new length the ``kb`` generation and announce it, atomically.
+PUSH_SCRIPT = """
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[2], 'kb', n)
+redis.call('PUBLISH', KEYS[3], 'kb')
+return n
+"""
+#: changes per script call (Lua's unpack has a stack limit of a few thousand values)
+PUSH_CHUNK = 1000
+
+
 def push_changes(redis, base_version: str, changes: list[dict]) -> int:
     """Append changes to the overlay in Redis, drop the cache entries indexed under the changed
     entities, announce the new generation; returns it (Redis I/O only)."""
     if not changes:
         return int(redis.llen(keys.kb_changes(base_version)))
     ids = sorted({change["id"] for change in changes})
-    with redis.pipeline() as pipe:
-        pipe.rpush(keys.kb_changes(base_version), *[orjson.dumps(change) for change in changes])
+    stale = []
+    with redis.pipeline(transaction=False) as pipe:
         for qid in ids:
             pipe.smembers(keys.kb_cached(qid))
             pipe.delete(keys.kb_cached(qid))
-        replies = pipe.execute()
-    generation = int(replies[0])
-    stale = [key for members in replies[1::2] for key in members]
+        stale = [key for members in pipe.execute()[0::2] for key in members]
+    push = redis.register_script(PUSH_SCRIPT)
+    for lo in range(0, len(changes), PUSH_CHUNK):
+        generation = int(push(keys=[keys.kb_changes(base_version), keys.GENERATIONS,
+                                    keys.GENERATIONS_CHANNEL],
+                              args=[orjson.dumps(change) for change in changes[lo:lo + PUSH_CHUNK]]))
     if stale:
-        redis.delete(*stale)
-    redis.publish(keys.KB_CHANGED_CHANNEL, f"{base_version} {generation}")
+        redis.delete(*stale)            # after the new generation: nothing re-caches them as current
     return generation
 
 

@@ -9,8 +9,10 @@
     factlink:kb:{base}:changes                 list: KB overlay changes (JSON), oldest first; its
                                                length is the overlay generation
     factlink:kb:{base}:snapshot                hash: generation, state (the overlay's derived state)
-    factlink:kb:changed                        pub/sub channel: "{base} {generation}" after a change
     factlink:kb:cached:{qid}                   set: cache keys holding the entity (bounded)
+    factlink:generations                       hash: kb (overlay: the changes list's length) and cards
+                                               generations
+    factlink:generations                       pub/sub channel: a field name, published on a bump
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
 Job ids already contain ``kb_version`` (see ``workers.jobs.job_id``), so a new KB never reads a
@@ -24,8 +26,10 @@ PREFIX = "factlink"
 QUEUE = PREFIX
 
 JOBS_DONE_CHANNEL = f"{PREFIX}:jobs:done"
-KB_CHANGED_CHANNEL = f"{PREFIX}:kb:changed"
 LINK_STATS = f"{PREFIX}:stats:link"
+#: see ``workers.generations``
+GENERATIONS = f"{PREFIX}:generations"
+GENERATIONS_CHANNEL = f"{PREFIX}:generations"
 
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
 CURRENT = "current"

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 from celery import Celery
 from redis.exceptions import NoScriptError
@@ -47,12 +46,11 @@ def _message_count(jobs: int) -> int:
 
 
 class JobQueue:
-    def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str | Callable[[], str]):
+    def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str):
         self._redis = redis
         self._celery = celery
         self._settings = settings
-        # a callable when the KB overlay can move the version while the API runs
-        self._kb_version = kb_version if callable(kb_version) else (lambda: kb_version)
+        self._kb_version = kb_version
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._listener: asyncio.Task | None = None
@@ -69,9 +67,13 @@ class JobQueue:
             await asyncio.wait({self._listener}, timeout=LISTEN_POLL_SECONDS + 1)
             self._listener.cancel()
 
+    def use_kb_version(self, kb_version: str) -> None:
+        """Jobs submitted from now on are for ``kb_version`` (the KB overlay moved on)."""
+        self._kb_version = kb_version
+
     # --- reading --------------------------------------------------------------------------
     def job_id(self, article: Article) -> str:
-        return article.job_id(self._kb_version())
+        return article.job_id(self._kb_version)
 
     async def result(self, job_id: str) -> bytes | None:
         """The stored result JSON, exactly as the worker wrote it (served without re-encoding)."""
@@ -150,8 +152,7 @@ class JobQueue:
         await asyncio.get_running_loop().run_in_executor(None, self._send, jobs)
 
     def _send(self, jobs: list[tuple[str, Article]]) -> None:
-        kb_version = self._kb_version()
-        messages = [[job_id, article.to_message(), kb_version] for job_id, article in jobs]
+        messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
         with self._celery.producer_or_acquire() as producer:
             if len(messages) == 1:
                 self._celery.send_task(LINK_ARTICLE, args=messages[0], queue=keys.QUEUE,

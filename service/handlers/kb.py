@@ -31,7 +31,7 @@ async def add_entities(request: web.Request) -> web.Response:
                                          settings.local_id_prefix, qids, entities, wikidata_ids)
     generation = await loop.run_in_executor(None, push_changes, overlay.redis,
                                             overlay.base_version, changes)
-    overlay.catch_up(*await loop.run_in_executor(None, overlay.pending))
+    overlay.catch_up(*await loop.run_in_executor(None, overlay.pending))   # the watch may be later
     overlay.maybe_snapshot()
     added = sorted({c["id"] for c in changes if c.get("record") is not None})
     return web.Response(body=orjson.dumps({"added": added, "kb_version": overlay.version,
