@@ -3,6 +3,7 @@
     factlink kb add Q133274 Q7747 [--kb DIR]         fetch from FACTLINK_WIKIDATA_API
     factlink kb add --file custom.jsonl [--kb DIR]   dump-layout entities, ids "local:..."
     factlink kb add ... --service                    into the running service's overlay (Redis)
+    factlink kb follow                               Wikidata's live edits into the service's overlay
 
 Without ``--service`` the overlay is the KB directory's (``<kb>/overlay/``), which every CLI
 command (``link``, ``eval``, ``relink --local``) applies on open. With it, the changes go to
@@ -90,6 +91,40 @@ def _add_to_service(settings: Settings, path: str | None, changes: list[dict]) -
         client.close()
 
 
+def cmd_kb_follow(args) -> int:
+    """Follow Wikidata's edits into the service's overlay until interrupted (SIGINT/SIGTERM)."""
+    import signal
+    import threading
+
+    import redis
+
+    from workers.kb_delta import RedisOverlay
+    from workers.kb_follow import Follower, NewItemFilter
+    from workers.wikidata import WikidataClient
+    try:
+        settings = Settings.from_env()
+        new_items = NewItemFilter.parse(args.new_items or settings.follow_new)
+        client = redis.Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=30)
+        overlay = RedisOverlay(client, open_kb(kb_path_arg(args) or settings.kb_path))
+        overlay.load()
+    except redis.exceptions.RedisError as exc:
+        return fail(errors.BrokerUnavailable(f"Redis at {settings.redis}: {exc}"))
+    except errors.FactlinkError as exc:
+        return fail(exc)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    follower = Follower(overlay, WikidataClient(settings.wikidata_api),
+                        args.stream or settings.eventstream_url, new_items, settings.follow_rate)
+    sys.stderr.write(f"factlink kb follow: {follower.stream_url} -> overlay of {overlay.base_version} "
+                     f"(generation {overlay.generation}, position {follower.position})\n")
+    try:
+        follower.run(stop)
+    except redis.exceptions.RedisError as exc:
+        return fail(errors.BrokerUnavailable(f"Redis at {settings.redis}: {exc}"))
+    return EXIT_OK
+
+
 def add_parsers(kb_sub: argparse._SubParsersAction) -> None:
     add = kb_sub.add_parser("add", help="add or update entities in the KB overlay")
     add.add_argument("qids", nargs="*", help="Wikidata QIDs to fetch (FACTLINK_WIKIDATA_API)")
@@ -101,3 +136,9 @@ def add_parsers(kb_sub: argparse._SubParsersAction) -> None:
     add.add_argument("--service", action="store_true",
                      help="into the service's overlay in Redis (REDIS_URL), not the KB directory")
     add.set_defaults(func=cmd_kb_add)
+
+    follow = kb_sub.add_parser("follow", help="follow Wikidata's live edits into the service's overlay")
+    follow.add_argument("--kb", help="KB directory (default: FACTLINK_KB, else the starter KB)")
+    follow.add_argument("--stream", help="EventStream URL (default: FACTLINK_EVENTSTREAM_URL)")
+    follow.add_argument("--new-items", help="filter for new items (default: FACTLINK_FOLLOW_NEW)")
+    follow.set_defaults(func=cmd_kb_follow)

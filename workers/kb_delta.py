@@ -218,9 +218,16 @@ class RedisOverlay:
                                                    "state": self.kb.snapshot()})
 
 
-#: Append changes, make the new length the ``kb`` generation and announce it, atomically.
+#: Append changes, make the new length the ``kb`` generation and announce it, atomically; with a
+#: fourth key, also store the stream position the changes come from (``workers.kb_follow``).
 PUSH_SCRIPT = """
-local n = redis.call('RPUSH', KEYS[1], unpack(ARGV))
+local first = 1
+if #KEYS == 4 then
+  redis.call('HSET', KEYS[4], 'position', ARGV[1])
+  first = 2
+end
+if #ARGV < first then return redis.call('LLEN', KEYS[1]) end
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, first))
 redis.call('HSET', KEYS[2], 'kb', n)
 redis.call('PUBLISH', KEYS[3], 'kb')
 return n
@@ -229,23 +236,28 @@ return n
 PUSH_CHUNK = 1000
 
 
-def push_changes(redis, base_version: str, changes: list[dict]) -> int:
+def push_changes(redis, base_version: str, changes: list[dict], position: str | None = None) -> int:
     """Append changes to the overlay in Redis, drop the cache entries indexed under the changed
-    entities, announce the new generation; returns it (Redis I/O only)."""
-    if not changes:
-        return int(redis.llen(keys.kb_changes(base_version)))
+    entities, announce the new generation; returns it (Redis I/O only). ``position`` (an event
+    stream id) is stored with the last of the changes, in the same script."""
     ids = sorted({change["id"] for change in changes})
     stale = []
-    with redis.pipeline(transaction=False) as pipe:
-        for qid in ids:
-            pipe.smembers(keys.kb_cached(qid))
-            pipe.delete(keys.kb_cached(qid))
-        stale = [key for members in pipe.execute()[0::2] for key in members]
+    if ids:
+        with redis.pipeline(transaction=False) as pipe:
+            for qid in ids:
+                pipe.smembers(keys.kb_cached(qid))
+                pipe.delete(keys.kb_cached(qid))
+            stale = [key for members in pipe.execute()[0::2] for key in members]
     push = redis.register_script(PUSH_SCRIPT)
-    for lo in range(0, len(changes), PUSH_CHUNK):
-        generation = int(push(keys=[keys.kb_changes(base_version), keys.GENERATIONS,
-                                    keys.GENERATIONS_CHANNEL],
-                              args=[orjson.dumps(change) for change in changes[lo:lo + PUSH_CHUNK]]))
+    script_keys = [keys.kb_changes(base_version), keys.GENERATIONS, keys.GENERATIONS_CHANNEL]
+    chunks = [changes[lo:lo + PUSH_CHUNK] for lo in range(0, len(changes), PUSH_CHUNK)] or [[]]
+    for i, chunk in enumerate(chunks):
+        args = [orjson.dumps(change) for change in chunk]
+        if position is not None and i == len(chunks) - 1:
+            generation = int(push(keys=script_keys + [keys.kb_follow(base_version)],
+                                  args=[position] + args))
+        else:
+            generation = int(push(keys=script_keys, args=args))
     if stale:
         redis.delete(*stale)            # after the new generation: nothing re-caches them as current
     return generation

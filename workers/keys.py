@@ -10,6 +10,7 @@
                                                length is the overlay generation
     factlink:kb:{base}:snapshot                hash: generation, state (the overlay's derived state)
     factlink:kb:cached:{qid}                   set: cache keys holding the entity (bounded)
+    factlink:kb:{base}:follow                  hash: `kb follow`'s stream position, lag, counts
     factlink:generations                       hash: kb (overlay: the changes list's length) and cards
                                                generations
     factlink:generations                       pub/sub channel: a field name, published on a bump
@@ -61,3 +62,7 @@ def kb_snapshot(base_version: str) -> str:
 
 def kb_cached(qid: str) -> str:
     return f"{PREFIX}:kb:cached:{qid}"
+
+
+def kb_follow(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:follow"

@@ -34,6 +34,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_WIKIDATA_API": ("wikidata_api", "Wikidata API endpoint for entity refreshes"),
     "FACTLINK_LOCAL_ID_PREFIX": ("local_id_prefix",
                                  "prefix of newsroom entity ids (`kb add --file`); must end in `:`"),
+    "FACTLINK_EVENTSTREAM_URL": ("eventstream_url",
+                                 "Wikimedia EventStream (recentchange) that `kb follow` reads"),
+    "FACTLINK_FOLLOW_NEW": ("follow_new",
+                            "new items `kb follow` adds: `P31:<QID>`, `label`, `sitelink`, `bots`; `off`"),
+    "FACTLINK_FOLLOW_RATE": ("follow_rate", "Wikidata API requests/s of `kb follow` (50 ids each)"),
     "FACTLINK_SYNC_TIMEOUT": ("sync_timeout", "seconds POST /v1/annotate waits before answering 202"),
     "FACTLINK_MAX_QUEUE": ("max_queue", "queued tasks above which submissions get 429"),
     "FACTLINK_RATE_LIMIT": ("rate_limit", "requests/s per client (API key or IP); 0: off"),
@@ -69,6 +74,9 @@ class Settings:
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)   # secrets: never logged
     wikidata_api: str = "https://www.wikidata.org/w/api.php"
     local_id_prefix: str = "local:"
+    eventstream_url: str = "https://stream.wikimedia.org/v2/stream/recentchange"
+    follow_new: str = "P31:Q5,label,sitelink"
+    follow_rate: float = 5.0
     sync_timeout: float = 10.0
     max_queue: int = 10_000
     rate_limit: float = 0.0
@@ -93,7 +101,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_variable(name)} must be positive")
         for name in ("card_max_age", "answer_cache_bytes", "sync_timeout", "max_queue", "rate_limit", "rate_burst",
-                     "debug_link_delay"):
+                     "debug_link_delay", "follow_rate"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_variable(name)} must not be negative")
 

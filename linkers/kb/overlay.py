@@ -44,6 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import marisa_trie
 import msgspec
 import numpy as np
 import orjson
@@ -232,6 +233,7 @@ class _Snapshot(msgspec.Struct, array_like=True):
     own_links: list[int]                # overlay entities whose item claims differ from the base
     raw_new: dict[int, float]
     lists: dict[str, bytes]             # sorted by key; rows packed as _ROW (decoded on use)
+    trie: bytes                         # marisa-trie of the keys of ``lists`` (for has_prefix)
 
 
 # A candidate row packed: the same widths as the base's arrays (uint32 entity, float32 prior,
@@ -274,7 +276,8 @@ class OverlayKB(LookupsAndCards):
         self._next = self._n
         self.generation = 0
         self.version_base: str | None = None
-        self._keys_sorted: list[str] = []
+        self._keys_sorted: list[str] = []          # overlay keys not in ``_key_trie``, sorted
+        self._key_trie = marisa_trie.Trie()         # overlay keys as of the snapshot opened
         self._changed = np.zeros(0, dtype=np.int64)
         self._after_change()
         self.apply(changes, generation)
@@ -282,10 +285,11 @@ class OverlayKB(LookupsAndCards):
     def _after_change(self, new_keys: Iterable[str] | None = None) -> None:
         """Refresh what derives from the state: all of it, or (``new_keys``) incrementally."""
         if new_keys is None:
-            self._keys_sorted = sorted(self._lists)       # for has_prefix: overlay keys
+            self._keys_sorted = sorted(k for k in self._lists if k not in self._key_trie)
         else:
             for key in new_keys:
-                bisect.insort(self._keys_sorted, key)
+                if key not in self._key_trie:
+                    bisect.insort(self._keys_sorted, key)
         mine = self._own_links | {e for e in range(self._n, self._next) if e not in self._dead}
         if new_keys is None or len(mine) != len(self._changed):
             self._changed = np.fromiter(sorted(mine), dtype=np.int64, count=len(mine))
@@ -338,7 +342,8 @@ class OverlayKB(LookupsAndCards):
             self._redirects, {e: raw(r) for e, r in self._records.items()},
             {e: raw(r) for e, r in self._gone.items()}, sorted(self._own_links), self._raw_new,
             {key: rows if isinstance(rows, bytes) else _pack(rows)
-             for key, rows in sorted(self._lists.items())}))
+             for key, rows in sorted(self._lists.items())},
+            marisa_trie.Trie(self._lists).tobytes()))
 
     @classmethod
     def from_snapshot(cls, base, blob: bytes) -> "OverlayKB":
@@ -359,7 +364,9 @@ class OverlayKB(LookupsAndCards):
         kb._gone, kb._redirects, kb._own_links = dict(state.gone), state.redirects, set(state.own_links)
         kb._raw_new, kb._lists, kb._next = state.raw_new, state.lists, state.next_eid
         kb.generation = state.generation
-        kb._keys_sorted = list(state.lists)            # written sorted
+        # a prefix test in the trie is ~1 us; a bisect over 300k Python strings several
+        kb._key_trie = marisa_trie.Trie().frombytes(state.trie)
+        kb._keys_sorted = []
         kb._after_change(new_keys=())
         return kb
 
@@ -575,9 +582,11 @@ class OverlayKB(LookupsAndCards):
 
     # --- aliases ------------------------------------------------------------------------------
     def has_prefix(self, key: str) -> bool:
-        if self.base.has_prefix(key):
+        if self.base.has_prefix(key) or next(self._key_trie.iterkeys(key), None) is not None:
             return True
         keys = self._keys_sorted
+        if not keys:
+            return False
         i = bisect.bisect_left(keys, key)
         return i < len(keys) and keys[i].startswith(key)
 
