@@ -99,6 +99,19 @@ def build_openapi(settings: Settings) -> dict:
                           "400": BAD_REQUEST,
                           "404": _error("a QID Wikidata does not have (nothing was added)"),
                           "503": _retry_later("Redis or the Wikidata API is unavailable")}}},
+        "/v1/overrides": {
+            "post": {"summary": "Add newsroom rules: pin an alias, ban an entity or alias, add a house alias",
+                     "requestBody": _body(shapes.OVERRIDES_REQUEST),
+                     "responses": {"200": _json(shapes.OVERRIDES_ADDED, "in force for every caller from now on"),
+                                   "400": BAD_REQUEST,
+                                   "404": _error("an entity the KB does not have (no rule was added)")}},
+            "get": {"summary": "The rules in force and the audit log (who, when, what)",
+                    "responses": {"200": _json(shapes.OVERRIDES, "rules and audit log")}}},
+        "/v1/overrides/{rule_id}": {"delete": {
+            "summary": "Remove a newsroom rule",
+            "parameters": [_path("rule_id", {"type": "string"})],
+            "responses": {"200": _json({"type": "object"}, "removed"),
+                          "404": _error("no such rule in force")}}},
         "/v1/lookup": {"get": {
             "summary": "Ranked candidate entities for a surface form",
             "parameters": [_query("mention", {"type": "string"}, "the surface form, e.g. NATO",

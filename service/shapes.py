@@ -176,6 +176,27 @@ KB_ADDED = {
                    "kb_version": {"type": "string"}, "generation": {"type": "integer"}},
 }
 
+RULE = {
+    "type": "object", "required": ["kind"],
+    "properties": {"kind": {"enum": ["pin", "ban_qid", "ban_alias", "house_alias"]},
+                   "alias": {"type": "string", "maxLength": 120},
+                   "qid": {"type": "string"}},
+}
+OVERRIDES_REQUEST = {
+    "type": "object", "required": ["rules"],
+    "properties": {"rules": {"type": "array", "items": RULE, "minItems": 1, "maxItems": 100}},
+}
+OVERRIDES_ADDED = {
+    "type": "object", "required": ["rules", "kb_version", "generation"],
+    "properties": {"rules": {"type": "array", "items": RULE}, "kb_version": {"type": "string"},
+                   "generation": {"type": "integer"}},
+}
+OVERRIDES = {
+    "type": "object", "required": ["rules", "audit"],
+    "properties": {"rules": {"type": "array", "items": RULE},
+                   "audit": {"type": "array", "items": {"type": "object"}}},
+}
+
 READY = {
     "type": "object", "required": ["status", "workers", "kb_version"],
     "properties": {"status": {"const": "ready"}, "workers": {"type": "integer"},

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from linkers import errors, link, open_kb
+from linkers import LinkOptions, errors, link, open_kb
 from linkers.kb.overlay import (OverlayKB, append_changes, changes_path, check_local_prefix,
                                 is_entity_id, open_overlay, read_changes, record_change,
-                                save_snapshot, tombstone)
+                                rule_change, rule_removal, save_snapshot, tombstone)
 
 MACRON, PUTIN, FRANCE, PARIS = "Q3052772", "Q7747", "Q142", "Q90"
 
@@ -199,3 +199,61 @@ def test_an_unchanged_record_leaves_every_candidate_list_as_the_build_made_it(ba
         mine, built = kb.candidates(key), base.candidates(key)
         assert [(e, f) for e, _p, f in mine] == [(e, f) for e, _p, f in built], key
         assert [p for _e, p, _f in mine] == pytest.approx([p for _e, p, _f in built], rel=1e-4), key
+
+
+# --- newsroom rules --------------------------------------------------------------------------
+CRIMEA, REPUBLIC_OF_CRIMEA = "Q7835", "Q15966495"
+
+
+def test_a_pinned_alias_wins(base):
+    assert linked(link("Putin spoke about Crimea.", base))["Crimea"] == CRIMEA
+    kb = OverlayKB(base, [rule_change("pin", "Crimea", REPUBLIC_OF_CRIMEA, by="key:ab12", at=1.0)], 1)
+    result = link("Putin spoke about Crimea.", kb, options=LinkOptions(top_k=5))
+    crimea = next(m for m in result.mentions if m.text == "Crimea")
+    assert crimea.qid == REPUBLIC_OF_CRIMEA and [c.qid for c in crimea.candidates] == [REPUBLIC_OF_CRIMEA]
+    (rule,) = kb.rules.values()
+    assert rule == {"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA, "by": "key:ab12", "at": 1.0}
+
+
+def test_a_banned_qid_never_appears(base):
+    kb = OverlayKB(base, [rule_change("ban_qid", qid=PUTIN)], 1)
+    for text in ("Macron met Putin in Paris.", "Vladimir Putin spoke.", "Putin, Putin and Putin."):
+        result = link(text, kb, options=LinkOptions(top_k=10))
+        assert PUTIN not in {m.qid for m in result.mentions}
+        assert PUTIN not in {c.qid for m in result.mentions for c in m.candidates}
+        assert PUTIN not in result.entities
+    assert kb.lookup("Putin") == []
+    assert kb.fact_card(PUTIN)["label"] == "Vladimir Putin"        # a card is not a link
+
+
+def test_a_banned_alias_is_never_linked_but_other_names_are(base):
+    kb = OverlayKB(base, [rule_change("ban_alias", "Macron")], 1)
+    mentions = linked(link("Emmanuel Macron met Putin. Macron said no.", kb))
+    assert mentions["Emmanuel Macron"] == MACRON and mentions.get("Macron") is None
+
+
+def test_a_house_alias_names_an_entity_and_removing_a_rule_undoes_it(base):
+    rule = rule_change("house_alias", "Vova", PUTIN)
+    kb = OverlayKB(base, [rule], 1)
+    assert linked(link("Vova met Macron in Paris.", kb))["Vova"] == PUTIN
+    kb.apply([rule_removal(rule["id"])], 2)
+    assert linked(link("Vova met Macron in Paris.", kb)).get("Vova") is None
+    assert kb.rules == {}
+
+
+def test_rules_survive_a_snapshot_and_follow_their_entity(base):
+    kb = OverlayKB(base, [rule_change("house_alias", "Vova", PUTIN), rule_change("ban_alias", "Macron")], 2)
+    again = OverlayKB.from_snapshot(base, kb.snapshot())
+    assert again.rules == kb.rules
+    assert linked(link("Vova met Macron.", again)) == linked(link("Vova met Macron.", kb))
+    again.apply([tombstone(PUTIN)], 3)                  # the entity is gone: so is its alias
+    assert linked(link("Vova met Macron.", again)).get("Vova") is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (("pin", "Crimea", None), "needs a 'qid'"), (("pin", "", CRIMEA), "needs an 'alias'"),
+    (("ban_qid", None, "crimea"), "needs a 'qid'"), (("veto", "x", CRIMEA), "unknown rule kind"),
+])
+def test_malformed_rules_are_refused(args, message):
+    with pytest.raises(errors.InvalidInput, match=message):
+        rule_change(*args)

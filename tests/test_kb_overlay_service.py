@@ -7,6 +7,7 @@ cached before a change is served as current; bad input adds nothing."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import subprocess
 import sys
 import time
@@ -191,6 +192,15 @@ def test_adding_needs_an_api_key_when_keys_are_on(http, stack):
         reply = http.post(f"{keyed.url}/v1/kb/entities", json={"qids": [QUINE]},
                           headers={"X-API-Key": "newsroom-key"})
         assert reply.status_code == 200
+        # overrides too; the audit log names the key by its fingerprint, never the key
+        rule = {"rules": [{"kind": "house_alias", "alias": "WVO", "qid": QUINE}]}
+        assert http.post(f"{keyed.url}/v1/overrides", json=rule).status_code == 401
+        added = http.post(f"{keyed.url}/v1/overrides", json=rule, headers={"X-API-Key": "newsroom-key"})
+        rule_id = added.json()["rules"][0]["id"]
+        audit = http.get(f"{keyed.url}/v1/overrides", headers={"X-API-Key": "newsroom-key"}).json()["audit"]
+        assert audit[0]["by"] == "key:" + hashlib.sha256(b"newsroom-key").hexdigest()[:12]
+        assert "newsroom-key" not in str(audit)
+        http.delete(f"{keyed.url}/v1/overrides/{rule_id}", headers={"X-API-Key": "newsroom-key"})
     finally:
         keyed.stop()
 
@@ -205,3 +215,56 @@ def test_the_entity_index_is_bounded_and_evicts_what_it_forgets(stack):
     assert len(indexed) == MAX_CACHED_PER_ENTITY
     alive = [i for i in range(MAX_CACHED_PER_ENTITY + 10) if store.exists(f"factlink:test-entry:{i}")]
     assert len(alive) == MAX_CACHED_PER_ENTITY           # everything cached is indexed
+
+
+# --- newsroom overrides ----------------------------------------------------------------------
+CRIMEA, REPUBLIC_OF_CRIMEA, PUTIN = "Q7835", "Q15966495", "Q7747"
+
+
+def qids_anywhere(result: dict) -> set[str]:
+    return ({m["qid"] for m in result["mentions"]} | set(result["entities"])
+            | {c["qid"] for m in result["mentions"] for c in m.get("candidates", [])})
+
+
+def test_a_pinned_alias_wins_until_the_rule_is_removed(http, api, stack):
+    text = "Putin spoke about Crimea."
+    assert linked(annotate(http, api, text)[0])["Crimea"] == CRIMEA
+    reply = http.post(f"{api.url}/v1/overrides",
+                      json={"rules": [{"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA}]})
+    assert reply.status_code == 200, reply.text
+    rule_id = reply.json()["rules"][0]["id"]
+    assert linked(annotate(http, api, text)[0])["Crimea"] == REPUBLIC_OF_CRIMEA
+    listed = http.get(f"{api.url}/v1/overrides").json()
+    (rule,) = [r for r in listed["rules"] if r["id"] == rule_id]
+    assert rule["kind"] == "pin" and rule["by"].startswith("anonymous@127.0.0.1") and rule["at"] > 0
+    assert listed["audit"][0]["id"] == rule_id and listed["audit"][0]["by"] == rule["by"]
+    assert http.delete(f"{api.url}/v1/overrides/{rule_id}").status_code == 200
+    assert linked(annotate(http, api, text)[0])["Crimea"] == CRIMEA
+    assert http.get(f"{api.url}/v1/overrides").json()["audit"][0]["rule"] is None   # the removal
+    assert http.delete(f"{api.url}/v1/overrides/{rule_id}").json()["error"]["code"] == "unknown_rule"
+
+
+def test_a_banned_qid_never_appears(http, api, stack):
+    from service_fixtures import SAMPLE_ARTICLE
+    body = {"text": SAMPLE_ARTICLE, "options": {"top_k": 10}}
+    assert PUTIN in qids_anywhere(http.post(f"{api.url}/v1/annotate", json=body).json())
+    reply = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "ban_qid", "qid": PUTIN}]})
+    rule_id = reply.json()["rules"][0]["id"]
+    try:
+        result = http.post(f"{api.url}/v1/annotate", json=body).json()
+        assert PUTIN not in qids_anywhere(result)
+        lookup = http.get(f"{api.url}/v1/lookup", params={"mention": "Putin"}).json()
+        assert PUTIN not in {c["qid"] for c in lookup["candidates"]}
+    finally:
+        http.delete(f"{api.url}/v1/overrides/{rule_id}")
+
+
+def test_an_override_for_an_unknown_qid_is_404_and_adds_nothing(http, api, stack):
+    before = generation(stack)
+    reply = http.post(f"{api.url}/v1/overrides", json={"rules": [
+        {"kind": "house_alias", "alias": "Vova", "qid": PUTIN},
+        {"kind": "pin", "alias": "Stephen", "qid": "Q999999999991"}]})
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "unknown_entity"
+    assert generation(stack) == before
+    bad = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "veto", "qid": PUTIN}]})
+    assert bad.status_code == 400 and "unknown rule kind" in bad.json()["error"]["message"]

@@ -42,7 +42,7 @@ import orjson
 
 from linkers import errors
 from linkers.kb.dump import is_qid
-from linkers.kb.overlay import OverlayKB, record_change, tombstone
+from linkers.kb.overlay import RULE_PREFIX, OverlayKB, record_change, tombstone
 
 from . import keys
 from .generations import versioned
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 0.5
 #: changes after the last snapshot above which the appending process writes a new one
 SNAPSHOT_EVERY = 1000
+#: newsroom rule changes kept in the audit log
+MAX_AUDIT = 100_000
 #: cache keys remembered per entity; beyond it the oldest-drawn entry is evicted from the cache
 MAX_CACHED_PER_ENTITY = 256
 
@@ -260,7 +262,19 @@ def push_changes(redis, base_version: str, changes: list[dict], position: str | 
             generation = int(push(keys=script_keys, args=args))
     if stale:
         redis.delete(*stale)            # after the new generation: nothing re-caches them as current
+    audit = [orjson.dumps({"at": c.get("at"), "by": c.get("by"), "id": c["id"], "rule": c.get("rule")})
+             for c in changes if c["id"].startswith(RULE_PREFIX)]
+    if audit:
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(keys.KB_AUDIT, *audit)
+            pipe.ltrim(keys.KB_AUDIT, 0, MAX_AUDIT - 1)
+            pipe.execute()
     return generation
+
+
+def audit_log(redis, limit: int = 100) -> list[dict]:
+    """The latest newsroom rule changes, newest first: who, when, what."""
+    return [orjson.loads(item) for item in redis.lrange(keys.KB_AUDIT, 0, limit - 1)]
 
 
 def remember_cached(redis, qids: Iterable[str], cache_key: str) -> None:

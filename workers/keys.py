@@ -11,6 +11,7 @@
     factlink:kb:{base}:snapshot                hash: generation, state (the overlay's derived state)
     factlink:kb:cached:{qid}                   set: cache keys holding the entity (bounded)
     factlink:kb:{base}:follow                  hash: `kb follow`'s stream position, lag, counts
+    factlink:kb:audit                          list: newsroom rule changes (who, when, what), newest first
     factlink:generations                       hash: kb (overlay: the changes list's length) and cards
                                                generations
     factlink:generations                       pub/sub channel: a field name, published on a bump
@@ -31,6 +32,8 @@ LINK_STATS = f"{PREFIX}:stats:link"
 #: see ``workers.generations``
 GENERATIONS = f"{PREFIX}:generations"
 GENERATIONS_CHANNEL = f"{PREFIX}:generations"
+
+KB_AUDIT = f"{PREFIX}:kb:audit"
 
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
 CURRENT = "current"

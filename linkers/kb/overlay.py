@@ -38,8 +38,10 @@ from __future__ import annotations
 import bisect
 import fcntl
 import gc
+import hashlib
 import os
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -50,6 +52,7 @@ import numpy as np
 import orjson
 
 from ..errors import InvalidInput, KBFormatError
+from . import layout
 from .build import _KIND_RANK, _alias_entry, _candidates, _names
 from .dump import NOT_RELATED, compact_entity, is_qid
 from .store import LookupsAndCards
@@ -121,6 +124,53 @@ def record_change(raw: dict, languages: tuple[str, ...] = ("en",),
 
 def tombstone(entity_id: str, redirect: str | None = None) -> dict:
     return {"id": entity_id, "record": None, "redirect": redirect}
+
+
+# --- newsroom overrides ---------------------------------------------------------------------
+RULE_PREFIX = "rule:"
+RULE_KINDS = {"pin": ("alias", "qid"), "ban_qid": ("qid",), "ban_alias": ("alias",),
+              "house_alias": ("alias", "qid")}
+
+
+def rule_change(kind: str, alias: str | None = None, qid: str | None = None,
+                by: str | None = None, at: float | None = None,
+                local_prefix: str = DEFAULT_LOCAL_PREFIX) -> dict:
+    """The change that adds one newsroom rule: *pin* (this alias means this entity), *ban_qid*
+    (never link it), *ban_alias* (never link this name), *house_alias* (one more name for an
+    entity). Its id is a hash of the rule, so adding it twice is one rule; ``by``/``at`` are the
+    audit trail (who, when)."""
+    if kind not in RULE_KINDS:
+        raise InvalidInput(f"unknown rule kind {kind!r}: one of {', '.join(RULE_KINDS)}", field="kind")
+    needs = RULE_KINDS[kind]
+    rule: dict = {"kind": kind}
+    if "alias" in needs:
+        entry = _alias_entry(alias) if isinstance(alias, str) else None
+        if entry is None:
+            raise InvalidInput(f"a {kind} rule needs an 'alias' (a name of 1 to 120 characters)",
+                               field="alias")
+        rule["alias"] = alias
+    if "qid" in needs:
+        if not is_entity_id(qid, local_prefix):
+            raise InvalidInput(f"a {kind} rule needs a 'qid' (Q<number> or {local_prefix}<name>), "
+                               f"not {qid!r}", field="qid")
+        rule["qid"] = qid
+    digest = hashlib.blake2b(orjson.dumps(rule, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
+    return {"id": RULE_PREFIX + digest, "rule": rule, "by": by, "at": at}
+
+
+def rule_removal(rule_id: str, by: str | None = None, at: float | None = None) -> dict:
+    return {"id": rule_id, "rule": None, "by": by, "at": at}
+
+
+@dataclass
+class _Rules:
+    """The rules in force, by what linking asks: key -> pinned (entity, flags), banned
+    entities, banned keys, key -> house-alias entities."""
+
+    pins: dict[str, tuple[int, int]] = field(default_factory=dict)
+    banned: set[int] = field(default_factory=set)
+    banned_keys: set[str] = field(default_factory=set)
+    house: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 # --- the CLI's persisted overlay --------------------------------------------------------------
@@ -234,6 +284,7 @@ class _Snapshot(msgspec.Struct, array_like=True):
     raw_new: dict[int, float]
     lists: dict[str, bytes]             # sorted by key; rows packed as _ROW (decoded on use)
     trie: bytes                         # marisa-trie of the keys of ``lists`` (for has_prefix)
+    rules: dict[str, bytes] = {}        # newsroom rules by id (orjson)
 
 
 # A candidate row packed: the same widths as the base's arrays (uint32 entity, float32 prior,
@@ -273,6 +324,8 @@ class OverlayKB(LookupsAndCards):
         self._lists: dict[str, list[tuple[int, float, int]] | bytes] = {}
         self._raw_new: dict[int, float] = {}
         self._nbr: dict[int, np.ndarray] = {}
+        self._rule_set: dict[str, dict] = {}      # newsroom rules by id
+        self._rules = _Rules()
         self._next = self._n
         self.generation = 0
         self.version_base: str | None = None
@@ -343,7 +396,8 @@ class OverlayKB(LookupsAndCards):
             {e: raw(r) for e, r in self._gone.items()}, sorted(self._own_links), self._raw_new,
             {key: rows if isinstance(rows, bytes) else _pack(rows)
              for key, rows in sorted(self._lists.items())},
-            marisa_trie.Trie(self._lists).tobytes()))
+            marisa_trie.Trie(self._lists).tobytes(),
+            {rule_id: orjson.dumps(rule) for rule_id, rule in self._rule_set.items()}))
 
     @classmethod
     def from_snapshot(cls, base, blob: bytes) -> "OverlayKB":
@@ -364,6 +418,8 @@ class OverlayKB(LookupsAndCards):
         kb._gone, kb._redirects, kb._own_links = dict(state.gone), state.redirects, set(state.own_links)
         kb._raw_new, kb._lists, kb._next = state.raw_new, state.lists, state.next_eid
         kb.generation = state.generation
+        kb._rule_set = {rule_id: orjson.loads(rule) for rule_id, rule in state.rules.items()}
+        kb._rules = kb._derive_rules()
         # a prefix test in the trie is ~1 us; a bisect over 300k Python strings several
         kb._key_trie = marisa_trie.Trie().frombytes(state.trie)
         kb._keys_sorted = []
@@ -379,14 +435,25 @@ class OverlayKB(LookupsAndCards):
         affected: set[str] = set()
         changed: set[int] = set()
         changed_ids: set[str] = set()
+        rules_changed = False
         for change in changes:
             entity_id = change["id"]
+            if entity_id.startswith(RULE_PREFIX):
+                old = self._rule_set.pop(entity_id, None)
+                if change.get("rule"):
+                    self._rule_set[entity_id] = {**change["rule"], "by": change.get("by"),
+                                                 "at": change.get("at")}
+                affected |= self._rule_keys(old) | self._rule_keys(self._rule_set.get(entity_id))
+                changed_ids.add(entity_id)
+                rules_changed = True
+                continue
             record = change.get("record")
             eid = self._ids.get(entity_id)
             if eid is None:
                 eid = self.base.internal_id(entity_id) if is_qid(entity_id) else None
             if eid is not None and eid not in self._dead:
                 affected.update(_name_rows(self.record(eid)))      # its old names
+                affected.update(self._rule_keys_of(eid))           # its house aliases and pins
             if record is None:
                 if eid is None:
                     continue                       # deleting what neither layer has: nothing to do
@@ -423,63 +490,122 @@ class OverlayKB(LookupsAndCards):
             affected.update(_name_rows(record))
         if generation is not None:
             self.generation = generation
+        if rules_changed or changed_ids:
+            self._rules = self._derive_rules()
         if changed_ids or generation is not None:
             new_keys = [key for key in affected if key not in self._lists]
             self._reindex(affected, changed)
             self._after_change(new_keys)
         return changed_ids
 
+    # --- newsroom rules -----------------------------------------------------------------------
+    @property
+    def rules(self) -> dict[str, dict]:
+        """The newsroom rules in force, by id (with who added them and when)."""
+        return dict(self._rule_set)
+
+    def _rule_keys(self, rule: dict | None) -> set[str]:
+        """The alias keys whose candidate lists a rule decides."""
+        if not rule:
+            return set()
+        if rule["kind"] == "ban_qid":
+            eid = self.internal_id(rule["qid"])
+            return set() if eid is None else set(_name_rows(self.record(eid))) | self._rule_keys_of(eid)
+        entry = _alias_entry(rule["alias"])
+        return {entry[0]} if entry else set()
+
+    def _rule_keys_of(self, eid: int) -> set[str]:
+        keys = {key for key, eids in self._rules.house.items() if eid in eids}
+        return keys | {key for key, (pinned, _f) in self._rules.pins.items() if pinned == eid}
+
+    def _derive_rules(self) -> _Rules:
+        rules = _Rules()
+        for rule in self._rule_set.values():
+            kind = rule["kind"]
+            eid = self.internal_id(rule["qid"]) if "qid" in rule else None
+            entry = _alias_entry(rule["alias"]) if "alias" in rule else None
+            if kind == "ban_alias" and entry:
+                rules.banned_keys.add(entry[0])
+            elif kind == "ban_qid" and eid is not None:
+                rules.banned.add(eid)
+            elif kind in ("pin", "house_alias") and entry and eid is not None:
+                key, case, _hash = entry
+                if kind == "pin":
+                    own = _name_rows(self.record(eid)).get(key)
+                    rules.pins[key] = (eid, own if own is not None else layout.FLAG_ALIAS | case)
+                else:
+                    rules.house.setdefault(key, {})[eid] = layout.FLAG_ALIAS | case
+        return rules
+
     def _reindex(self, keys: set[str], changed: set[int]) -> None:
-        """Recompute the candidate list of every key in ``keys`` from the base rows (minus
-        entities the overlay replaced or deleted), the overlay rows already there (minus the
-        entities changed now) and the names of the entities changed now; one vectorised pass
-        of the build's prior rule."""
+        """Recompute the candidate list of every key in ``keys`` from scratch: the base rows
+        (minus entities the overlay replaced or deleted), the names of the overlay's entities
+        found under the key (those already listed there, and those changed now), and house
+        aliases; one vectorised pass of the build's prior rule; then bans and pins."""
         if not keys:
             return
         key_list = sorted(keys)
-        new_names: dict[str, dict[int, int]] = {}
+        names: dict[int, dict[str, int]] = {}
+
+        def names_of(eid: int) -> dict[str, int]:
+            rows = names.get(eid)
+            if rows is None:
+                rows = names[eid] = _name_rows(self.record(eid))
+            return rows
+
+        new_names: dict[str, set[int]] = {}
         for eid in changed:
-            if eid not in self._dead:
-                for key, flags in _name_rows(self.record(eid)).items():
-                    new_names.setdefault(key, {})[eid] = flags
+            if eid in self._records:
+                for key in names_of(eid):
+                    new_names.setdefault(key, set()).add(eid)
         row_key, row_ent, row_flags = [], [], []
-        replaced = self._records
+
+        def row(k: int, eid: int, flags: int) -> None:
+            row_key.append(k)
+            row_ent.append(eid)
+            row_flags.append(flags)
+
         for k, key in enumerate(key_list):
+            for eid, _prior, flags in (self.base.candidates(key) if self.base.has_key(key) else ()):
+                if eid not in self._dead and eid not in self._records:
+                    row(k, eid, flags)
             old = self._lists.get(key)
-            if isinstance(old, bytes):
-                old = _unpack(old)
-            if old is None:
-                old = self.base.candidates(key) if self.base.has_key(key) else ()
-                for eid, _prior, flags in old:
-                    if eid not in self._dead and eid not in replaced:
-                        row_key.append(k)
-                        row_ent.append(eid)
-                        row_flags.append(flags)
-            else:
-                for eid, _prior, flags in old:
-                    if eid not in changed and eid not in self._dead:
-                        row_key.append(k)
-                        row_ent.append(eid)
-                        row_flags.append(flags)
-            for eid, flags in new_names.get(key, {}).items():
-                row_key.append(k)
-                row_ent.append(eid)
-                row_flags.append(flags)
+            mine = new_names.get(key, set())
+            if old:
+                mine = mine | {eid for eid, _p, _f in (_unpack(old) if isinstance(old, bytes) else old)
+                               if eid in self._records}
+            for eid in mine:
+                flags = names_of(eid).get(key)
+                if flags is not None and eid not in self._dead:
+                    row(k, eid, flags)
+            for eid, flags in self._rules.house.get(key, {}).items():
+                if eid not in self._dead:
+                    row(k, eid, flags)
         for key in key_list:
             self._lists[key] = []
-        if not row_key:
-            return
-        ents = np.asarray(row_ent, dtype=np.int64)
-        unique, local = np.unique(ents, return_inverse=True)
-        raw = np.array([self._raw_pop(int(e)) for e in unique], dtype=np.float64)
-        cand = _candidates(np.asarray(row_key, dtype=np.int64), len(key_list), local.astype(np.int64),
-                           np.asarray(row_flags, dtype=np.uint8), raw)
-        off = cand["cand_off"].tolist()
-        c_ent = unique[cand["cand_ent"].astype(np.int64)].tolist()
-        c_prior, c_flags = cand["cand_prior"].tolist(), cand["cand_flags"].tolist()
-        for k, key in enumerate(key_list):
-            lo, hi = off[k], off[k + 1]
-            self._lists[key] = list(zip(c_ent[lo:hi], c_prior[lo:hi], c_flags[lo:hi]))
+        if row_key:
+            ents = np.asarray(row_ent, dtype=np.int64)
+            unique, local = np.unique(ents, return_inverse=True)
+            raw = np.array([self._raw_pop(int(e)) for e in unique], dtype=np.float64)
+            cand = _candidates(np.asarray(row_key, dtype=np.int64), len(key_list), local.astype(np.int64),
+                               np.asarray(row_flags, dtype=np.uint8), raw)
+            off = cand["cand_off"].tolist()
+            c_ent = unique[cand["cand_ent"].astype(np.int64)].tolist()
+            c_prior, c_flags = cand["cand_prior"].tolist(), cand["cand_flags"].tolist()
+            for k, key in enumerate(key_list):
+                lo, hi = off[k], off[k + 1]
+                self._lists[key] = list(zip(c_ent[lo:hi], c_prior[lo:hi], c_flags[lo:hi]))
+        rules = self._rules
+        for key in key_list:
+            if key in rules.banned_keys:
+                self._lists[key] = []
+                continue
+            pinned = rules.pins.get(key)
+            if pinned is not None:
+                eid, flags = pinned
+                self._lists[key] = [] if eid in self._dead or eid in rules.banned else [(eid, 1.0, flags)]
+            elif rules.banned:
+                self._lists[key] = [r for r in self._lists[key] if r[0] not in rules.banned]
 
     def _raw_pop(self, eid: int) -> float:
         """The build's unnormalised popularity: sitelinks and in-degree (and PageRank when the
