@@ -45,7 +45,7 @@ from linkers.kb.dump import is_qid
 from linkers.kb.overlay import RULE_PREFIX, OverlayKB, record_change, tombstone
 
 from . import keys
-from .generations import versioned
+from .generations import kb_version_now
 from .wikidata import WikidataClient, validate_qids
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ MAX_AUDIT = 100_000
 MAX_CACHED_PER_ENTITY = 256
 
 
-def effective_kb_version(redis, base_version: str) -> str:
-    """The kb_version every process serves once it has caught up: ``base`` + generation."""
-    return versioned(base_version, int(redis.llen(keys.kb_changes(base_version))))
+#: The kb_version every process serves once it has caught up (sync client): ``push_changes``
+#: keeps the generations hash's ``kb`` field equal to the length of the change list.
+effective_kb_version = kb_version_now
 
 
 def generation_of(kb_version: str, base_version: str) -> int | None:

@@ -348,6 +348,7 @@ class OverlayKB(LookupsAndCards):
             self._changed = np.fromiter(sorted(mine), dtype=np.int64, count=len(mine))
         self._hash = hash((id(self), self.generation))
         self._card = lru_cache(maxsize=16384)(self._fact_card)
+        self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
 
     # --- identity: memos keyed by the KB see a new generation as a new KB ---------------------
     def __hash__(self) -> int:

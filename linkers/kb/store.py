@@ -35,7 +35,8 @@ def _map_array(path: Path, dtype) -> np.ndarray:
 class LookupsAndCards:
     """What every KB (``DiskKB``, ``linkers.kb.overlay.OverlayKB``) derives the same way from its
     ``internal_id``, ``record`` and ``candidates``: records by QID, lookups of a surface form,
-    fact cards (``self._card``: an ``lru_cache`` of ``_fact_card`` owned by the instance)."""
+    fact cards and superclasses (``self._card`` and ``self.superclasses``: ``lru_cache``s of
+    ``_fact_card`` and ``_superclasses`` owned by the instance)."""
 
     def entity(self, qid: str) -> dict | None:
         """The compact record of ``qid`` (see linkers.kb.dump), or None."""
@@ -58,6 +59,12 @@ class LookupsAndCards:
     def fact_card(self, qid: str, as_of: str | None = None) -> dict | None:
         """The entity's fact card as of a date (memoised: treat it as read-only)."""
         return self._card(qid, as_of)
+
+    def _superclasses(self, qid: str) -> frozenset[str]:
+        """Every class ``qid`` is a subclass of (P279, transitively) within this KB (memoised:
+        the type filter asks it once per type, not once per mention)."""
+        from ..classes import superclass_closure
+        return superclass_closure(qid, self.entity)
 
     def _fact_card(self, qid: str, as_of: str | None) -> dict | None:
         from ..facts import fact_card
@@ -95,6 +102,7 @@ class DiskKB(LookupsAndCards):
         self.record = lru_cache(maxsize=65536)(self._record)
         self.internal_id = lru_cache(maxsize=262144)(self._internal_id)
         self._card = lru_cache(maxsize=16384)(self._fact_card)
+        self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
 
     # --- entities -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -171,5 +179,5 @@ class DiskKB(LookupsAndCards):
         for name in layout.ARRAYS:
             setattr(self, "_" + name, None)
         self._blob = None
-        for memo in (self.record, self.internal_id, self._card):
+        for memo in (self.record, self.internal_id, self._card, self.superclasses):
             memo.cache_clear()
