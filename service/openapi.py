@@ -102,7 +102,9 @@ def build_openapi(settings: Settings) -> dict:
                           "404": _error("unknown (or expired) job")}}},
         "/v1/entities/{qid}": {"get": {
             "summary": "An entity's fact card (ETag, Cache-Control; 304 on If-None-Match)",
-            "parameters": [_path("qid", {"type": "string", "pattern": shapes.QID_PATTERN.pattern}),
+            "parameters": [_path("qid", {"type": "string", "pattern": shapes.entity_id_pattern(
+                               settings.local_id_prefix), "description": "a QID, or a newsroom "
+                               "entity's local id (FACTLINK_LOCAL_ID_PREFIX + name)"}),
                            _query("as_of", {"type": "string", "format": "date"},
                                   "facts as of this date (default: current)")],
             "responses": {"200": _json(shapes.FACT_CARD, "the fact card"),

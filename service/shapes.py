@@ -374,6 +374,12 @@ def parse_kb_add(value: object) -> tuple[list[str], list[dict], bool]:
     return list(dict.fromkeys(qids)), entities, wikidata_ids
 
 
+def entity_id_pattern(local_prefix: str) -> str:
+    """The pattern of a QID or a local id (``linkers.kb.overlay``), for the OpenAPI document."""
+    from linkers.kb.overlay import LOCAL_SUFFIX_PATTERN
+    return f"^(Q[1-9][0-9]{{0,11}}|{re.escape(local_prefix)}{LOCAL_SUFFIX_PATTERN})$"
+
+
 def parse_entity_id(raw: str, local_prefix: str) -> str:
     """A QID or a newsroom entity's local id (``local:acme-corp``)."""
     from linkers.kb.overlay import is_local_id

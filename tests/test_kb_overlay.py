@@ -257,3 +257,12 @@ def test_rules_survive_a_snapshot_and_follow_their_entity(base):
 def test_malformed_rules_are_refused(args, message):
     with pytest.raises(errors.InvalidInput, match=message):
         rule_change(*args)
+
+
+def test_superclasses_follow_an_edited_class(base):
+    """The type filter's P279 closure is memoised per KB generation, like cards."""
+    kb = OverlayKB(base, [record_change(entity("local:wire-service", "wire service",
+                                               claims={"P279": [item_claim("P279", FRANCE)]}))], 1)
+    assert FRANCE in kb.superclasses("local:wire-service")
+    kb.apply([record_change(entity("local:wire-service", "wire service"))], 2)
+    assert FRANCE not in kb.superclasses("local:wire-service")

@@ -60,9 +60,11 @@ from .store import LookupsAndCards
 OVERLAY_DIR = "overlay"
 CHANGES_FILE = "changes.jsonl"
 SNAPSHOT_FILE = "snapshot.msgpack"
+SNAPSHOT_MARK = "snapshot.json"
 DEFAULT_LOCAL_PREFIX = "local:"
 _LOCAL_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:$")
-_LOCAL_SUFFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+LOCAL_SUFFIX_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_LOCAL_SUFFIX_RE = re.compile(f"^{LOCAL_SUFFIX_PATTERN}$")
 # Entities sampled to recover the build's popularity scale on KBs whose meta.json predates
 # ``raw_pop_max`` (see ``_raw_pop_max``).
 POP_SCALE_SAMPLE = 4096
@@ -178,15 +180,19 @@ def changes_path(kb_dir: str | os.PathLike) -> Path:
     return Path(kb_dir) / OVERLAY_DIR / CHANGES_FILE
 
 
-def read_changes(path: str | os.PathLike, skip: int = 0) -> list[dict]:
+def read_changes(path: str | os.PathLike, skip: int = 0, offset: int = 0) -> list[dict]:
     """The changes in a changes file after the first ``skip`` (not parsed), oldest first; a torn
-    last line (a crash mid-append) is ignored, any other unreadable line is an error."""
+    last line (a crash mid-append) is ignored, any other unreadable line is an error. With the
+    byte ``offset`` where line ``skip`` starts, the lines before it are not even read."""
     path = Path(path)
     if not path.is_file():
         return []
-    lines = path.read_bytes().split(b"\n")
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        lines = fh.read().split(b"\n")
+    first = skip if not offset else 0
     out = []
-    for number, line in enumerate(lines[skip:], skip + 1):
+    for number, line in enumerate(lines[first:], first + 1):
         if not line.strip():
             continue
         try:
@@ -194,7 +200,8 @@ def read_changes(path: str | os.PathLike, skip: int = 0) -> list[dict]:
         except orjson.JSONDecodeError:
             if number >= len(lines) - 1:        # the last line, torn
                 break
-            raise KBFormatError(f"{path}:{number}: not a KB overlay change") from None
+            where = f"line {number}" if not offset else f"a line after byte {offset}"
+            raise KBFormatError(f"{path}:{number if not offset else where}: not a KB overlay change") from None
         out.append(change)
     return out
 
@@ -213,7 +220,15 @@ def open_overlay(base, kb_dir: str | os.PathLike):
         except KBFormatError:
             kb = None                    # written for another base or torn: rebuilt from changes
     start = kb.generation if kb is not None else 0
-    tail = read_changes(path, skip=start)
+    offset = 0
+    if kb is not None:
+        try:
+            mark = orjson.loads((path.parent / SNAPSHOT_MARK).read_bytes())
+            if mark.get("generation") == start:
+                offset = int(mark["offset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            offset = 0
+    tail = read_changes(path, skip=start, offset=offset)
     if kb is None:
         return OverlayKB(base, tail, len(tail))
     if tail:
@@ -224,10 +239,23 @@ def open_overlay(base, kb_dir: str | os.PathLike):
 def save_snapshot(kb: "OverlayKB", kb_dir: str | os.PathLike) -> None:
     """Write the overlay's snapshot next to its changes (atomically: a reader sees the old or the
     new one); an older snapshot is harmless, opening applies the changes after it."""
-    target = changes_path(kb_dir).parent / SNAPSHOT_FILE
+    path = changes_path(kb_dir)
+    target = path.parent / SNAPSHOT_FILE
     tmp = target.with_name(f".{SNAPSHOT_FILE}.{os.getpid()}.tmp")
     tmp.write_bytes(kb.snapshot())
     os.replace(tmp, target)
+    # where the changes after the snapshot start in the changes file, so opening skips the rest
+    # without reading it; a mark that does not match the snapshot's generation is ignored
+    offset, generation = 0, int(kb.generation)
+    with open(path, "rb") as fh:
+        for _ in range(generation):
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                return
+            offset += len(line)
+    tmp = target.with_name(f".{SNAPSHOT_MARK}.{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps({"generation": generation, "offset": offset}))
+    os.replace(tmp, path.parent / SNAPSHOT_MARK)
 
 
 def append_changes(path: str | os.PathLike, changes: list[dict]) -> int:
@@ -282,9 +310,11 @@ class _Snapshot(msgspec.Struct, array_like=True):
     gone: dict[int, bytes]
     own_links: list[int]                # overlay entities whose item claims differ from the base
     raw_new: dict[int, float]
-    lists: dict[str, bytes]             # sorted by key; rows packed as _ROW (decoded on use)
-    trie: bytes                         # marisa-trie of the keys of ``lists`` (for has_prefix)
-    rules: dict[str, bytes] = {}        # newsroom rules by id (orjson)
+    trie: bytes                         # marisa-trie of the alias keys the overlay decides
+    list_off: bytes                     # uint64[keys + 1] by trie key id: slices of list_rows
+    list_rows: bytes                    # candidate rows packed as _ROW (decoded on use)
+    rules: dict[str, bytes]             # newsroom rules by id (orjson)
+    raw_max: float
 
 
 # A candidate row packed: the same widths as the base's arrays (uint32 entity, float32 prior,
@@ -297,10 +327,6 @@ def _pack(rows) -> bytes:
     return np.array([tuple(r) for r in rows], dtype=_ROW).tobytes() if rows else b""
 
 
-def _unpack(blob: bytes) -> list[tuple[int, float, int]]:
-    return np.frombuffer(blob, dtype=_ROW).tolist() if blob else []
-
-
 _SNAPSHOT_ENCODER = msgspec.msgpack.Encoder()
 _SNAPSHOT_DECODER = msgspec.msgpack.Decoder(_Snapshot)
 
@@ -308,20 +334,21 @@ _SNAPSHOT_DECODER = msgspec.msgpack.Decoder(_Snapshot)
 class OverlayKB(LookupsAndCards):
     """A base ``DiskKB`` with changes on top; see the module docstring."""
 
-    def __init__(self, base, changes: Iterable[dict] = (), generation: int = 0):
+    def __init__(self, base, changes: Iterable[dict] = (), generation: int = 0,
+                 raw_pop_max: float | None = None):
         self.base = base
         self.path = getattr(base, "path", None)
         self.meta = getattr(base, "meta", {})
         self._n = len(base)
-        self._raw_max = _raw_pop_max(base)
+        self._raw_max = raw_pop_max if raw_pop_max is not None else _raw_pop_max(base)
         self._ids: dict[str, int] = {}            # overlay id -> internal id
         self._records: dict[int, dict | bytes] = {}   # internal id -> live overlay record
         self._dead: set[int] = set()              # tombstoned internal ids (base or new)
         self._gone: dict[int, dict | bytes] = {}  # records of tombstoned new ids
         self._redirects: dict[str, str] = {}
         self._own_links: set[int] = set()         # neighbours from the overlay record, not the base
-        # merged candidate lists of the keys the overlay touches (packed bytes from a snapshot)
-        self._lists: dict[str, list[tuple[int, float, int]] | bytes] = {}
+        # merged candidate lists of the keys the overlay touches (see _rows for a snapshot's)
+        self._lists: dict[str, list[tuple[int, float, int]]] = {}
         self._raw_new: dict[int, float] = {}
         self._nbr: dict[int, np.ndarray] = {}
         self._rule_set: dict[str, dict] = {}      # newsroom rules by id
@@ -331,6 +358,8 @@ class OverlayKB(LookupsAndCards):
         self.version_base: str | None = None
         self._keys_sorted: list[str] = []          # overlay keys not in ``_key_trie``, sorted
         self._key_trie = marisa_trie.Trie()         # overlay keys as of the snapshot opened
+        self._snap_off: np.ndarray | None = None     # their lists (by trie key id), decoded on use
+        self._snap_rows = np.zeros(0, dtype=_ROW)
         self._changed = np.zeros(0, dtype=np.int64)
         self._after_change()
         self.apply(changes, generation)
@@ -391,14 +420,20 @@ class OverlayKB(LookupsAndCards):
     def snapshot(self) -> bytes:
         def raw(rec):
             return rec if isinstance(rec, bytes) else orjson.dumps(rec)
+        keys = set(self._lists) | set(self._key_trie.keys())
+        trie = marisa_trie.Trie(keys)
+        by_id: list[list] = [[] for _ in range(len(trie))]
+        for key in keys:
+            by_id[trie[key]] = self._rows(key)
+        off = np.zeros(len(by_id) + 1, dtype=np.uint64)
+        np.cumsum([len(rows) for rows in by_id], out=off[1:])
+        rows = _pack([row for rows in by_id for row in rows])
         return _SNAPSHOT_ENCODER.encode(_Snapshot(
             self.base.version, int(self.generation), self._next, self._ids, sorted(self._dead),
             self._redirects, {e: raw(r) for e, r in self._records.items()},
             {e: raw(r) for e, r in self._gone.items()}, sorted(self._own_links), self._raw_new,
-            {key: rows if isinstance(rows, bytes) else _pack(rows)
-             for key, rows in sorted(self._lists.items())},
-            marisa_trie.Trie(self._lists).tobytes(),
-            {rule_id: orjson.dumps(rule) for rule_id, rule in self._rule_set.items()}))
+            trie.tobytes(), off.tobytes(), rows,
+            {rule_id: orjson.dumps(rule) for rule_id, rule in self._rule_set.items()}, self._raw_max))
 
     @classmethod
     def from_snapshot(cls, base, blob: bytes) -> "OverlayKB":
@@ -414,10 +449,12 @@ class OverlayKB(LookupsAndCards):
                 gc.enable()
         if state.base_version != base.version:
             raise KBFormatError(f"the overlay snapshot is for KB {state.base_version}, not {base.version}")
-        kb = cls(base)
+        kb = cls(base, raw_pop_max=state.raw_max)
         kb._ids, kb._records, kb._dead = state.ids, dict(state.records), set(state.dead)
         kb._gone, kb._redirects, kb._own_links = dict(state.gone), state.redirects, set(state.own_links)
-        kb._raw_new, kb._lists, kb._next = state.raw_new, state.lists, state.next_eid
+        kb._raw_new, kb._next = state.raw_new, state.next_eid
+        kb._snap_off = np.frombuffer(state.list_off, dtype=np.uint64)
+        kb._snap_rows = np.frombuffer(state.list_rows, dtype=_ROW)
         kb.generation = state.generation
         kb._rule_set = {rule_id: orjson.loads(rule) for rule_id, rule in state.rules.items()}
         kb._rules = kb._derive_rules()
@@ -570,11 +607,10 @@ class OverlayKB(LookupsAndCards):
             for eid, _prior, flags in (self.base.candidates(key) if self.base.has_key(key) else ()):
                 if eid not in self._dead and eid not in self._records:
                     row(k, eid, flags)
-            old = self._lists.get(key)
+            old = self._rows(key)
             mine = new_names.get(key, set())
             if old:
-                mine = mine | {eid for eid, _p, _f in (_unpack(old) if isinstance(old, bytes) else old)
-                               if eid in self._records}
+                mine = mine | {eid for eid, _p, _f in old if eid in self._records}
             for eid in mine:
                 flags = names_of(eid).get(key)
                 if flags is not None and eid not in self._dead:
@@ -717,18 +753,26 @@ class OverlayKB(LookupsAndCards):
         i = bisect.bisect_left(keys, key)
         return i < len(keys) and keys[i].startswith(key)
 
-    def has_key(self, key: str) -> bool:
+    def _rows(self, key: str) -> list[tuple[int, float, int]] | None:
+        """The overlay's candidate list of a key (None: the base decides it)."""
         rows = self._lists.get(key)
+        if rows is None and self._snap_off is not None:
+            kid = self._key_trie.get(key)
+            if kid is not None:
+                lo, hi = int(self._snap_off[kid]), int(self._snap_off[kid + 1])
+                rows = self._lists[key] = self._snap_rows[lo:hi].tolist()
+        return rows
+
+    def has_key(self, key: str) -> bool:
+        rows = self._rows(key)
         if rows is None:
             return self.base.has_key(key)
         return bool(rows)
 
     def candidates(self, key: str, limit: int | None = None) -> list[tuple[int, float, int]]:
-        rows = self._lists.get(key)
+        rows = self._rows(key)
         if rows is None:
             return self.base.candidates(key, limit)
-        if isinstance(rows, bytes):
-            rows = self._lists[key] = _unpack(rows)
         return rows[:limit] if limit is not None else list(rows)
 
     def close(self) -> None:
