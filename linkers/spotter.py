@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
+from .kb.dump import is_person
 from .text import alias_key, case_class, normalize, tokenize
 
 MAX_SPAN_TOKENS = 8
@@ -142,8 +143,10 @@ def spot(text: str, kb) -> list[Span]:
         return alias_key(norm[s:e])
 
     def own_label(key: str):
-        # the key is an entity's label written as a proper name (not "prime minister")
-        return lambda: any(f & FLAG_LABEL and not f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+        # the key is an entity's label written as a proper name (not "prime minister"), or an
+        # office's alias ("Secretary of State"); not a person's ("President Putin" is "Putin")
+        return lambda: any((f & FLAG_LABEL or (f & FLAG_ALIAS and not is_person(kb.record(e)))) and not f & FLAG_LOWER
+                           for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
 
     spans: list[Span] = []
     i = 0
@@ -253,14 +256,29 @@ def _is_acronym(tok: str) -> bool:
     return len(tok) >= 2 and tok.isupper()
 
 
+def _is_title_word(norm: str, toks, k: int) -> bool:
+    tok = norm[toks[k][0]:toks[k][1]]
+    return tok[:1].isupper() and tok.lower().rstrip(".") in TITLES
+
+
+def _ends_title(norm: str, toks, k: int) -> bool:
+    """Token k ends a title written before a name: a title word ("Ukrainian President",
+    "Foreign Minister") or the office after one ("Secretary of State")."""
+    if _is_title_word(norm, toks, k):
+        return True
+    return (k >= 2 and norm[toks[k - 1][0]:toks[k - 1][1]] == "of" and _is_title_word(norm, toks, k - 2)
+            and norm[toks[k - 2][1]:toks[k][0]] == " of " and _is_capitalised_name_token(norm, *toks[k]))
+
+
 def _embedded(norm: str, toks, i: int, j: int) -> bool:
-    """The span is part of a longer run of capitalised words (titles aside): the run
-    probably names something else ("Key Tronic Inc" is not "Inc")."""
-    before = i > 0 and _joins_name(norm, toks, i - 1, i) and \
-        norm[toks[i - 1][0]:toks[i - 1][1]].lower().rstrip(".") not in TITLES
+    """The span is part of a longer run of capitalised words: the run probably names
+    something else ("Key Tronic Inc" is not "Inc"). Not an office and the name after it: in
+    "Secretary of State Antony Blinken" each is its own mention (a one-word title such as
+    "Prince" or "Queen" is no mention of its own: it stays embedded)."""
+    before = i > 0 and _joins_name(norm, toks, i - 1, i) and not _ends_title(norm, toks, i - 1)
     # a ticker after a name does not make the name part of something longer
     # ("Rockwell International ROK"), but the ticker itself stays embedded
-    after = (j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1)
+    after = (j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1) and not (j > i and _ends_title(norm, toks, j))
              and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
                       and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
     return before or after
@@ -290,8 +308,7 @@ def _after_person_cue(norm: str, toks, i: int) -> bool:
     if i == 0 or norm[toks[i - 1][1]:toks[i][0]] != " ":
         return False
     prev = norm[toks[i - 1][0]:toks[i - 1][1]]
-    low = prev.lower().rstrip(".")
-    return (low in TITLES and prev[:1].isupper()) or (prev.islower() and low in KINSHIP)
+    return _ends_title(norm, toks, i - 1) or (prev.islower() and prev in KINSHIP)
 
 
 def _before_common_noun(norm: str, toks, j: int) -> bool:
@@ -332,8 +349,9 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
             flush()
             continue
         if _is_capitalised_name_token(norm, s, e):
-            if run and norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&"):
-                flush()
+            if run and (norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&")
+                        or (len(run) > 1 and _ends_title(norm, toks, run[-1]) and not _is_title_word(norm, toks, k))):
+                flush()         # "Foreign Minister" | "Sergei Lavrov": an office is its own mention
             run.append(k)
         elif run and norm[s:e].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
             run.append(k)

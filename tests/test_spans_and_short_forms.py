@@ -1,0 +1,88 @@
+"""Spans and short forms as news writes them (issue 10, kinds 4-6), on invented sentences over
+real Wikidata items (QIDs, labels and aliases as the shared subset has them; checked below)."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from linkers import link, open_kb
+from linkers.shortforms import initials, is_short_form
+
+from wikidata_dump import built_kb, item
+
+HUMAN, STATE_OF_US, CITY = "Q5", "Q35657", "Q515"
+BARBARA_WALTERS = item("Q231417", "Barbara Walters", "American broadcast journalist, author, and television personality",
+                       ["Barbara Jill Walters"], claims={"P31": [HUMAN]}, enwiki="Barbara Walters")
+JULIE_WALTERS = item("Q228747", "Julie Walters", "English actress and writer", ["Julia Mary Walters"],
+                     claims={"P31": [HUMAN]}, enwiki="Julie Walters")
+AP = item("Q40469", "Associated Press", "American multinational nonprofit news agency",
+          ["the AP", "AP", "AP Wire", "the Associated Press"], enwiki="Associated Press")
+ANDHRA_PRADESH = item("Q1159", "Andhra Pradesh", "state in India", ["A.P", "A.P."], enwiki="Andhra Pradesh")
+PRESIDENT_OF_UKRAINE = item("Q579677", "President of Ukraine", "head of state of Ukraine", ["Ukrainian president"],
+                            claims={"P31": ["Q4164871"]}, enwiki="President of Ukraine")
+UKRAINE = item("Q212", "Ukraine", "sovereign state in eastern Europe", ["Ukrainia", "UKR"], enwiki="Ukraine")
+ZELENSKYY = item("Q3874799", "Volodymyr Zelenskyi", "6th President of Ukraine", ["Volodymyr Zelenskyy"],
+                 claims={"P31": [HUMAN]}, enwiki="Volodymyr Zelenskyy")
+US_SECRETARY_OF_STATE = item("Q14213", "United States Secretary of State", "Head of the U.S. Department of State",
+                             ["Secretary of State of the United States", "U.S. Secretary of State", "Secretary of State"],
+                             claims={"P31": ["Q294414"]}, enwiki="United States Secretary of State")
+ITEMS = [US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    return built_kb(tmp_path_factory.mktemp("spans-kb"), ITEMS)
+
+
+def linked(text: str, kb) -> list[tuple[str, str | None]]:
+    return [(m.text, m.qid) for m in link(text, kb).mentions if m.qid]
+
+
+def test_the_items_of_these_tests_are_real_wikidata_items(full_kb):
+    shared = open_kb(full_kb)
+    for it in ITEMS:
+        rec = shared.entity(it["id"])
+        assert rec is not None, it["id"]
+        assert rec["l"] == it["labels"]["en"]["value"]
+
+
+# --- kind 4: short forms of a name used earlier ----------------------------------------------
+def test_a_surname_after_the_full_name_is_that_person_not_another_of_the_surname(kb):
+    got = linked("Barbara Walters interviewed the senator on Monday. Walters said it went well.", kb)
+    assert ("Walters", "Q231417") in got
+
+
+def test_initials_after_the_full_name_are_that_name(kb):
+    # "AP" alone is more often Andhra Pradesh; after "The Associated Press" it is the agency
+    got = linked("The Associated Press reported the fire. AP said three people died.", kb)
+    assert ("AP", "Q40469") in got
+
+
+def test_what_a_real_short_form_is():
+    walters = {"l": "Barbara Walters", "a": ["Barbara Jill Walters"]}
+    assert is_short_form("Walters", walters, person=True)
+    ap = {"l": "Associated Press", "a": ["AP Wire"]}
+    assert is_short_form("AP", ap, person=False) and initials("American Telephone and Telegraph Co") == "ATT"
+    office = {"l": "President of Ukraine", "a": ["Ukrainian president"]}
+    assert not is_short_form("Ukrainian", office, person=False)
+    assert is_short_form("Morgan", {"l": "Morgan Stanley", "a": []}, person=False)
+
+
+# --- kind 6: propagation errors ----------------------------------------------------------------
+def test_a_word_that_qualifies_a_title_is_never_the_office(kb):
+    text = ("Macron traveled to Kyiv to meet with Ukrainian President Volodymyr Zelenskyy. "
+            "Critics say it would give Russia influence over Ukrainian politics.")
+    mentions = link(text, kb).mentions
+    assert [m.qid for m in mentions if m.text == "Ukrainian"] in ([], [None])
+    assert ("Ukrainian President", "Q579677") in [(m.text, m.qid) for m in mentions]
+
+
+# --- kind 5: spans -----------------------------------------------------------------------------
+def test_a_title_before_a_name_is_its_own_mention_and_does_not_hide_the_name(kb):
+    mentions = link("Secretary of State Antony Blinken told reporters on Monday.", kb).mentions
+    assert [(m.text, m.qid) for m in mentions] == [("Secretary of State", "Q14213"), ("Antony Blinken", None)]
+
+
+def test_an_office_the_kb_lacks_and_the_name_after_it_are_two_mentions(kb):
+    mentions = link("Foreign Minister Sergei Lavrov met Zelenskyy.", kb).mentions
+    assert [m.text for m in mentions][:2] == ["Foreign Minister", "Sergei Lavrov"]
