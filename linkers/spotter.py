@@ -127,10 +127,37 @@ def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None
     return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
 
 
+def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list[tuple[int, int]]:
+    """A hyphenated word that begins no name of the KB may be two words: a name and a common
+    word ("UK-based", "Soviet-era") or two names ("Delhi-Noida", each a name of its own in
+    the KB). Not a prefix and a name ("ex-Miami Dolphins" stays as it was spotted). "Coca-Cola" (a name), "Bristol-Myers" ("Myers" is only a surname),
+    "T-Mobile" and "IL-2" (a letter, a number) stay whole."""
+    out: list[tuple[int, int]] = []
+    for s, e in toks:
+        word = norm[s:e]
+        if "-" in word and not kb.has_prefix(key_of(s, e)):
+            parts = word.split("-")
+            if all(len(p) >= 2 and p.isalpha() for p in parts):
+                names = [p for p in parts if p[:1].isupper()]
+                # a name before a common word ("UK-based"), or names only, each its own
+                if parts[0] in names and (len(names) < len(parts) or all(_own_name(kb, p.lower()) for p in names)):
+                    at = s
+                    for part in parts:
+                        out.append((at, at + len(part)))
+                        at += len(part) + 1
+                    continue
+        out.append((s, e))
+    return out
+
+
+def _own_name(kb, key: str) -> bool:
+    """Some entity has ``key`` as its capitalised label or alias (not as a surname)."""
+    return any(f & (FLAG_LABEL | FLAG_ALIAS) and not f & (FLAG_LOWER | FLAG_ACRONYM)
+               for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
+
 def spot(text: str, kb) -> list[Span]:
     norm = normalize(text)
-    toks = tokenize(norm)
-    n = len(toks)
     # alias_key of a span, by slicing one lower-cased copy when that is provably the same
     # (ASCII text: lower() keeps offsets; no dots or double spaces to fold).
     lowered = norm.lower() if norm.isascii() else None
@@ -141,6 +168,9 @@ def spot(text: str, kb) -> list[Span]:
             if "." not in k and "  " not in k:
                 return k
         return alias_key(norm[s:e])
+
+    toks = _split_compounds(norm, tokenize(norm), kb, key_of)
+    n = len(toks)
 
     def own_label(key: str):
         # the key is an entity's label written as a proper name (not "prime minister"), or an
@@ -249,7 +279,7 @@ def _mark_lists(norm: str, spans: list[Span]) -> None:
 def _joins_name(norm: str, toks, a: int, b: int) -> bool:
     """Tokens a and b (adjacent) belong to one capitalised name run."""
     gap = norm[toks[a][1]:toks[b][0]]
-    return gap in (" ", "-", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
+    return gap in (" ", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
 
 
 def _is_acronym(tok: str) -> bool:

@@ -26,7 +26,11 @@ ZELENSKYY = item("Q3874799", "Volodymyr Zelenskyi", "6th President of Ukraine", 
 US_SECRETARY_OF_STATE = item("Q14213", "United States Secretary of State", "Head of the U.S. Department of State",
                              ["Secretary of State of the United States", "U.S. Secretary of State", "Secretary of State"],
                              claims={"P31": ["Q294414"]}, enwiki="United States Secretary of State")
-ITEMS = [US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+UK = item("Q145", "United Kingdom", "country in Western Europe", ["U.K.", "UK", "GB"], enwiki="United Kingdom")
+DELHI = item("Q1353", "Delhi", "Indian metropolis and union territory that includes New Delhi", ["NCT"],
+             claims={"P31": [CITY]}, enwiki="Delhi")
+NOIDA = item("Q278204", "Noida", "City in Uttar Pradesh, India", claims={"P31": [CITY]}, enwiki="Noida")
+ITEMS = [UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +90,13 @@ def test_a_title_before_a_name_is_its_own_mention_and_does_not_hide_the_name(kb)
 def test_an_office_the_kb_lacks_and_the_name_after_it_are_two_mentions(kb):
     mentions = link("Foreign Minister Sergei Lavrov met Zelenskyy.", kb).mentions
     assert [m.text for m in mentions][:2] == ["Foreign Minister", "Sergei Lavrov"]
+
+
+def test_a_hyphenated_compound_of_a_name_and_a_word_gives_the_name(kb):
+    got = linked("The UK-based company opened a plant on Monday.", kb)
+    assert got == [("UK", "Q145")]
+
+
+def test_a_hyphenated_compound_of_two_names_gives_both(kb):
+    got = linked("Traffic on the Delhi-Noida highway was slow.", kb)
+    assert got == [("Delhi", "Q1353"), ("Noida", "Q278204")]
