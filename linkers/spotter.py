@@ -112,7 +112,7 @@ def _possessive_end(norm: str, start: int, end: int) -> int | None:
     return None
 
 
-def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None) -> bool:
+def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None, the_name=None) -> bool:
     """A span may name an entity if one of its words is a capitalised name word; a lone
     sentence-initial word must not be a common word. A span starting with a title
     ("President Reagan") is spotted without it, unless ``named()`` says the whole span is
@@ -121,7 +121,11 @@ def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None
         if norm[toks[edge][0]:toks[edge][1]].islower() and norm[toks[edge][0]:toks[edge][1]] in STOPWORDS:
             return False
     if j > i and norm[toks[i][0]:toks[i][1]].lower() == "the":
-        return False        # "The Fed" at a sentence start is "Fed" (the KB keys names without "the")
+        # "The Fed" at a sentence start is "Fed" (the KB keys names without "the" too), but
+        # "The Home Depot" is that company's name with its article
+        return bool(the_name and norm[toks[i][0]] == "T" and the_name()
+                    and all(_is_capitalised_name_token(norm, *toks[k]) or norm[toks[k][0]:toks[k][1]] in CONNECTORS
+                            for k in range(i + 1, j + 1)))
     if j > i and norm[toks[i][0]:toks[i][1]].lower().rstrip(".") in TITLES and not (named and named()):
         return False
     return any(_is_capitalised_name_token(norm, *toks[k]) for k in range(i, j + 1))
@@ -130,8 +134,9 @@ def _eligible(norm: str, toks: list[tuple[int, int]], i: int, j: int, named=None
 def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list[tuple[int, int]]:
     """A hyphenated word that begins no name of the KB may be two words: a name and a common
     word ("UK-based", "Soviet-era") or two names ("Delhi-Noida", each a name of its own in
-    the KB). Not a prefix and a name ("ex-Miami Dolphins" stays as it was spotted). "Coca-Cola" (a name), "Bristol-Myers" ("Myers" is only a surname),
-    "T-Mobile" and "IL-2" (a letter, a number) stay whole."""
+    the KB). Not a prefix and a name ("ex-Miami Dolphins" stays as it was spotted).
+    "Coca-Cola" (a name), "Bristol-Myers" ("Myers" is only a surname), "T-Mobile" and "IL-2"
+    (a letter, a number) stay whole."""
     out: list[tuple[int, int]] = []
     for s, e in toks:
         word = norm[s:e]
@@ -178,14 +183,15 @@ def spot(text: str, kb) -> list[Span]:
         return lambda: any((f & FLAG_LABEL or (f & FLAG_ALIAS and not is_person(kb.record(e)))) and not f & FLAG_LOWER
                            for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
 
-    spans: list[Span] = []
-    i = 0
-    while i < n:
+    def the_name(key: str):
+        # the key is an entity's label that Wikidata writes with a capital "The" ("The Home
+        # Depot"); an alias is not enough ("The Fed", "The House", "The commander")
+        return lambda: any(kb.record(e)["l"][:4] == "The " for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW)
+                           if f & FLAG_LABEL and not f & FLAG_LOWER)
+
+    def longest(i: int):
+        """(last token, end, key) of the longest name starting at token i, or None."""
         best = None
-        first = norm[toks[i][0]:toks[i][1]]
-        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[toks[i + 1][0]].isupper()):
-            i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
-            continue
         for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
             s, e = toks[i][0], toks[j][1]
             key = key_of(s, e)
@@ -195,12 +201,27 @@ def spot(text: str, kb) -> list[Span]:
             # a name of its own.
             comma = norm.find(", ", s, e)
             split = comma != -1 and kb.has_key(key_of(s, comma))
-            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j, own_label(core)):
+            if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j, own_label(core), the_name(core)):
                 best = (j, pe, core)
-            if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key)):
+            if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key), the_name(key)):
                 best = (j, e, key)
             if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
+        return best
+
+    spans: list[Span] = []
+    i = 0
+    while i < n:
+        first = norm[toks[i][0]:toks[i][1]]
+        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[toks[i + 1][0]].isupper()):
+            i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
+            continue
+        best = longest(i)
+        if best is not None and best[0] > i and first == "The":
+            # "The International Chamber of Commerce" is not "The International" (a film)
+            after = longest(i + 1)
+            if after is not None and after[1] > best[1]:
+                best = None
         if best is not None:
             j, e, key = best
             s = toks[i][0]
@@ -219,6 +240,12 @@ def spot(text: str, kb) -> list[Span]:
             window = kb.candidates(key, CANDIDATE_WINDOW)
             cands = [c for c in window if not c[2] & (FLAG_LOWER | FLAG_GIVEN)
                      and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
+            # "Calif.", "Mich.": an abbreviation keeps its period when Wikidata writes the
+            # name so (California's alias "Calif."); the sentence may end there too.
+            if (norm[e:e + 1] == "." and e == toks[j][1] and len(surface) <= 6
+                    and any(surface + "." in (rec["l"], *rec["a"]) for rec in map(kb.record, (c[0] for c in cands[:3])))):
+                e += 1
+                surface = text[s:e]
             initial = _sentence_initial(norm, s)
             # Keys are case-folded, so a key's prior is shared with common nouns ("moon" the
             # natural satellite), which never match a capitalised mention. A capitalised word

@@ -30,7 +30,16 @@ UK = item("Q145", "United Kingdom", "country in Western Europe", ["U.K.", "UK", 
 DELHI = item("Q1353", "Delhi", "Indian metropolis and union territory that includes New Delhi", ["NCT"],
              claims={"P31": [CITY]}, enwiki="Delhi")
 NOIDA = item("Q278204", "Noida", "City in Uttar Pradesh, India", claims={"P31": [CITY]}, enwiki="Noida")
-ITEMS = [UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+CALIFORNIA = item("Q99", "California", "state of the United States of America",
+                  ["Calif.", "CA", "The Golden State", "State of California"], claims={"P31": [STATE_OF_US]},
+                  enwiki="California")
+MICHIGAN = item("Q1166", "Michigan", "state of the United States of America", ["State of Michigan", "Mich.", "MI"],
+                claims={"P31": [STATE_OF_US]}, enwiki="Michigan")
+NEW_JERSEY = item("Q1408", "New Jersey", "state of the United States of America", ["Jersey", "N.J.", "NJ"],
+                  claims={"P31": [STATE_OF_US]}, enwiki="New Jersey")
+HOME_DEPOT = item("Q864407", "The Home Depot", "American home improvement supplies retailing company",
+                  ["Home Depot"], enwiki="The Home Depot")
+ITEMS = [CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +109,15 @@ def test_a_hyphenated_compound_of_a_name_and_a_word_gives_the_name(kb):
 def test_a_hyphenated_compound_of_two_names_gives_both(kb):
     got = linked("Traffic on the Delhi-Noida highway was slow.", kb)
     assert got == [("Delhi", "Q1353"), ("Noida", "Q278204")]
+
+
+def test_a_state_abbreviation_keeps_its_period(kb):
+    got = linked("The fire started in Sacramento, Calif., and spread to Detroit, Mich., and Newark, N.J.", kb)
+    assert got == [("Calif.", "Q99"), ("Mich.", "Q1166"), ("N.J.", "Q1408")]
+
+
+def test_the_belongs_to_a_name_whose_label_has_it(kb):
+    assert linked("The Home Depot said sales rose.", kb) == [("The Home Depot", "Q864407")]
+    assert linked("Sales rose at The Home Depot on Monday.", kb) == [("The Home Depot", "Q864407")]
+    # an alias with "the" is not enough: the agency's label is "Associated Press"
+    assert linked("The Associated Press said so.", kb) == [("Associated Press", "Q40469")]
