@@ -11,6 +11,7 @@ that match nothing come back as NIL spans, so users see what the KB lacks.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
@@ -69,6 +70,9 @@ KINSHIP = frozenset("""
 father mother husband wife partner son daughter brother sister uncle aunt cousin grandson
 granddaughter grandfather grandmother boyfriend girlfriend fiance fiancee widow widower
 """.split())
+NEWS_AGENCY = "Q192283"
+# What a club's name ends in that news leaves out ("Crystal Palace" is "Crystal Palace F.C.").
+CLUB_SUFFIXES = ("fc", "afc", "cf")
 CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
 # What joins the words of one longer name ("Chamber of Commerce", "Children 's Hospital").
 RUN_JOINERS = CONNECTORS | {"on", "in"}
@@ -205,6 +209,11 @@ def spot(text: str, kb) -> list[Span]:
                 best = (j, pe, core)
             if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key), the_name(key)):
                 best = (j, e, key)
+            elif not split and j > i and kb.has_prefix(key + " "):
+                # "Crystal Palace" for "Crystal Palace F.C.": news drops a club's form
+                club = next((k for k in (f"{key} {suffix}" for suffix in CLUB_SUFFIXES) if kb.has_key(k)), None)
+                if club is not None and _eligible(norm, toks, i, j):
+                    best = (j, e, club)
             if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
                 break
         return best
@@ -267,6 +276,13 @@ def spot(text: str, kb) -> list[Span]:
                 cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
             if company:     # "Boston Corp" is not Boston
                 cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
+            if _agency_credit(norm, s, e):
+                # "MOSCOW (Reuters) -", "WASHINGTON (AP) -": the credit after a dateline
+                # names a news agency (not Andhra Pradesh), if the KB has one by that name
+                agencies = [c for c in cands if NEWS_AGENCY in kb.record(c[0])["t"]]
+                total = sum(c[1] for c in agencies)
+                if agencies and total > 0:
+                    cands = [(eid, prior / total, flags) for eid, prior, flags in agencies]
             if (cands or given) and not single_common:
                 spans.append(Span(s, e, surface, key, cands, embedded=embedded,
                                   modifier=i == j and _before_common_noun(norm, toks, j), given=given,
@@ -301,6 +317,14 @@ def _mark_lists(norm: str, spans: list[Span]) -> None:
                 and after[1].lower().rstrip(".,;") in COMPANY_SUFFIXES):
             for sp in members:
                 sp.listed = None
+
+
+_CREDIT_END = re.compile(r"\) ?-")
+
+
+def _agency_credit(norm: str, s: int, e: int) -> bool:
+    """The span is a dateline's credit: in parentheses right before the dash ("(AP) -")."""
+    return s > 0 and norm[s - 1] == "(" and _CREDIT_END.match(norm, e) is not None
 
 
 def _joins_name(norm: str, toks, a: int, b: int) -> bool:

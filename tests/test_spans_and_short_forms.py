@@ -16,7 +16,7 @@ BARBARA_WALTERS = item("Q231417", "Barbara Walters", "American broadcast journal
 JULIE_WALTERS = item("Q228747", "Julie Walters", "English actress and writer", ["Julia Mary Walters"],
                      claims={"P31": [HUMAN]}, enwiki="Julie Walters")
 AP = item("Q40469", "Associated Press", "American multinational nonprofit news agency",
-          ["the AP", "AP", "AP Wire", "the Associated Press"], enwiki="Associated Press")
+          ["the AP", "AP", "AP Wire", "the Associated Press"], claims={"P31": ["Q192283"]}, enwiki="Associated Press")
 ANDHRA_PRADESH = item("Q1159", "Andhra Pradesh", "state in India", ["A.P", "A.P."], enwiki="Andhra Pradesh")
 PRESIDENT_OF_UKRAINE = item("Q579677", "President of Ukraine", "head of state of Ukraine", ["Ukrainian president"],
                             claims={"P31": ["Q4164871"]}, enwiki="President of Ukraine")
@@ -39,7 +39,18 @@ NEW_JERSEY = item("Q1408", "New Jersey", "state of the United States of America"
                   claims={"P31": [STATE_OF_US]}, enwiki="New Jersey")
 HOME_DEPOT = item("Q864407", "The Home Depot", "American home improvement supplies retailing company",
                   ["Home Depot"], enwiki="The Home Depot")
-ITEMS = [CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+FOOTBALL_CLUB = "Q476028"
+CRYSTAL_PALACE = item("Q19467", "Crystal Palace F.C.", "English association football league club based in London",
+                      ["The Eagles"], claims={"P31": [FOOTBALL_CLUB]}, enwiki="Crystal Palace F.C.")
+ASTON_VILLA = item("Q18711", "Aston Villa F.C.", "professional association football club based in Birmingham, England",
+                   ["The Villans", "AVFC", "Aston Villa"], claims={"P31": [FOOTBALL_CLUB]}, enwiki="Aston Villa F.C.")
+MOSCOW = item("Q649", "Moscow", "capital and most populous city of Russia", ["City of Moscow"],
+              claims={"P31": [CITY]}, enwiki="Moscow")
+RUSSIA = item("Q159", "Russia", "sovereign state in Eastern Europe and Northern Asia", ["RF", "Russian Federation"],
+              enwiki="Russia")
+NEW_YORK_CITY = item("Q60", "New York City", "largest city in the United States", ["New York", "NY City"],
+                     claims={"P31": [CITY]}, enwiki="New York City")
+ITEMS = [CRYSTAL_PALACE, ASTON_VILLA, MOSCOW, RUSSIA, NEW_YORK_CITY, CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +132,16 @@ def test_the_belongs_to_a_name_whose_label_has_it(kb):
     assert linked("Sales rose at The Home Depot on Monday.", kb) == [("The Home Depot", "Q864407")]
     # an alias with "the" is not enough: the agency's label is "Associated Press"
     assert linked("The Associated Press said so.", kb) == [("Associated Press", "Q40469")]
+
+
+def test_a_club_is_named_without_its_form(kb):
+    got = linked("Crystal Palace beat Aston Villa 2-1 on Saturday.", kb)
+    assert got == [("Crystal Palace", "Q19467"), ("Aston Villa", "Q18711")]
+
+
+def test_an_all_caps_dateline_is_its_place_and_its_credit_the_agency(kb):
+    assert linked("MOSCOW (Reuters) - Russia said on Monday it would hold talks.", kb) == [
+        ("MOSCOW", "Q649"), ("Russia", "Q159")]
+    assert linked("NEW YORK \u2014 Stocks fell on Monday.", kb) == [("NEW YORK", "Q60")]
+    # "AP" alone is more often Andhra Pradesh; as a dateline's credit it is the agency
+    assert linked("MOSCOW (AP) \u2014 Russia said on Monday it would hold talks.", kb)[1] == ("AP", "Q40469")
