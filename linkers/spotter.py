@@ -218,6 +218,7 @@ def spot(text: str, kb) -> list[Span]:
                 break
         return best
 
+    headline = _headline_tokens(norm, toks)
     spans: list[Span] = []
     i = 0
     while i < n:
@@ -267,7 +268,7 @@ def spot(text: str, kb) -> list[Span]:
                 if 0 < common < 1:
                     cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
             single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
-            embedded = _embedded(norm, toks, i, j)
+            embedded = _embedded(norm, toks, i, j) and not (headline[i] and j > i)
             given = (i == j and not embedded and not company and not acronym_ok
                      and any(c[2] & FLAG_GIVEN for c in window))
             if embedded:
@@ -283,6 +284,8 @@ def spot(text: str, kb) -> list[Span]:
                 total = sum(c[1] for c in agencies)
                 if agencies and total > 0:
                     cands = [(eid, prior / total, flags) for eid, prior, flags in agencies]
+            if surface in REPOST_MARKERS and _REPOST_AFTER.match(norm, e):
+                cands, given = [], False     # "RT @user:" re-posts; it names nothing
             if (cands or given) and not single_common:
                 spans.append(Span(s, e, surface, key, cands, embedded=embedded,
                                   modifier=i == j and _before_common_noun(norm, toks, j), given=given,
@@ -317,6 +320,31 @@ def _mark_lists(norm: str, spans: list[Span]) -> None:
                 and after[1].lower().rstrip(".,;") in COMPANY_SUFFIXES):
             for sp in members:
                 sp.listed = None
+
+
+# Social posts quoted in the news re-post with a marker before the author's handle
+# ("RT @user: ..."): the marker is no name (it is not Rotten Tomatoes).
+REPOST_MARKERS = frozenset({"RT", "MT", "HT"})
+_REPOST_AFTER = re.compile(r" ?:? ?@\w")
+# A clause this long, with this share of its words capitalised, is written in title case.
+HEADLINE_WORDS = 4
+HEADLINE_SHARE = 0.75
+_CLAUSE_END = frozenset(".!?:;\"()[]|")
+
+
+def _headline_tokens(norm: str, toks) -> list[bool]:
+    """Per token: it is in a clause written in title case ("Kid Cudi Opens Up About Cocaine
+    Use"), where capitals do not mark where a name ends, so a name there is not "embedded"
+    in the capitalised words around it."""
+    out = [False] * len(toks)
+    start = 0
+    for k in range(len(toks) + 1):
+        if k == len(toks) or (k > start and any(c in _CLAUSE_END or c == "\n" for c in norm[toks[k - 1][1]:toks[k][0]])):
+            words = [norm[a:b] for a, b in toks[start:k] if norm[a].isalpha()]
+            if len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words):
+                out[start:k] = [True] * (k - start)
+            start = k
+    return out
 
 
 _CREDIT_END = re.compile(r"\) ?-")
@@ -429,7 +457,7 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
         if covered[s] or covered[e - 1]:
             flush()
             continue
-        if _is_capitalised_name_token(norm, s, e):
+        if _is_capitalised_name_token(norm, s, e) and not (norm[s:e] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
             if run and (norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&")
                         or (len(run) > 1 and _ends_title(norm, toks, run[-1]) and not _is_title_word(norm, toks, k))):
                 flush()         # "Foreign Minister" | "Sergei Lavrov": an office is its own mention

@@ -145,3 +145,13 @@ def test_an_all_caps_dateline_is_its_place_and_its_credit_the_agency(kb):
     assert linked("NEW YORK \u2014 Stocks fell on Monday.", kb) == [("NEW YORK", "Q60")]
     # "AP" alone is more often Andhra Pradesh; as a dateline's credit it is the agency
     assert linked("MOSCOW (AP) \u2014 Russia said on Monday it would hold talks.", kb)[1] == ("AP", "Q40469")
+
+
+def test_a_name_in_a_title_case_headline_is_not_hidden_by_the_capitals_around_it(kb):
+    got = linked("Barbara Walters Opens Up About Her Final Interview", kb)
+    assert got == [("Barbara Walters", "Q231417")]
+
+
+def test_a_repost_marker_is_no_name(kb):
+    mentions = link("RT @newsdesk: Crystal Palace beat Aston Villa. Agreed RT @fan: Villa lost.", kb).mentions
+    assert "RT" not in [m.text for m in mentions]
