@@ -12,6 +12,7 @@ that match nothing come back as NIL spans, so users see what the KB lacks.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
@@ -141,21 +142,29 @@ def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list
     the KB). Not a prefix and a name ("ex-Miami Dolphins" stays as it was spotted).
     "Coca-Cola" (a name), "Bristol-Myers" ("Myers" is only a surname), "T-Mobile" and "IL-2"
     (a letter, a number) stay whole."""
+    splits: dict[int, list[tuple[int, int]]] = {}
+    for m in _HYPHEN.finditer(norm):
+        k = bisect_right(toks, (m.start(), len(norm))) - 1
+        if k < 0 or k in splits:
+            continue
+        s, e = toks[k]
+        if not s <= m.start() < e or kb.has_prefix(key_of(s, e)):
+            continue
+        parts = norm[s:e].split("-")
+        names = [p for p in parts if p[:1].isupper()]
+        # a name before a common word ("UK-based"), or names only, each its own
+        if (all(len(p) >= 2 and p.isalpha() for p in parts) and parts[0] in names
+                and (len(names) < len(parts) or all(_own_name(kb, p.lower()) for p in names))):
+            at, pieces = s, []
+            for part in parts:
+                pieces.append((at, at + len(part)))
+                at += len(part) + 1
+            splits[k] = pieces
+    if not splits:
+        return toks
     out: list[tuple[int, int]] = []
-    for s, e in toks:
-        word = norm[s:e]
-        if "-" in word and not kb.has_prefix(key_of(s, e)):
-            parts = word.split("-")
-            if all(len(p) >= 2 and p.isalpha() for p in parts):
-                names = [p for p in parts if p[:1].isupper()]
-                # a name before a common word ("UK-based"), or names only, each its own
-                if parts[0] in names and (len(names) < len(parts) or all(_own_name(kb, p.lower()) for p in names)):
-                    at = s
-                    for part in parts:
-                        out.append((at, at + len(part)))
-                        at += len(part) + 1
-                    continue
-        out.append((s, e))
+    for k, tok in enumerate(toks):
+        out.extend(splits.get(k, (tok,)))
     return out
 
 
@@ -196,6 +205,7 @@ def spot(text: str, kb) -> list[Span]:
     def longest(i: int):
         """(last token, end, key) of the longest name starting at token i, or None."""
         best = None
+        unmatched = []
         for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
             s, e = toks[i][0], toks[j][1]
             key = key_of(s, e)
@@ -207,18 +217,24 @@ def spot(text: str, kb) -> list[Span]:
             split = comma != -1 and kb.has_key(key_of(s, comma))
             if not split and core is not None and kb.has_key(core) and _eligible(norm, toks, i, j, own_label(core), the_name(core)):
                 best = (j, pe, core)
-            if not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key), the_name(key)):
+            matched = not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key), the_name(key))
+            if matched:
                 best = (j, e, key)
-            elif not split and j > i and kb.has_prefix(key + " "):
-                # "Crystal Palace" for "Crystal Palace F.C.": news drops a club's form
+            prefix = kb.has_prefix(key)
+            if prefix and not matched and not split and j > i:
+                unmatched.append((j, e, key))       # a longer name begins so: perhaps a club's
+            if not prefix and (core is None or not kb.has_prefix(core)):
+                break
+        # "Crystal Palace" for "Crystal Palace F.C.": news drops a club's form
+        for j, e, key in reversed(unmatched):
+            if best is not None and j <= best[0]:
+                break
+            if kb.has_prefix(key + " "):
                 club = next((k for k in (f"{key} {suffix}" for suffix in CLUB_SUFFIXES) if kb.has_key(k)), None)
                 if club is not None and _eligible(norm, toks, i, j):
-                    best = (j, e, club)
-            if not kb.has_prefix(key) and (core is None or not kb.has_prefix(core)):
-                break
+                    return (j, e, club)
         return best
 
-    headline = _headline_tokens(norm, toks)
     spans: list[Span] = []
     i = 0
     while i < n:
@@ -268,7 +284,7 @@ def spot(text: str, kb) -> list[Span]:
                 if 0 < common < 1:
                     cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
             single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
-            embedded = _embedded(norm, toks, i, j) and not (headline[i] and j > i)
+            embedded = _embedded(norm, toks, i, j) and not (j > i and _in_headline(norm, s))
             given = (i == j and not embedded and not company and not acronym_ok
                      and any(c[2] & FLAG_GIVEN for c in window))
             if embedded:
@@ -329,22 +345,27 @@ _REPOST_AFTER = re.compile(r" ?:? ?@\w")
 # A clause this long, with this share of its words capitalised, is written in title case.
 HEADLINE_WORDS = 4
 HEADLINE_SHARE = 0.75
-_CLAUSE_END = frozenset(".!?:;\"()[]|")
+HEADLINE_CHARS = 200
 
 
-def _headline_tokens(norm: str, toks) -> list[bool]:
-    """Per token: it is in a clause written in title case ("Kid Cudi Opens Up About Cocaine
-    Use"), where capitals do not mark where a name ends, so a name there is not "embedded"
-    in the capitalised words around it."""
-    out = [False] * len(toks)
-    start = 0
-    for k in range(len(toks) + 1):
-        if k == len(toks) or (k > start and any(c in _CLAUSE_END or c == "\n" for c in norm[toks[k - 1][1]:toks[k][0]])):
-            words = [norm[a:b] for a, b in toks[start:k] if norm[a].isalpha()]
-            if len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words):
-                out[start:k] = [True] * (k - start)
-            start = k
-    return out
+_HYPHEN = re.compile(r"\w-\w")
+_NAME_WORD = re.compile(r"[^\W\d_][\w'&.-]*")
+_CLAUSE_END = re.compile(r"[!?:;\"()\[\]|]|\.(?=\s|$)")
+
+
+def _in_headline(norm: str, at: int) -> bool:
+    """The clause around offset ``at`` is written in title case ("Kid Cudi Opens Up About
+    Cocaine Use"): capitals there do not mark where a name ends, so a name is not "embedded"
+    in the capitalised words around it. Asked only of embedded multi-word spans, so it costs
+    nothing on the common path."""
+    lo = max(0, at - HEADLINE_CHARS)      # a longer clause is no headline: time stays linear
+    for m in _CLAUSE_END.finditer(norm, lo, at):
+        lo = m.end()
+    if lo == at - HEADLINE_CHARS:
+        return False
+    end = _CLAUSE_END.search(norm, at, at + HEADLINE_CHARS)
+    words = _NAME_WORD.findall(norm, lo, end.start() if end else min(len(norm), at + HEADLINE_CHARS))
+    return len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words)
 
 
 _CREDIT_END = re.compile(r"\) ?-")

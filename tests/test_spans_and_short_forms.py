@@ -2,6 +2,8 @@
 real Wikidata items (QIDs, labels and aliases as the shared subset has them; checked below)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -155,3 +157,23 @@ def test_a_name_in_a_title_case_headline_is_not_hidden_by_the_capitals_around_it
 def test_a_repost_marker_is_no_name(kb):
     mentions = link("RT @newsdesk: Crystal Palace beat Aston Villa. Agreed RT @fan: Villa lost.", kb).mentions
     assert "RT" not in [m.text for m in mentions]
+
+
+# --- the news test suite's sentences of kinds 4-6 ------------------------------------------------
+SUITE = Path(__file__).parent / "news_suite" / "spans_and_short_forms.jsonl"
+
+
+def test_the_suite_sentences_cover_kinds_4_to_6_with_exact_spans():
+    docs = [orjson.loads(line) for line in SUITE.read_bytes().splitlines() if line.strip()]
+    assert len(docs) >= 30 and {d["kind"] for d in docs} == {4, 5, 6}
+    for d in docs:
+        for m in d["mentions"]:
+            assert d["text"][m["start"]:m["end"]] == m["surface"], (d["id"], m)
+
+
+def test_every_qid_of_the_suite_is_in_the_kb_of_the_shared_wikidata(full_kb):
+    shared = open_kb(full_kb)
+    for line in SUITE.read_bytes().splitlines():
+        doc = orjson.loads(line)
+        for m in doc["mentions"]:
+            assert m["qid"] is None or m["qid"] in shared, (doc["id"], m)
