@@ -52,7 +52,7 @@ import numpy as np
 
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
-from .shortforms import initials, is_acronym, is_short_form
+from .shortforms import initials, is_acronym, is_short_form, same_word
 from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, Span
 from .text import TOKEN_RE
 
@@ -196,7 +196,7 @@ class DocumentRanker:
         by_initials: dict[str, list[int]] = {}
         long_words: list[list[str]] = []
         for i, sp in enumerate(self.spans):
-            words = sp.text.split()
+            words = [same_word(w) for w in sp.text.split()]
             srcs = []
             if len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words):
                 for j in min((having.get(w, ()) for w in words), key=len):
@@ -206,7 +206,7 @@ class DocumentRanker:
                 if is_acronym(sp.text):
                     srcs += by_initials.get(sp.text.replace(".", ""), ())
             out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
-            long_words.append(sp.text.replace("'s", "").split())
+            long_words.append([same_word(w) for w in sp.text.replace("'s", "").split()])
             if sp.candidates:
                 for w in set(long_words[i]):
                     having.setdefault(w, []).append(i)

@@ -15,16 +15,26 @@ Company suffixes ("Inc", "Corp") are not words of a name here: "Merck" is "Merck
 """
 from __future__ import annotations
 
-from .spotter import COMPANY_SUFFIXES, CONNECTORS
+from .spotter import COMPANY_SUFFIXES, CONNECTORS, TRANSLITERATED_ENDINGS
 from .text import alias_key, case_class
 
 # What a name may end in that a short form drops without saying so.
 _SUFFIX_WORDS = COMPANY_SUFFIXES | {"&", "and", "the"}
 
 
+def same_word(word: str) -> str:
+    """One spelling for the romanisations of a word's Slavic ending ("Zelenskiy", "Zelenskyy"
+    and "Zelensky" are one surname)."""
+    for end in TRANSLITERATED_ENDINGS:
+        if word.endswith(end) and len(word) > len(end) + 2:
+            return word[:-len(end)] + "sky"
+    return word
+
+
 def name_words(name: str) -> list[str]:
-    """The words of a name as alias keys, without the company suffixes it ends in."""
-    words = alias_key(name.replace("'s ", " ")).replace(",", " ").split()
+    """The words of a name as alias keys (one spelling of a Slavic ending), without the
+    company suffixes it ends in."""
+    words = [same_word(w) for w in alias_key(name.replace("'s ", " ")).replace(",", " ").split()]
     while len(words) > 1 and words[-1].rstrip(".") in _SUFFIX_WORDS:
         words.pop()
     return words

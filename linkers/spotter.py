@@ -72,6 +72,8 @@ father mother husband wife partner son daughter brother sister uncle aunt cousin
 granddaughter grandfather grandmother boyfriend girlfriend fiance fiancee widow widower
 """.split())
 NEWS_AGENCY = "Q192283"
+# Romanisations of one Slavic surname ending (-ский/-ський): news and Wikidata often differ.
+TRANSLITERATED_ENDINGS = ("skyy", "skyi", "skiy", "skii", "sky", "ski")
 # What a club's name ends in that news leaves out ("Crystal Palace" is "Crystal Palace F.C.").
 CLUB_SUFFIXES = ("fc", "afc", "cf")
 CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den", "for", "and", "&", "the", "al", "bin"})
@@ -168,6 +170,17 @@ def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list
     return out
 
 
+def _spelling_variant(kb, key: str) -> str | None:
+    """The KB's key for a name that ends in another romanisation of the same Slavic ending
+    ("Zelensky" for Wikidata's "Zelenskyi"/"Zelenskyy", "Zelenskiy"), or None."""
+    for end in TRANSLITERATED_ENDINGS:
+        if key.endswith(end):
+            stem = key[:-len(end)]
+            return next((stem + other for other in TRANSLITERATED_ENDINGS
+                         if other != end and kb.has_key(stem + other)), None)
+    return None
+
+
 def _own_name(kb, key: str) -> bool:
     """Some entity has ``key`` as its capitalised label or alias (not as a surname)."""
     return any(f & (FLAG_LABEL | FLAG_ALIAS) and not f & (FLAG_LOWER | FLAG_ACRONYM)
@@ -220,6 +233,10 @@ def spot(text: str, kb) -> list[Span]:
             matched = not split and kb.has_key(key) and _eligible(norm, toks, i, j, own_label(key), the_name(key))
             if matched:
                 best = (j, e, key)
+            if not matched and not split and key.endswith(TRANSLITERATED_ENDINGS):
+                variant = _spelling_variant(kb, key)
+                if variant is not None and _eligible(norm, toks, i, j):
+                    best = (j, e, variant)
             prefix = kb.has_prefix(key)
             if prefix and not matched and not split and j > i:
                 unmatched.append((j, e, key))       # a longer name begins so: perhaps a club's

@@ -177,3 +177,9 @@ def test_every_qid_of_the_suite_is_in_the_kb_of_the_shared_wikidata(full_kb):
         doc = orjson.loads(line)
         for m in doc["mentions"]:
             assert m["qid"] is None or m["qid"] in shared, (doc["id"], m)
+
+
+def test_a_slavic_surname_is_found_whichever_way_its_ending_is_romanised(kb):
+    # Wikidata writes "Volodymyr Zelenskyi" (alias "Volodymyr Zelenskyy"); news "Zelensky"
+    got = linked("Volodymyr Zelensky spoke in Kyiv. Later Zelenskiy met reporters.", kb)
+    assert got == [("Volodymyr Zelensky", "Q3874799"), ("Zelenskiy", "Q3874799")]
