@@ -10,7 +10,7 @@ import pytest
 from linkers import link, open_kb
 from linkers.shortforms import initials, is_short_form
 
-from wikidata_dump import built_kb, item
+from wikidata_dump import built_kb, item, shared_data_dir
 
 HUMAN, STATE_OF_US, CITY = "Q5", "Q35657", "Q515"
 BARBARA_WALTERS = item("Q231417", "Barbara Walters", "American broadcast journalist, author, and television personality",
@@ -183,3 +183,22 @@ def test_a_slavic_surname_is_found_whichever_way_its_ending_is_romanised(kb):
     # Wikidata writes "Volodymyr Zelenskyi" (alias "Volodymyr Zelenskyy"); news "Zelensky"
     got = linked("Volodymyr Zelensky spoke in Kyiv. Later Zelenskiy met reporters.", kb)
     assert got == [("Volodymyr Zelensky", "Q3874799"), ("Zelenskiy", "Q3874799")]
+
+
+# --- the reference article (../shared/data/articles, published 2022-02-08) ---------------------
+ARTICLE = shared_data_dir() / "articles" / "kremlin-macron-2022-02-08.txt"
+
+
+@pytest.mark.parametrize("which", ["starter", "shared"])
+def test_the_reference_article_keeps_the_office_and_the_person_apart(which, request):
+    if not ARTICLE.is_file():
+        pytest.skip(f"reference article not present at {ARTICLE}")
+    kb = request.getfixturevalue("starter_kb") if which == "starter" else open_kb(request.getfixturevalue("full_kb"))
+    mentions = link(ARTICLE.read_text(), kb, "2022-02-08").mentions
+    spans = [(m.text, m.qid) for m in mentions]
+    office = next(m for m in mentions if m.text == "Secretary of State")
+    person = next(m for m in mentions if m.text == "Antony Blinken")
+    assert office.end < person.start and person.qid is None      # Blinken is in neither KB
+    assert all(qid != "Q579677" for text, qid in spans if text == "Ukrainian")
+    assert ("Ukrainian President", "Q579677") in spans
+    assert {qid for text, qid in spans if text in ("Zelensky", "Volodymyr Zelensky")} == {"Q3874799"}
