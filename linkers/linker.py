@@ -65,7 +65,7 @@ class _LinkedNames:
             for k in range(1, len(words)):
                 self.by_words.setdefault(tuple(words[:k]), []).append(m)
                 self.by_words.setdefault(tuple(words[k:]), []).append(m)
-            abbreviation = initials(m.text)
+            abbreviation = initials(m.text) if len(words) > 1 else ""
             if abbreviation:
                 self.by_words.setdefault((abbreviation,), []).append(m)
 
