@@ -51,15 +51,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from .app import create_app
+    from .app import run_app
     settings = settings_from(args)
     open_kb_before_the_loop(settings)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
              settings.redis)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                print=None)
+    run_app(settings)
     return corecli.EXIT_OK
 
 

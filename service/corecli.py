@@ -160,10 +160,11 @@ def _load_jsonl(path: str) -> list[dict]:
 
 
 def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: LinkOptions | None = None,
-                  errors_too: bool = False) -> dict:
+                  errors_too: bool = False, given_spans: bool = False) -> dict:
     """Scores of one benchmark file: end-to-end, in-KB, KB coverage, ms/doc, and (when linking)
     the calibration of the reported confidences; with ``errors_too``, the in-KB misses and
-    false links by kind."""
+    false links by kind; with ``given_spans``, the gold spans are disambiguated instead of
+    spotted (GERBIL's D2KB task: what a NIF request with nif:Phrase mentions gets)."""
     gold = _load_jsonl(gold_path)
     times: list[float] = []
     if pred_path:
@@ -176,7 +177,8 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
         options = LinkOptions.from_dict({**options.to_dict(), "include_nil": True, "top_k": 1})
         for doc in gold:
             t0 = time.perf_counter()
-            result = link(doc["text"], kb, doc.get("published_at"), options)
+            spans = [(m["start"], m["end"]) for m in doc["mentions"]] if given_spans else None
+            result = link(doc["text"], kb, doc.get("published_at"), options, mention_spans=spans)
             times.append((time.perf_counter() - t0) * 1000)
             preds[str(doc["id"])] = [{"start": m.start, "end": m.end, "qid": m.qid, "confidence": m.confidence,
                                       "best": m.candidates[0].qid if m.candidates else None}
@@ -245,7 +247,8 @@ def cmd_eval(args) -> int:
     results = []
     for gold in args.gold:
         try:
-            results.append(evaluate_file(gold, kb, args.pred, options, errors_too=args.errors))
+            results.append(evaluate_file(gold, kb, args.pred, options, errors_too=args.errors,
+                                         given_spans=args.given_spans))
         except OSError as exc:
             return fail(errors.InvalidInput(f"cannot read {exc.filename}: {exc.strerror}"))
         except (orjson.JSONDecodeError, KeyError) as exc:
@@ -314,4 +317,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                     help="list, per file, the in-KB misses and false links by kind")
     ev.add_argument("--errors-limit", type=int, default=20, help="examples printed per kind (default 20)")
     ev.add_argument("--json", action="store_true", help="one JSON object per benchmark")
+    ev.add_argument("--given-spans", action="store_true",
+                    help="disambiguate the gold spans instead of spotting (GERBIL's D2KB task)")
     ev.set_defaults(func=cmd_eval)

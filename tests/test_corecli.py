@@ -246,6 +246,18 @@ def test_eval_on_a_kb_missing_most_of_the_gold_warns_and_points_at_kb(factlink, 
     assert "--kb" in err
 
 
+def test_eval_given_spans_disambiguates_only_the_gold_spans(factlink, news_kb, tmp_path):
+    text = "Macron met Putin about Ukraine in Paris."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
+        {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 34, "end": 39, "qid": "Q90"}]}) + b"\n")
+    _code, [spotted], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    code, [given], _ = factlink("eval", gold, "--kb", news_kb.path, "--json", "--given-spans")
+    assert code == EXIT_OK
+    assert spotted["end_to_end"]["fp"] == 2          # Putin and Ukraine, not in this gold
+    assert given["end_to_end"] == {"tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
 def test_eval_of_stored_predictions_reproduces_the_readme(factlink, news_kb):
     gold, pred = BENCH / "reuters-128.jsonl", BENCH / "anchors" / "refined.reuters-128.jsonl"
     if not pred.is_file():

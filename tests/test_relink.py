@@ -222,3 +222,16 @@ def test_no_workers_is_exit_5(tmp_path, start_redis):
     done = relink(source, str(tmp_path / "out.jsonl"), redis_url=redis.url)
     assert done.returncode == 5 and b"no_workers" in done.stderr
     assert time.monotonic() - started < 20
+
+
+def test_a_result_is_written_after_its_id_byte_for_byte_as_one_object(tmp_path):
+    from service.relink import InputLine, OutputFile
+    result = {"mentions": [{"text": "Zoë", "qid": "Q1"}], "entities": {}, "relations": [],
+              "kb_version": "v", "linker_version": "l", "published_at": None}
+    out = OutputFile(str(tmp_path / "out.jsonl"), "v")
+    ids = ["a1", 7, "ünïcode \"quoted\""]
+    for lineno, ident in enumerate(ids, 1):
+        out.write(InputLine(id=ident, lineno=lineno, article=None), orjson.dumps(result))
+    out.close()
+    assert (tmp_path / "out.jsonl").read_bytes().splitlines() == \
+        [orjson.dumps({"id": ident, **result}) for ident in ids]
