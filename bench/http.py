@@ -14,7 +14,8 @@ Two kinds of scenario:
 - **latency** (open loop): a separate load-generator process (aiohttp client, keep-alive pool on
   loopback) sends request *i* at ``start + i / rate`` whether or not earlier ones have answered,
   and counts its latency from that scheduled time, so a slow server cannot hide its queueing (no
-  coordinated omission). Cached POST /v1/annotate of a 4 KB article, uncached annotate (distinct
+  coordinated omission). Cached POST /v1/annotate of a 4 KB article (as JSON; as Web Annotation
+  and NIF converted from the cached JSON, and NIF remembered by the API process), uncached annotate (distinct
   articles at a rate the one worker process sustains: each one is linked), cached
   GET /v1/entities/{qid}, and GET / on the hello app.
 - **saturation** (closed loop, ``--saturate`` seconds; 0 skips): ``wrk`` (Debian package ``wrk``,
@@ -384,11 +385,12 @@ def saturate(urls: list[str], method: str = "GET", body: str | None = None,
             "client": "wrk"}
 
 
-def _post(url: str, body: str) -> dict:
+def _post(url: str, body: str, parse: bool = True) -> dict | None:
     import urllib.request
     req = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())
+        answer = resp.read()
+    return json.loads(answer) if parse else None
 
 
 def _link_seconds_sum(metrics_text: str) -> float:
@@ -418,7 +420,8 @@ QUEUE_OVERHEAD_TARGET_MS = 3.0
 
 def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000, rate: float = 500.0,
         uncached: int = 60, uncached_rate: float = 10.0, time_limit: float = 30.0,
-        saturate_seconds: float = 5.0, repeat: int = 3, sequential: int = 40) -> list[dict]:
+        saturate_seconds: float = 5.0, repeat: int = 3, sequential: int = 40,
+        formats_requests: int = 50, formats_rate: float = 4.0) -> list[dict]:
     """Rows per scenario, then the issue's figures. Saturation runs ``repeat`` rounds, each
     hello -> annotate -> card back to back (both servers up all along, the hello app idle on the
     API's core while the other is measured), so each ratio compares runs seconds apart; the
@@ -450,6 +453,17 @@ def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000
         for entity_url in entity_urls:
             load([entity_url], count=1, rate=1)
         row("annotate 4KB cached", load([base + "/v1/annotate"], "POST", [article], requests, rate, time_limit))
+        # the other formats are converted from the cached JSON result: a distinct ?source= per
+        # request makes every answer a fresh conversion; one URL repeated is the remembered one
+        fresh = [f"{base}/v1/annotate?format={{}}&source=https://bench.example/{i}" for i in range(requests)]
+        row("annotate 4KB cached, Web Annotation", load([u.format("webannotation") for u in fresh],
+                                                       "POST", [article], requests, rate, time_limit))
+        row("annotate 4KB cached, NIF converted", load([u.format("nif") for u in fresh[:formats_requests]],
+                                                      "POST", [article], formats_requests,
+                                                      formats_rate, time_limit))
+        _post(base + "/v1/annotate?format=nif", article, parse=False)    # converted once
+        row("annotate 4KB cached, NIF remembered", load([base + "/v1/annotate?format=nif"], "POST",
+                                                       [article], requests, rate, time_limit))
         if uncached:
             linked_before = _worker_link_seconds(base)
             row("annotate 4KB uncached", load([base + "/v1/annotate"], "POST", distinct[:uncached],

@@ -399,11 +399,44 @@ async def relink(linker, lines: Iterator[InputLine], out: OutputFile, bar: tqdm,
     return tally
 
 
+class LogProgress:
+    """The progress bar where stderr is not a terminal (cron jobs, CI logs): a plain line every
+    ``every`` seconds as articles finish, instead of a bar redrawn with carriage returns.
+    The same ``total``/``update`` as ``tqdm``, which ``relink`` drives."""
+
+    def __init__(self, total: int, every: float):
+        self.total, self.n, self.every = total, 0, every
+        self._started = self._written = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.monotonic()
+        if now - self._written >= self.every:
+            self._written = now
+            seconds = now - self._started
+            rate = self.n / seconds if seconds > 0 else 0.0
+            left = max(self.total - self.n, 0)
+            eta = f", ~{left / rate:.0f} s left" if rate > 0 and left else ""
+            share = f" ({self.n / self.total:.0%})" if self.total > 0 else ""
+            sys.stderr.write(f"factlink: relink: {self.n}/{self.total} docs{share}, "
+                             f"{rate:.1f} docs/s{eta}\n")
+            sys.stderr.flush()
+
+    def __enter__(self) -> "LogProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
 async def _run(args, linker, out: OutputFile, max_text_bytes: int) -> Tally:
     total = count_lines(args.input)
-    progress = not args.quiet and sys.stderr.isatty()
-    with tqdm(total=total, unit="doc", disable=not progress, dynamic_ncols=True,
-              smoothing=0.1, file=sys.stderr) as bar:
+    if args.quiet or sys.stderr.isatty():
+        progress = tqdm(total=total, unit="doc", disable=args.quiet, dynamic_ncols=True,
+                        smoothing=0.1, file=sys.stderr)
+    else:
+        progress = LogProgress(total, args.progress_every)
+    with progress as bar:
         try:
             if hasattr(linker, "start"):
                 await linker.start()
@@ -478,4 +511,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds to wait for one chunk's jobs (workers path)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal: a progress line this often (default 10)")
     p.set_defaults(func=cmd_relink)

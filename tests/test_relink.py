@@ -162,6 +162,19 @@ def test_a_job_claimed_but_never_sent_is_sent_again(tmp_path, redis_server, cele
     assert read_jsonl(tmp_path / "orphan-out.jsonl")[0]["mentions"]
 
 
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
+    """What a cron job or CI log sees: lines, not a bar redrawn with carriage returns."""
+    source = write_jsonl(tmp_path / "in.jsonl", articles(40))
+    done = relink(source, str(tmp_path / "out.jsonl"), "--local", "--workers", "1",
+                  "--chunk-size", "8", "--progress-every", "0")
+    assert done.returncode == 0, done.stderr.decode()
+    err = done.stderr.decode()
+    progress = [line for line in err.splitlines() if line.startswith("factlink: relink: ")]
+    assert len(progress) == 40 and "\r" not in err
+    assert progress[-1].startswith("factlink: relink: 40/40 docs (100%), ")
+    assert "docs/s" in progress[0] and "s left" in progress[0]
+
+
 def test_interrupted_local_run_exits_130_and_resumes(tmp_path):
     docs = [dict(doc, text=" ".join([doc["text"]] * 40)) for doc in articles(60)]
     source = write_jsonl(tmp_path / "in.jsonl", docs)
