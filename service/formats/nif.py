@@ -62,8 +62,10 @@ def parse_nif(body: bytes) -> tuple[Graph, list[NifContext]]:
     try:
         graph.parse(data=data, format="turtle")
     except Exception as exc:    # rdflib raises BadSyntax, ValueError, ... for what it cannot read
-        first = " ".join(str(exc).split())[:300]
-        raise errors.MalformedTurtle(f"the body is not valid Turtle: {first}") from None
+        reason = " ".join(str(exc).split())[:300]
+        if not isinstance(exc, SyntaxError):    # BadSyntax says where; the others do not
+            reason = f"it may end early ({type(exc).__name__}: {reason})"
+        raise errors.MalformedTurtle(f"the body is not valid Turtle: {reason}") from None
     contexts = []
     for node in sorted(set(graph.subjects(RDF.type, NIF.Context))):
         text = graph.value(node, NIF.isString)
