@@ -1,8 +1,8 @@
 """CLI commands over the linking core: ``factlink kb build``, ``factlink link``, ``factlink eval``.
 
 Exit codes (shared by every factlink command): 0 success, 1 some input lines failed (each
-reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict),
-5 a service dependency is unavailable.
+reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict)
+or a truncated/corrupt compressed one, 5 a service dependency is unavailable.
 """
 from __future__ import annotations
 
@@ -77,8 +77,20 @@ def _read_input(path: str) -> bytes:
         return fh.read()
 
 
-def _looks_like_jsonl(path: str, data: bytes) -> bool:
-    return path.endswith((".jsonl", ".ndjson")) or data.lstrip()[:1] == b"{"
+def input_format(path: str, data: bytes, requested: str = "auto") -> str:
+    """``text`` or ``jsonl``: as requested, else by the file name, else from the whole input.
+
+    Detection reads every line, not the first: JSON Lines when at least half of the non-blank
+    lines are (or try to be) JSON objects, so a JSONL file whose first line is broken or a
+    header is still read line by line, with that line reported; prose is almost never that.
+    """
+    if requested != "auto":
+        return requested
+    if path.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    lines = [line for line in (raw.strip() for raw in data.splitlines()) if line]
+    objects = sum(line.startswith(b"{") for line in lines)
+    return "jsonl" if lines and 2 * objects >= len(lines) else "text"
 
 
 def _jsonl_docs(data: bytes) -> Iterator[tuple[int, dict | errors.FactlinkError]]:
@@ -116,7 +128,11 @@ def cmd_link(args) -> int:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail(errors.InvalidEncoding(f"input is not UTF-8 (byte {exc.start})"))
-    if not _looks_like_jsonl(args.file, data):
+    if input_format(args.file, data, args.format) == "text":
+        objects = sum(line.lstrip().startswith(b"{") for line in data.splitlines())
+        if objects and args.format == "auto":
+            sys.stderr.write(f"factlink: read as one plain-text document, although {objects} "
+                             "line(s) look like JSON objects; --format jsonl links each line\n")
         try:
             _write_json(link(text, kb, args.published_at, options).to_dict())
         except errors.FactlinkError as exc:
@@ -198,6 +214,19 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
     return out
 
 
+#: below this share of the gold's entities in the KB, scores say more about the KB than the linker
+LOW_KB_COVERAGE = 0.20
+
+
+def warn_low_coverage(result: dict) -> None:
+    if result["kb_coverage"] < LOW_KB_COVERAGE:
+        sys.stderr.write(
+            f"factlink: warning: the KB ({result['kb_version']}) holds only "
+            f"{result['kb_coverage']:.1%} of the gold entities of {result['benchmark']}: linking "
+            "with it cannot find the others, and its in-KB view leaves them out; pass --kb with "
+            "a KB built from Wikidata (factlink kb build, see README \"Evaluation\")\n")
+
+
 def _print_errors(r: dict, limit: int) -> None:
     print(f"\n{r['benchmark']}: in-KB misses and false links by kind")
     for kind, found in r["errors"].items():
@@ -224,6 +253,8 @@ def cmd_eval(args) -> int:
             return fail(errors.InvalidInput(f"cannot read {exc.filename}: {exc.strerror}"))
         except (orjson.JSONDecodeError, KeyError) as exc:
             return fail(errors.InvalidInput(f"{gold}: not a benchmark JSONL file ({exc})"))
+    for r in results:
+        warn_low_coverage(r)
     calibrated = [r["calibration"] for r in results if "calibration" in r]
     together = (expected_calibration_error([c for k in calibrated for c in k["confidences"]],
                                            [o for k in calibrated for o in k["correct"]]) if calibrated else None)
@@ -267,6 +298,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     ln = sub.add_parser("link", help="link plain text or JSON Lines ({id, text, published_at?})")
     ln.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    ln.add_argument("--format", choices=("auto", "text", "jsonl"), default="auto",
+                    help="input kind (default auto: .jsonl/.ndjson files, or input whose lines "
+                         "are mostly JSON objects, are JSON Lines; anything else is one text)")
     ln.add_argument("--kb", help="KB directory (default: FACTLINK_KB, else the starter KB)")
     ln.add_argument("--published-at", help="article date (YYYY-MM-DD) for time-aware facts")
     ln.add_argument("--threshold", type=float, default=LinkOptions.threshold)

@@ -203,9 +203,12 @@ REFRESH_ACCEPTED = {
                    "status": {"const": "queued"}},
 }
 
+#: ``worker_answered``: a Celery worker answered the readiness ping. The ping stops at the first
+#: answer, so nothing here counts workers or their processes (a count named "workers" said 1
+#: while 2 processes ran); ``celery inspect stats`` counts them.
 READY = {
-    "type": "object", "required": ["status", "workers", "kb_version"],
-    "properties": {"status": {"const": "ready"}, "workers": {"type": "integer"},
+    "type": "object", "required": ["status", "worker_answered", "kb_version"],
+    "properties": {"status": {"const": "ready"}, "worker_answered": {"const": True},
                    "kb_version": {"type": "string"}},
 }
 
