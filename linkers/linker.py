@@ -16,13 +16,15 @@ from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
+from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
+from .shortforms import initials, is_short_form
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets, normalize
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.6"
+LINKER_VERSION = "factlink-linker/0.7"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if more likely right than wrong (``links``).
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
@@ -46,27 +48,37 @@ def parse_published_at(value) -> str | None:
         raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
 
 
-class _LinkedPrefixes:
-    """Linked mentions by each proper prefix of their words ("Advanced Micro" of "Advanced
-    Micro Devices Inc"), in the order added: a short form is found without reading them all."""
+class _LinkedNames:
+    """Linked mentions by each proper run of their words that starts or ends them ("Advanced
+    Micro" of "Advanced Micro Devices Inc", "Walters" of "Barbara Walters") and by their
+    initials ("AP" of "Associated Press"), in the order added: a short form is found without
+    reading them all, then kept only if it is a real short form of the entity's own names
+    (``linkers.shortforms``)."""
 
-    def __init__(self):
-        self.by_prefix: dict[tuple[str, ...], list[Mention]] = {}
+    def __init__(self, kb):
+        self.kb = kb
+        self.by_words: dict[tuple[str, ...], list[Mention]] = {}
 
     def add(self, m: Mention) -> None:
         if m.qid is not None:
             words = m.text.split()
             for k in range(1, len(words)):
-                self.by_prefix.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[k:]), []).append(m)
+            abbreviation = initials(m.text)
+            if abbreviation:
+                self.by_words.setdefault((abbreviation,), []).append(m)
 
     def short_form_of(self, text: str, start: int) -> tuple[str | None, str | None, float]:
-        """(qid, label, confidence) of the first linked mention before ``start`` that ``text``
-        begins, (None, None, 0.0) if there is none (or ``text`` is only company suffixes)."""
+        """(qid, label, confidence) of the first linked mention before ``start`` of which
+        ``text`` is a short form, (None, None, 0.0) if there is none."""
         words = text.split()
         if not all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
-            for m in self.by_prefix.get(tuple(words), ()):
+            for m in self.by_words.get(tuple(words), ()):
                 if m.start < start:
-                    return m.qid, m.label, m.confidence
+                    rec = self.kb.entity(m.qid)
+                    if is_short_form(text, rec, is_person(rec)):
+                        return m.qid, m.label, m.confidence
         return None, None, 0.0
 
 
@@ -166,8 +178,8 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
         mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
                                 qid, label, d.confidence, cands))
     # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
-    # "Advanced Micro Devices Inc"): it names the same entity.
-    prefixes = _LinkedPrefixes()
+    # "Advanced Micro Devices Inc", "SFE" after "Sydney Futures Exchange"): the same entity.
+    prefixes = _LinkedNames(kb)
     for m in mentions:
         prefixes.add(m)
     taken = [sp for sp, d in zip(spans, decisions) if d is not None]
