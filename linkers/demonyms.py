@@ -42,7 +42,7 @@ STEM_RESTORE = ("", "a", "e", "o", "y", "ia", "land", "and")
 EVIDENCE = {"demonym": 3, "claims": 2, "description": 2, "ending": 2}
 
 
-def _is_country(kb, eid: int) -> bool:
+def is_country(kb, eid: int) -> bool:
     return any(t in COUNTRY_TYPES for t in kb.record(eid)["t"])
 
 
@@ -51,7 +51,7 @@ def _item_values(record: dict, props) -> set[str]:
 
 
 def _countries_under(kb, key: str) -> list[int]:
-    return [eid for eid, _p, _f in kb.candidates(key, CANDIDATE_WINDOW) if _is_country(kb, eid)]
+    return [eid for eid, _p, _f in kb.candidates(key, CANDIDATE_WINDOW) if is_country(kb, eid)]
 
 
 @lru_cache(maxsize=4096)
@@ -101,7 +101,7 @@ def demonym_country(kb, word: str, readings: tuple[int, ...]) -> int | None:
         rec = kb.record(eid)
         for qid in _item_values(rec, LANGUAGE_TO_COUNTRY):
             country = kb.internal_id(qid)
-            if country is not None and _is_country(kb, country):
+            if country is not None and is_country(kb, country):
                 pool.add(country)
                 add(country, "claims")
         for country in _countries_in_description(kb, eid):

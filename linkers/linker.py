@@ -8,6 +8,7 @@ from datetime import date, datetime
 from .errors import InvalidInput
 from .facts import relations_between
 from .demonyms import add_demonym_countries
+from .metonymy import favoured_readings
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
@@ -80,7 +81,8 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     without candidates, such as a given name no one in the text is connected to)."""
     spans = spot(text, kb)
     spans = add_demonym_countries(kb, text, spans)
-    ranked = DocumentRanker(kb, text, spans, weights).rank()
+    spans, favoured = favoured_readings(kb, text, spans)
+    ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.
     by_key: dict[str, dict[int, float]] = {}

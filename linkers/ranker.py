@@ -29,6 +29,9 @@ Each candidate gets a linear score over features (``Weights``):
                  never towards linking at all. In a list of names ("Clapton, Beck, and Page")
                  whose other items are mostly people, a person candidate alike (this measure)
                  to a person candidate of another item gets ``person_cue`` as after a title;
+- ``story``      a reading the story settles for a metonymy (``metonymy``): the story's
+                 country's institution for "the Senate", the government for "Moscow said",
+                 the team for a city in a sports story;
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -95,6 +98,7 @@ class Weights:
     person_cue: float = 0.5
     name_context: float = 1.0
     similar: float = 1.0
+    story: float = 6.0
     nil: float = 0.0
     temperature: float = 1.0
 
@@ -167,8 +171,11 @@ def _softmax_with_nil(scores: list[float], nil: float, temperature: float) -> li
 class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
-    def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS):
+    def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS,
+                 favoured: dict[int, set[int]] | None = None):
         self.kb, self.spans, self.w = kb, spans, weights
+        # readings the story favours (``metonymy``), by the span's start offset
+        self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
 
@@ -276,6 +283,8 @@ class DocumentRanker:
             s += w.partial
         if sp.embedded:
             s += w.embedded
+        if eid in self.favoured.get(sp.start, ()):
+            s += w.story
         if sp.modifier:
             s += w.modifier
             if self._is_language_or_people(eid):

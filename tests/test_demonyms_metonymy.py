@@ -68,3 +68,74 @@ def test_a_demonym_not_before_a_noun_keeps_its_own_reading(places_kb):
     # "the Americans" are the people, "speaks Dutch" the language: not the country
     assert linked("The Americans arrived late.", places_kb).get("Americans") != "Q30"
     assert linked("She speaks Dutch at home.", places_kb).get("Dutch") != "Q55"
+
+
+# --- metonymy ------------------------------------------------------------------------------
+CITY, CAPITAL, FOOTBALL_CLUB, LEGISLATURE = "Q515", "Q5119", "Q476028", "Q11204"
+US = item("Q30", "United States of America", "sovereign state in North America",
+          ["United States", "USA", "U.S.", "US"], {"P31": [COUNTRY, SOVEREIGN], "P1082": [328239523]},
+          enwiki="United States")
+INDIA = item("Q668", "India", "country in South Asia", ["Republic of India"],
+             {"P31": [COUNTRY, SOVEREIGN], "P1082": [1326093247]}, enwiki="India")
+US_CONGRESS = item("Q11268", "United States Congress", "bicameral legislature of the United States",
+                   ["Congress", "U.S. Congress"], {"P31": ["Q189445"], "P571": ["+1789-03-04"]},
+                   enwiki="United States Congress")
+INDIAN_CONGRESS = item("Q10225", "Indian National Congress", "major political party in India",
+                       ["Congress", "INC"], {"P31": ["Q7278"], "P571": ["+1885-12-28"]},
+                       enwiki="Indian National Congress")
+US_TREASURY = item("Q648666", "United States Department of the Treasury",
+                   "United States federal executive department", ["Treasury Department"],
+                   {"P571": ["+1789-09-02"]}, enwiki="United States Department of the Treasury")
+TREASURY = item("Q10756188", "treasury", "place or location where treasure is kept")
+WASHINGTON = item("Q61", "Washington, D.C.", "capital city of the United States",
+                  ["Washington", "D.C."], {"P31": [CITY, CAPITAL], "P17": ["Q30"], "P1082": [689545]},
+                  enwiki="Washington, D.C.")
+US_GOVERNMENT = item("Q48525", "Federal Government of the United States of America",
+                     "national government of the United States", ["United States government", "U.S. government"],
+                     {"P571": ["+1789-01-01"]}, enwiki="Federal government of the United States")
+CHELSEA_CLUB = item("Q9616", "Chelsea F.C.", "professional association football club based in London",
+                    ["Chelsea", "Chelsea FC"], {"P31": [FOOTBALL_CLUB], "P571": ["+1905-03-10"]},
+                    enwiki="Chelsea F.C.")
+CHELSEA = item("Q743535", "Chelsea", "area of central London, England", ["Chelsea, London"],
+               {"P31": ["Q2755753"], "P1082": [38000]}, enwiki="Chelsea, London")
+NEWCASTLE_CLUB = item("Q18716", "Newcastle United F.C.", "English professional association football club",
+                      ["Newcastle", "Newcastle United"], {"P31": [FOOTBALL_CLUB], "P571": ["+1892-12-09"]},
+                      enwiki="Newcastle United F.C.")
+NEWCASTLE = item("Q1425428", "Newcastle upon Tyne", "city in Tyne and Wear, England", ["Newcastle"],
+                 {"P31": [CITY], "P1082": [300196]}, enwiki="Newcastle upon Tyne")
+
+
+@pytest.fixture(scope="module")
+def story_kb(tmp_path_factory):
+    return built_kb(tmp_path_factory.mktemp("metonymy"),
+                    [US, INDIA, US_CONGRESS, INDIAN_CONGRESS, US_TREASURY, TREASURY, WASHINGTON,
+                     US_GOVERNMENT, CHELSEA_CLUB, CHELSEA, NEWCASTLE_CLUB, NEWCASTLE])
+
+
+def test_a_bare_institution_is_the_one_of_the_country_the_story_is_about(story_kb):
+    text = "U.S. lawmakers were divided on Tuesday. Congress passed the budget after midnight."
+    assert linked(text, story_kb)["Congress"] == "Q11268"
+    text = "India's opposition regrouped on Tuesday. In Mumbai, Congress named a new leader for India."
+    assert linked(text, story_kb)["Congress"] == "Q10225"
+
+
+def test_a_common_noun_institution_is_looked_up_as_the_countrys_own(story_kb):
+    # the KB has "Treasury" only as a common noun; the story's country names its own
+    text = "U.S. stocks fell after the Treasury said it would sell more bonds."
+    assert linked(text, story_kb)["Treasury"] == "Q648666"
+
+
+def test_a_capital_that_speaks_is_the_government_where_the_kb_has_it(story_kb):
+    got = linked("Washington warned on Friday that new tariffs were coming.", story_kb)
+    assert got["Washington"] == "Q48525"
+    # where it only places something, it stays the city, and is never NIL
+    assert linked("The summit was held in Washington on Friday.", story_kb)["Washington"] == "Q61"
+
+
+def test_a_place_in_a_sports_story_with_a_score_is_its_team(story_kb):
+    got = linked("Chelsea beat Newcastle 2-1 on Saturday to go top of the table.", story_kb)
+    assert (got["Chelsea"], got["Newcastle"]) == ("Q9616", "Q18716")
+    # without a match the teams are not favoured (in this small KB, with no popularity to
+    # tell the readings apart, the split names stay NIL)
+    got = linked("House prices in Chelsea rose faster than in Newcastle last year.", story_kb)
+    assert got["Chelsea"] != "Q9616" and got["Newcastle"] != "Q18716"
