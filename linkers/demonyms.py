@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .ranker import LANGUAGE_OR_PEOPLE
+from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
 from .spotter import CANDIDATE_WINDOW, Span, _before_common_noun
 from .text import TOKEN_RE, alias_key, normalize, tokenize
 
@@ -163,7 +163,7 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
         if country is not None and country not in readings:
             sp.modifier = True      # also when coordinated: "British and American diplomats"
             # the country takes the word's best prior: it is that word's reading here
-            sp.candidates = sp.candidates + [(country, max(p for _e, p, _f in sp.candidates), 0)]
+            sp.candidates = sp.candidates + [(country, max(p for _e, p, _f in sp.candidates), FLAG_DEMONYM)]
     for k, (s, e) in enumerate(toks):
         word = text[s:e]
         if (k in covered or len(word) < 4 or not word[0].isupper() or not word[1:].islower()
@@ -171,7 +171,7 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
             continue
         country = demonym_country(kb, word, ())
         if country is not None:
-            out.append(Span(s, e, word, alias_key(word), [(country, 1.0, 0)], modifier=True))
+            out.append(Span(s, e, word, alias_key(word), [(country, 1.0, FLAG_DEMONYM)], modifier=True))
     if len(out) > len(spans):
         out.sort(key=lambda sp: sp.start)
     return out

@@ -12,7 +12,8 @@
   government of the country whose capital it is (the country's P36), found as "Government
   of <country>" / "<country> government"; where the KB has no such item, the city stays.
 - **A place named for its team in a sports story** ("Chelsea beat Newcastle 2-1"): in a text
-  with a match score, a place whose readings include a sports team favours the team.
+  with a match score, a name's sports-team readings, and the clubs named after it as clubs
+  are named ("FC Barcelona", "Chelsea F.C."), are favoured.
 
 Each rule favours readings (``Weights.story`` in the ranker); context and coherence still
 weigh in. Names of countries come from the KB (label and aliases), never from a list here.
@@ -35,7 +36,11 @@ TEAM_TYPES = frozenset({"Q476028", "Q847017", "Q12973014", "Q13027888", "Q133932
 # How a country's institution is named from its bare name N and a name A of the country.
 INSTITUTION_PATTERNS = ("{a} {n}", "{n} of {a}", "{n} of the {a}", "{a} Department of the {n}",
                         "{a} Department of {n}", "{a} {n} Department")
+# How a club is named from its place N ("FC Barcelona", "Chelsea F.C.").
+TEAM_PATTERNS = ("{n} F.C.", "{n} FC", "FC {n}", "{n} CF", "AC {n}", "A.C. {n}")
 GOVERNMENT_PATTERNS = ("Government of {a}", "Government of the {a}", "{a} government", "Federal Government of the {a}")
+# Words after which a place is where something happens, not who acts.
+PLACE_PREPOSITIONS = frozenset("in at from to near into outside around of via toward towards across".split())
 # A match score: "2-1", "3–0", "101-99".
 SCORE_RE = re.compile(r"(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
@@ -90,6 +95,10 @@ def _patterned(kb, patterns, name: str, country: int) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+def _is_team(kb, eid: int) -> bool:
+    return any(t in TEAM_TYPES for t in kb.record(eid)["t"])
+
+
 def _capital_of(kb, eid: int) -> int | None:
     """The country whose capital the place is: one of its countries (P17) has it as capital
     (P36), or its description says it is the capital of one ("capital city of the United
@@ -107,12 +116,21 @@ def _capital_of(kb, eid: int) -> int | None:
     return max(named, key=lambda c: ("P576" not in kb.record(c)["c"], kb.popularity(c)))
 
 
-def _acts(norm: str, end: int) -> bool:
-    """The name is the subject of a verb of saying or doing ("Moscow said"), or possessive."""
+def _acts(norm: str, start: int, end: int) -> bool:
+    """The name is the subject of a verb of saying or doing ("Moscow said", "Washington and
+    Moscow traded"), or possessive ("Moscow's"); not after a preposition ("met in Washington")."""
+    before = norm[max(0, start - 12):start].split()
+    if before and before[-1].lower() in PLACE_PREPOSITIONS:
+        return False
     if norm[end:end + 2] in ("'s", "\u2019s"):
         return True
-    rest = norm[end:end + 40].split()
-    return bool(rest) and rest[0].strip(",.;:").lower() in AGENT_VERBS
+    rest = norm[end:end + 80].split()
+    while len(rest) >= 3 and rest[0] == "and" and rest[1][:1].isupper():
+        rest = rest[2:]                 # "... and Moscow traded": the verb after the list
+    if not rest:
+        return False
+    verb = rest[0].strip(",.;:")
+    return verb.lower() in AGENT_VERBS or (verb.islower() and verb.endswith("ed") and len(verb) > 4)
 
 
 def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
@@ -148,7 +166,7 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
             elif mine and not any(kind == "place" for kind in kinds.values()):
                 favoured.setdefault(i, set()).update(mine)
         top = sp.candidates[0][0]
-        if kinds.get(top) == "place" and _acts(norm, sp.end):
+        if kinds.get(top) == "place" and _acts(norm, sp.start, sp.end):
             capital_of = _capital_of(kb, top)
             if capital_of is not None:
                 government = set(_patterned(kb, GOVERNMENT_PATTERNS, "", capital_of))
@@ -158,10 +176,14 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
                     sp.candidates = ([c for c in sp.candidates if c[0] not in government]
                                      + [(eid, sp.candidates[0][1], 0) for eid in government])
                     favoured.setdefault(i, set()).update(government)
-        if sports and any(kind == "place" for kind in kinds.values()):
-            teams = {eid for eid, _p, _f in sp.candidates
-                     if any(t in TEAM_TYPES for t in kb.record(eid)["t"])}
+        if sports:
+            teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)}
+            teams |= {eid for pattern in TEAM_PATTERNS
+                      for eid, _p, _f in kb.candidates(alias_key(pattern.format(n=sp.text)), 5) if _is_team(kb, eid)}
             if teams:
+                # the team is what the place's name means here: it takes the name's best prior
+                sp.candidates = ([c for c in sp.candidates if c[0] not in teams]
+                                 + [(eid, sp.candidates[0][1], 0) for eid in teams])
                 favoured.setdefault(i, set()).update(teams)
     return out, favoured
 

@@ -17,6 +17,8 @@ Each candidate gets a linear score over features (``Weights``):
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
                  are not the Japanese language;
+- ``demonym_country`` the country such a modifier names (``demonyms``): "Japanese officials"
+                 are Japan's, as news gold links them;
 - ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
                  person candidate gets this instead of any surname penalty;
 - ``given``      the candidate is a person named by their given name alone ("Angelina"): one is
@@ -65,6 +67,9 @@ LANGUAGE_OR_PEOPLE = frozenset({"Q34770", "Q1288568", "Q33742", "Q231002", "Q417
 # Types of items that are names as words, not things named: given name (male, female, unisex),
 # family name, Wikimedia disambiguation page.
 NAME_ITEM_TYPES = frozenset({"Q202444", "Q12308941", "Q11879590", "Q3409032", "Q101352", "Q4167410"})
+# Candidate flag (beyond the KB's own ``layout.FLAG_*`` bits) of a country added as a demonym's
+# reading (``demonyms``): it gets ``Weights.demonym_country``.
+FLAG_DEMONYM = 1 << 8
 COHERENCE_ROUNDS = 2
 # People read per given name (most popular first) when looking for one the text supports.
 GIVEN_WINDOW = 1000
@@ -99,6 +104,7 @@ class Weights:
     name_context: float = 1.0
     similar: float = 1.0
     story: float = 6.0
+    demonym_country: float = 1.0
     nil: float = 0.0
     temperature: float = 1.0
 
@@ -289,6 +295,8 @@ class DocumentRanker:
             s += w.modifier
             if self._is_language_or_people(eid):
                 s += w.demonym
+            elif flags & FLAG_DEMONYM:
+                s += w.demonym_country
         return s
 
     def _lists(self) -> dict[int, list[int]]:
