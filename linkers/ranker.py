@@ -12,7 +12,9 @@ Each candidate gets a linear score over features (``Weights``):
 - ``coref``      the mention is a short form of a longer name already linked in the same
                  text ("Emmanuel Macron" ... "Macron"), which adds that entity as a candidate;
 - ``partial``    the candidate matched only by a person's surname (or a region's bare name);
-- ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp");
+- ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp"); not
+                 for a person named by their full label, which headline case puts inside a
+                 run of capitals ("Marvin Gaye Day Tribute") and which stays that person;
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
@@ -287,7 +289,7 @@ class DocumentRanker:
                 s += w.partial
         elif _is_partial(flags):
             s += w.partial
-        if sp.embedded:
+        if sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid))):
             s += w.embedded
         if eid in self.favoured.get(sp.start, ()):
             s += w.story

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from linkers import link
+from linkers.linker import Decision, links
+from linkers.ranker import Scored
+from linkers.spotter import Span
 
 from wikidata_dump import built_kb, item
 
@@ -139,3 +142,48 @@ def test_a_place_in_a_sports_story_with_a_score_is_its_team(story_kb):
     # tell the readings apart, the split names stay NIL)
     got = linked("House prices in Chelsea rose faster than in Newcastle last year.", story_kb)
     assert got["Chelsea"] != "Q9616" and got["Newcastle"] != "Q18716"
+
+
+# --- headline case -------------------------------------------------------------------------
+def test_a_persons_full_name_inside_a_headline_run_is_still_that_person(tmp_path):
+    gaye = item("Q189758", "Marvin Gaye", "American singer-songwriter", claims={"P31": ["Q5"]},
+                enwiki="Marvin Gaye")
+    kb = built_kb(tmp_path, [gaye])
+    # every word is capitalised: "Marvin Gaye" is embedded in "Marvin Gaye Day Tribute"
+    assert linked("Radio Stations Plan Marvin Gaye Day Tribute", kb)["Marvin Gaye"] == "Q189758"
+
+
+# --- close readings ------------------------------------------------------------------------
+SERVICE, COMPANY = "Q3220391", "Q4830453"
+FACEBOOK = item("Q355", "Facebook", "global online social networking service", ["FB"],
+                {"P31": [SERVICE], "P571": ["+2004-02-04"], "P112": ["Q36215"]}, enwiki="Facebook")
+FACEBOOK_INC = item("Q380", "Facebook, Inc.", "American social media and technology company",
+                    ["Facebook", "Facebook Inc"], {"P31": [COMPANY], "P571": ["+2004-02-04"], "P112": ["Q36215"]},
+                    enwiki="Meta Platforms")
+ZUCKERBERG = item("Q36215", "Mark Zuckerberg", "American internet entrepreneur", ["Zuckerberg"],
+                  {"P31": ["Q5"]}, enwiki="Mark Zuckerberg")
+APPLE_FRUIT = item("Q89", "apple", "fruit of the apple tree", ["apples"])
+
+
+def test_a_clear_name_with_two_close_readings_links_the_better_one_with_its_confidence(tmp_path):
+    kb = built_kb(tmp_path, [FACEBOOK, FACEBOOK_INC, ZUCKERBERG, APPLE_FRUIT])
+    result = link("Mark Zuckerberg said Facebook would hire 500 engineers in Dublin.", kb)
+    fb = next(m for m in result.mentions if m.text == "Facebook")
+    assert fb.qid in ("Q355", "Q380") and 0.0 < fb.confidence <= 1.0
+    # a common word that only the KB's lower-case noun matches is no name at all
+    assert all(m.text.lower() != "apples" for m in link("Prices of Apples rose.", kb).mentions if m.qid)
+
+
+def _decision(shares: list[float], confidence: float) -> Decision:
+    row = [Scored(eid, 0.0, p) for eid, p in enumerate(shares)]
+    return Decision(Span(0, 8, "Facebook", "facebook", []), row, row[0], (), confidence)
+
+
+def test_split_readings_of_a_clear_name_link_when_the_confidence_says_so():
+    # 0.30 + 0.28 of the belief on two readings, the rest on NIL: under the threshold alone
+    assert links(_decision([0.30, 0.28], confidence=0.6), threshold=0.35)
+    assert not links(_decision([0.30, 0.28], confidence=0.3), threshold=0.35)
+    # a weak hit: most belief on NIL, however confident the calibration of its pick
+    assert not links(_decision([0.10], confidence=0.9), threshold=0.35)
+    # a threshold of 1 makes every mention NIL
+    assert not links(_decision([0.60, 0.39], confidence=0.99), threshold=1.0)
