@@ -14,7 +14,8 @@ Each candidate gets a linear score over features (``Weights``):
 - ``partial``    the candidate matched only by a person's surname (or a region's bare name);
 - ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp"); not
                  for a person named by their full label, which headline case puts inside a
-                 run of capitals ("Marvin Gaye Day Tribute") and which stays that person;
+                 run of capitals ("Marvin Gaye Day Tribute") and which stays that person; nor
+                 when the run goes on with a title ("Bundesbank President Karl Otto Poehl");
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
@@ -59,7 +60,7 @@ import numpy as np
 
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
-from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, Span
+from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, TITLES, Span
 from .text import TOKEN_RE
 
 TOP_K_COHERENCE = 5
@@ -181,7 +182,7 @@ class DocumentRanker:
 
     def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS,
                  favoured: dict[int, set[int]] | None = None):
-        self.kb, self.spans, self.w = kb, spans, weights
+        self.kb, self.spans, self.w, self.text = kb, spans, weights, text
         # readings the story favours (``metonymy``), by the span's start offset
         self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
@@ -196,6 +197,12 @@ class DocumentRanker:
         # the mention's own words are no evidence ("Warren: city in Ohio" for "Ohio")
         names = len((words & self.doc_names) - own) if self.w.name_context else 0
         return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
+
+    def _title_follows(self, sp: Span) -> bool:
+        """A title starts the capitalised run after the span ("Bundesbank President Karl Otto
+        Poehl"): the run is the name's office holder, not a longer name the span is part of."""
+        after = self.text[sp.end:sp.end + 24].split()
+        return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
@@ -289,7 +296,8 @@ class DocumentRanker:
                 s += w.partial
         elif _is_partial(flags):
             s += w.partial
-        if sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid))):
+        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid)))
+                and not self._title_follows(sp)):
             s += w.embedded
         if eid in self.favoured.get(sp.start, ()):
             s += w.story

@@ -187,3 +187,11 @@ def test_split_readings_of_a_clear_name_link_when_the_confidence_says_so():
     assert not links(_decision([0.10], confidence=0.9), threshold=0.35)
     # a threshold of 1 makes every mention NIL
     assert not links(_decision([0.60, 0.39], confidence=0.99), threshold=1.0)
+
+
+def test_a_name_followed_by_a_title_and_a_person_is_not_part_of_a_longer_name(tmp_path):
+    bundesbank = item("Q162222", "Deutsche Bundesbank", "central bank of Germany", ["Bundesbank"],
+                      {"P31": ["Q66344"], "P571": ["+1957-07-26"]}, enwiki="Deutsche Bundesbank")
+    kb = built_kb(tmp_path, [bundesbank])
+    text = "The minister met Bundesbank President Karl Otto Poehl in Frankfurt on Friday."
+    assert linked(text, kb)["Bundesbank"] == "Q162222"
