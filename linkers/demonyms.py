@@ -21,11 +21,13 @@ Only a word used as a modifier before a common noun is read so: "the Italians" a
 """
 from __future__ import annotations
 
+import bisect
+import re
 from functools import lru_cache
 
 from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
-from .spotter import CANDIDATE_WINDOW, Span, _before_common_noun
-from .text import TOKEN_RE, alias_key, normalize, tokenize
+from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, Span
+from .text import TOKEN_RE, alias_key
 
 # Types of a country: country, sovereign state, state with limited recognition, constituent
 # country (England, Scotland).
@@ -123,40 +125,46 @@ def demonym_country(kb, word: str, readings: tuple[int, ...]) -> int | None:
     return max(score, key=lambda eid: (score[eid], -named_at.get(eid, len(named_at)), kb.popularity(eid)))
 
 
-def _modifies_noun(norm: str, toks, k: int) -> bool:
-    """Token k is used before a common noun, directly ("Italian officials") or coordinated
-    with one that is ("British and American diplomats", "Dutch, Polish and Czech firms")."""
-    while True:
-        if _before_common_noun(norm, toks, k):
-            return True
-        if k + 1 >= len(toks):
-            return False
-        nxt, gap = k + 1, norm[toks[k][1]:toks[k + 1][0]]
-        if gap in (" ", ", ") and norm[toks[nxt][0]:toks[nxt][1]] in ("and", "or"):
-            nxt += 1
-            gap = " "
-        if gap not in (" ", ", ") or nxt >= len(toks) or not norm[toks[nxt][0]].isupper():
-            return False
-        k = nxt
+# What may follow a modifier before its noun: other coordinated modifiers ("British and
+# American diplomats", "Dutch, Polish and Czech firms"), then the noun's first word.
+_NOUN_AFTER_RE = re.compile(r"(?:,? (?:and|or) [A-Z][\w'-]*|, [A-Z][\w'-]*)* ([a-z]+)(?![\w'-])")
+
+
+def _modifies_noun(text: str, end: int) -> bool:
+    """The word ending at ``end`` is used before a common noun, directly ("Italian officials")
+    or coordinated with others that are ("British and American diplomats"); a verb or a
+    function word after it says it is not ("Apple said", as ``spotter._before_common_noun``)."""
+    m = _NOUN_AFTER_RE.match(text, end)
+    if m is None:
+        return False
+    noun = m.group(1)
+    return noun not in FUNCTION_WORDS and not noun.endswith("ed") and noun not in COMMON_VERBS
+
+
+# A capitalised word with an adjective ending: "Kenyan", "Japanese", "Iraqi".
+_ADJECTIVE_WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}(?:" + "|".join(ADJECTIVE_ENDINGS) + r")\b")
+
+
+@lru_cache(maxsize=65536)
+def _is_language_or_people(kb, eid: int) -> bool:
+    return any(t in LANGUAGE_OR_PEOPLE for t in kb.record(eid)["t"])
+
+
+def _may_name_a_country(kb, sp: Span) -> bool:
+    """A one-word span that could be a demonym: an adjective ending, or a language or people
+    among its readings (what ``demonym_country`` needs to find anything)."""
+    return (" " not in sp.text and bool(sp.candidates)
+            and (sp.text.endswith(ADJECTIVE_ENDINGS)
+                 or any(_is_language_or_people(kb, eid) for eid, _p, _f in sp.candidates[:5])))
 
 
 def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
     """The spans with the country added as a candidate of each one-word modifier that names
     one ("Italian officials"), plus new spans, whose one candidate is the country, for the
     modifiers the KB has no item for ("a Kenyan runner", also at a sentence start)."""
-    norm = normalize(text)
-    toks = tokenize(norm)
-    index = {s: k for k, (s, _e) in enumerate(toks)}
-    covered: set[int] = set()
-    for sp in spans:
-        k = index.get(sp.start)
-        while k is not None and k < len(toks) and toks[k][0] < sp.end:
-            covered.add(k)
-            k += 1
     out = list(spans)
     for sp in spans:
-        k = index.get(sp.start)
-        if not sp.candidates or k is None or toks[k][1] != sp.end or not _modifies_noun(norm, toks, k):
+        if not _may_name_a_country(kb, sp) or not _modifies_noun(text, sp.end):
             continue
         readings = tuple(eid for eid, _p, _f in sp.candidates)
         country = demonym_country(kb, sp.text, readings)
@@ -164,14 +172,19 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
             sp.modifier = True      # also when coordinated: "British and American diplomats"
             # the country takes the word's best prior: it is that word's reading here
             sp.candidates = sp.candidates + [(country, max(p for _e, p, _f in sp.candidates), FLAG_DEMONYM)]
-    for k, (s, e) in enumerate(toks):
-        word = text[s:e]
-        if (k in covered or len(word) < 4 or not word[0].isupper() or not word[1:].islower()
-                or not word.endswith(ADJECTIVE_ENDINGS) or not _modifies_noun(norm, toks, k)):
+    starts = None
+    for m in _ADJECTIVE_WORD_RE.finditer(text):
+        s, e = m.span()
+        if not _modifies_noun(text, e):
             continue
-        country = demonym_country(kb, word, ())
+        if starts is None:
+            starts = sorted((sp.start, sp.end) for sp in spans)
+        at = bisect.bisect_right(starts, (e, e))
+        if at and starts[at - 1][1] > s:
+            continue                        # a span covers it
+        country = demonym_country(kb, m.group(), ())
         if country is not None:
-            out.append(Span(s, e, word, alias_key(word), [(country, 1.0, FLAG_DEMONYM)], modifier=True))
+            out.append(Span(s, e, m.group(), alias_key(m.group()), [(country, 1.0, FLAG_DEMONYM)], modifier=True))
     if len(out) > len(spans):
         out.sort(key=lambda sp: sp.start)
     return out

@@ -20,6 +20,7 @@ weigh in. Names of countries come from the KB (label and aliases), never from a 
 """
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 
@@ -27,8 +28,8 @@ from .demonyms import is_country
 from .facts import entity_kind
 from .kb.layout import FLAG_LOWER
 from .ranker import LANGUAGE_OR_PEOPLE
-from .spotter import CANDIDATE_WINDOW, Span, _is_capitalised_name_token
-from .text import alias_key, normalize, tokenize
+from .spotter import CANDIDATE_WINDOW, Span
+from .text import alias_key
 
 # Types of sports teams and clubs (association football club, sports club, sports team,
 # baseball, basketball, ice hockey and American football teams).
@@ -76,7 +77,7 @@ def story_country(kb, spans: list[Span]) -> int | None:
             votes[top] = votes.get(top, 0) + 1
             continue
         rec = kb.record(top)
-        if entity_kind(rec) == "place":
+        if _kind(kb, top) == "place":
             for v in rec["c"].get("P17", ())[:1]:
                 country = kb.internal_id(v["v"]) if v.get("k") == "i" else None
                 if country is not None:
@@ -116,15 +117,15 @@ def _capital_of(kb, eid: int) -> int | None:
     return max(named, key=lambda c: ("P576" not in kb.record(c)["c"], kb.popularity(c)))
 
 
-def _acts(norm: str, start: int, end: int) -> bool:
+def _acts(text: str, start: int, end: int) -> bool:
     """The name is the subject of a verb of saying or doing ("Moscow said", "Washington and
     Moscow traded"), or possessive ("Moscow's"); not after a preposition ("met in Washington")."""
-    before = norm[max(0, start - 12):start].split()
+    before = text[max(0, start - 12):start].split()
     if before and before[-1].lower() in PLACE_PREPOSITIONS:
         return False
-    if norm[end:end + 2] in ("'s", "\u2019s"):
+    if text[end:end + 2] in ("'s", "\u2019s"):
         return True
-    rest = norm[end:end + 80].split()
+    rest = text[end:end + 80].split()
     while len(rest) >= 3 and rest[0] == "and" and rest[1][:1].isupper():
         rest = rest[2:]                 # "... and Moscow traded": the verb after the list
     if not rest:
@@ -133,53 +134,81 @@ def _acts(norm: str, start: int, end: int) -> bool:
     return verb.lower() in AGENT_VERBS or (verb.islower() and verb.endswith("ed") and len(verb) > 4)
 
 
+@lru_cache(maxsize=65536)
+def _kind(kb, eid: int) -> str:
+    return entity_kind(kb.record(eid))
+
+
+@lru_cache(maxsize=65536)
+def _is_common_noun(kb, key: str) -> bool:
+    """The name is also a common noun ("senate", "treasury"): the KB has a lower-case reading."""
+    return any(f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
+
+@lru_cache(maxsize=65536)
+def _names_of_country(kb, eid: int, country: int) -> bool:
+    rec = kb.record(eid)
+    return _names_country(rec["l"] + " " + rec["d"], country_names(kb, country))
+
+
+@lru_cache(maxsize=16384)
+def _institutions(kb, name: str, country: int) -> tuple[int, ...]:
+    """The country's organisations named by ``name`` as institutions are written."""
+    return tuple(eid for eid in _patterned(kb, INSTITUTION_PATTERNS, name, country) if _kind(kb, eid) == "organization")
+
+
+@lru_cache(maxsize=4096)
+def _government(kb, capital: int) -> tuple[int, ...]:
+    country = _capital_of(kb, capital)
+    return tuple(_patterned(kb, GOVERNMENT_PATTERNS, "", country)) if country is not None else ()
+
+
+@lru_cache(maxsize=16384)
+def _teams(kb, name: str) -> tuple[int, ...]:
+    return tuple(eid for pattern in TEAM_PATTERNS
+                 for eid, _p, _f in kb.candidates(alias_key(pattern.format(n=name)), 5) if _is_team(kb, eid))
+
+
 def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
     """The spans (with institution readings added, and spans for bare institutions the KB has
     only as common nouns) and, by span index, the readings the story favours."""
-    norm = normalize(text)
     country = story_country(kb, spans)
-    sports = SCORE_RE.search(norm) is not None
+    sports = SCORE_RE.search(text) is not None
     out = list(spans)
     if country is not None:
-        out += _unspotted_institutions(kb, text, norm, spans, country)
-        out.sort(key=lambda sp: sp.start)
+        more = _unspotted_institutions(kb, text, spans, country)
+        if more:
+            out = sorted(out + more, key=lambda sp: sp.start)
     favoured: dict[int, set[int]] = {}
     for i, sp in enumerate(out):
         if not sp.candidates:
             continue
-        kinds = {eid: entity_kind(kb.record(eid)) for eid, _p, _f in sp.candidates}
-        if country is not None and len(sp.text.split()) <= 3:
-            names = country_names(kb, country)
-            # a bare institution: readings that are organisations of the story's country
-            mine = {eid for eid, kind in kinds.items() if kind == "organization"
-                    and _names_country(kb.record(eid)["l"] + " " + kb.record(eid)["d"], names)}
-            if kinds[sp.candidates[0][0]] not in ("organization", "other") or is_country(kb, sp.candidates[0][0]) \
-                    or any(t in LANGUAGE_OR_PEOPLE for t in kb.record(sp.candidates[0][0])["t"]):
-                mine = set()        # a name whose likeliest reading is a place, a person, a people
-            own = []        # the country's institution of that name, as such names are written
-            if mine or any(f & FLAG_LOWER for _e, _p, f in kb.candidates(sp.key, CANDIDATE_WINDOW)):
-                own = [eid for eid in _patterned(kb, INSTITUTION_PATTERNS, sp.text, country)
-                       if entity_kind(kb.record(eid)) == "organization"]
-            if own:
-                sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in kinds]
-                favoured.setdefault(i, set()).update(own)
-            elif mine and not any(kind == "place" for kind in kinds.values()):
-                favoured.setdefault(i, set()).update(mine)
         top = sp.candidates[0][0]
-        if kinds.get(top) == "place" and _acts(norm, sp.start, sp.end):
-            capital_of = _capital_of(kb, top)
-            if capital_of is not None:
-                government = set(_patterned(kb, GOVERNMENT_PATTERNS, "", capital_of))
-                if government:
-                    # the government is what the capital's name means here: it takes the
-                    # name's best prior (the KB may list it under the name, far down)
-                    sp.candidates = ([c for c in sp.candidates if c[0] not in government]
-                                     + [(eid, sp.candidates[0][1], 0) for eid in government])
-                    favoured.setdefault(i, set()).update(government)
+        top_kind = _kind(kb, top)
+        if country is not None and top_kind in ("organization", "other") and sp.text.count(" ") < 3:
+            # a bare institution: readings that are organisations of the story's country
+            mine = set()
+            if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
+                mine = {eid for eid, _p, _f in sp.candidates
+                        if _kind(kb, eid) == "organization" and _names_of_country(kb, eid, country)}
+            # the country's institution of that name, as such names are written
+            own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
+            if own:
+                have = {eid for eid, _p, _f in sp.candidates}
+                sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in have]
+                favoured.setdefault(i, set()).update(own)
+            elif mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
+                favoured.setdefault(i, set()).update(mine)
+        if top_kind == "place" and _acts(text, sp.start, sp.end):
+            government = set(_government(kb, top))
+            if government:
+                # the government is what the capital's name means here: it takes the
+                # name's best prior (the KB may list it under the name, far down)
+                sp.candidates = ([c for c in sp.candidates if c[0] not in government]
+                                 + [(eid, sp.candidates[0][1], 0) for eid in government])
+                favoured.setdefault(i, set()).update(government)
         if sports:
-            teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)}
-            teams |= {eid for pattern in TEAM_PATTERNS
-                      for eid, _p, _f in kb.candidates(alias_key(pattern.format(n=sp.text)), 5) if _is_team(kb, eid)}
+            teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)} | set(_teams(kb, sp.text))
             if teams:
                 # the team is what the place's name means here: it takes the name's best prior
                 sp.candidates = ([c for c in sp.candidates if c[0] not in teams]
@@ -188,32 +217,24 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
     return out, favoured
 
 
-def _unspotted_institutions(kb, text: str, norm: str, spans: list[Span], country: int) -> list[Span]:
-    """Capitalised words no span covers whose lower-case form is a common noun the story's
-    country has an institution of ("the Treasury" -> United States Department of the Treasury)."""
-    covered = [False] * len(norm)
-    for sp in spans:
-        for k in range(sp.start, sp.end):
-            covered[k] = True
-    toks = tokenize(norm)
+# "the Treasury", "the Supreme Court": up to three capitalised words after "the".
+_THE_NAME_RE = re.compile(r"\b[Tt]he ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2})\b")
+
+
+def _unspotted_institutions(kb, text: str, spans: list[Span], country: int) -> list[Span]:
+    """Capitalised words after "the" that no span covers and whose lower-case form is a common
+    noun the story's country has an institution of ("the Treasury" -> United States Department
+    of the Treasury)."""
     out: list[Span] = []
-    k = 0
-    while k < len(toks):
-        s, e = toks[k]
-        if covered[s] or not _is_capitalised_name_token(norm, s, e) or not norm[s:e].isalpha():
-            k += 1
-            continue
-        j = k
-        while j + 1 < len(toks) and norm[toks[j][1]:toks[j + 1][0]] == " " and not covered[toks[j + 1][0]] \
-                and _is_capitalised_name_token(norm, *toks[j + 1]) and j - k < 2:
-            j += 1
-        name = text[s:toks[j][1]]
-        key = alias_key(name)
-        if any(f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW)) and k > 0 \
-                and norm[toks[k - 1][0]:toks[k - 1][1]].lower() == "the":
-            found = [eid for eid in _patterned(kb, INSTITUTION_PATTERNS, name, country)
-                     if entity_kind(kb.record(eid)) == "organization"]
+    starts = sorted((sp.start, sp.end) for sp in spans)
+    for m in _THE_NAME_RE.finditer(text):
+        s, e = m.span(1)
+        k = bisect.bisect_right(starts, (e, e))
+        if k and starts[k - 1][1] > s:
+            continue                        # a span covers part of it
+        key = alias_key(m.group(1))
+        if _is_common_noun(kb, key):
+            found = _institutions(kb, m.group(1), country)
             if found:
-                out.append(Span(s, toks[j][1], name, key, [(eid, 1.0, 0) for eid in found]))
-        k = j + 1
+                out.append(Span(s, e, m.group(1), key, [(eid, 1.0, 0) for eid in found]))
     return out
