@@ -53,7 +53,9 @@ RUSSIA = item("Q159", "Russia", "sovereign state in Eastern Europe and Northern 
               enwiki="Russia")
 NEW_YORK_CITY = item("Q60", "New York City", "largest city in the United States", ["New York", "NY City"],
                      claims={"P31": [CITY]}, enwiki="New York City")
-ITEMS = [CRYSTAL_PALACE, ASTON_VILLA, MOSCOW, RUSSIA, NEW_YORK_CITY, CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+KARL_URBAN = item("Q132430", "Karl Urban", "New Zealand actor", ["Karl-Heinz Urban"], claims={"P31": [HUMAN]},
+                   enwiki="Karl Urban")
+ITEMS = [KARL_URBAN, CRYSTAL_PALACE, ASTON_VILLA, MOSCOW, RUSSIA, NEW_YORK_CITY, CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +85,14 @@ def test_initials_after_the_full_name_are_that_name(kb):
     # "AP" alone is more often Andhra Pradesh; after "The Associated Press" it is the agency
     got = linked("The Associated Press reported the fire. AP said three people died.", kb)
     assert ("AP", "Q40469") in got
+
+
+def test_a_surname_after_a_full_name_the_kb_lacks_is_not_someone_else_of_that_surname(kb):
+    # the context fits the actor Karl Urban, but the story named Jerzy Urban first
+    text = "Jerzy Urban, the actor, arrived in Hollywood. Urban said he liked New Zealand."
+    assert [m.qid for m in link(text, kb).mentions if m.text == "Urban"] in ([], [None])
+    # without the full name before it, the surname may still be the actor
+    assert ("Urban", "Q132430") in linked("Karl Urban arrived. Urban said he was glad.", kb)
 
 
 def test_what_a_real_short_form_is():
