@@ -124,4 +124,4 @@ def test_a_worker_reads_the_same_kb_version_the_api_watches(start_redis):
     store = redis_client.Redis.from_url(start_redis().url)
     assert kb_version_now(store, "base") == "base"
     assert bump_kb_generation(store) == 1 and bump_kb_generation(store) == 2
-    assert kb_version_now(store, "base") == versioned("base", 2) == "base+g2"
+    assert kb_version_now(store, "base") == versioned("base", 2) == "base+o2"

@@ -38,7 +38,7 @@ RESUBSCRIBE_SECONDS = 0.5
 
 def versioned(base_version: str, kb_generation: int) -> str:
     """``kb_version`` of a base KB at an overlay generation (generation 0: the base as it is)."""
-    return base_version if kb_generation <= 0 else f"{base_version}+g{kb_generation}"
+    return base_version if kb_generation <= 0 else f"{base_version}+o{kb_generation}"
 
 
 def _bump(redis, field: str) -> int:
