@@ -15,7 +15,7 @@ from enum import Enum
 
 import orjson
 
-from linkers import LINKER_VERSION, LinkOptions, errors
+from linkers import LINKER_VERSION, LinkOptions, LinkResult, errors, link, link_segments
 
 from . import keys, stats
 
@@ -29,27 +29,43 @@ class JobStatus(str, Enum):
 
 @dataclass(frozen=True)
 class Article:
-    """One article to link, validated (the HTTP layer builds it from a request body)."""
+    """One article to link, validated (the HTTP layer builds it from a request body).
+
+    Given as ``segments`` (a web page's blocks), ``text`` is the segments as the linker joins
+    them, and the mentions' offsets are into their segment."""
 
     text: str
     published_at: str | None = None
     options: LinkOptions = field(default_factory=LinkOptions)
+    segments: tuple[str, ...] | None = None
 
     def job_id(self, kb_version: str) -> str:
         identity = {"text": self.text, "published_at": self.published_at,
                     "options": self.options.to_dict(), "kb_version": kb_version,
                     "linker_version": LINKER_VERSION}
+        if self.segments is not None:   # text alone would not tell the offsets apart
+            identity["segments"] = self.segments
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+    def link(self, kb) -> LinkResult:
+        if self.segments is not None:
+            return link_segments(list(self.segments), kb, self.published_at, self.options)
+        return link(self.text, kb, self.published_at, self.options)
 
     def to_message(self) -> dict:
         """The JSON-safe form carried in a Celery task message."""
-        return {"text": self.text, "published_at": self.published_at,
-                "options": self.options.to_dict()}
+        message = {"text": self.text, "published_at": self.published_at,
+                   "options": self.options.to_dict()}
+        if self.segments is not None:
+            message["segments"] = list(self.segments)
+        return message
 
     @classmethod
     def from_message(cls, message: dict) -> "Article":
+        segments = message.get("segments")
         return cls(text=message["text"], published_at=message.get("published_at"),
-                   options=LinkOptions.from_dict(message.get("options")))
+                   options=LinkOptions.from_dict(message.get("options")),
+                   segments=tuple(segments) if segments is not None else None)
 
 
 @dataclass(frozen=True)
