@@ -16,7 +16,7 @@ NIL = None  # a mention the linker could not (confidently) link has qid NIL
 
 @dataclass(frozen=True)
 class LinkOptions:
-    threshold: float = 0.35      # confidence below which a mention is reported NIL
+    threshold: float = 0.35      # ranker share below which a mention is NIL (but see linker.links)
     top_k: int = 0               # >0: include up to k ranked candidates per mention
     fact_cards: bool = True      # include a fact card per linked entity
     relations: bool = True       # include claims connecting two linked entities

@@ -21,6 +21,11 @@ def article_body_limit(max_text_bytes: int, max_body_bytes: int) -> int:
 
 
 async def read_json(request: web.Request, limit: int) -> object:
+    return shapes.parse_json(await read_body(request, limit))
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw bytes of a JSON body, after the content type and size checks."""
     content_type = request.content_type
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise errors.UnsupportedMediaType(
@@ -32,11 +37,11 @@ async def read_json(request: web.Request, limit: int) -> object:
         raise errors.TextTooLarge(f"the body is {length} bytes; the limit is {limit}",
                                   limit=limit, size=length)
     if length is not None:
-        return shapes.parse_json(await request.read())
+        return await request.read()
     chunks, size = [], 0
     async for chunk in request.content.iter_any():
         size += len(chunk)
         if size > limit:
             raise errors.TextTooLarge(f"the body is over the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
-    return shapes.parse_json(b"".join(chunks))
+    return b"".join(chunks)

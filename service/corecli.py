@@ -16,7 +16,8 @@ from typing import Iterator
 import orjson
 
 from linkers import LinkOptions, build_kb, errors, link, open_kb
-from linkers.evaluate import coverage, score_corpus
+from linkers.evaluate import (ERROR_KINDS, classify_errors, coverage, expected_calibration_error, judge_document,
+                               score_corpus)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_KB, EXIT_DUMP, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
 
@@ -142,8 +143,11 @@ def _load_jsonl(path: str) -> list[dict]:
         return [orjson.loads(line) for line in fh if line.strip()]
 
 
-def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: LinkOptions | None = None) -> dict:
-    """Scores of one benchmark file: end-to-end, in-KB, KB coverage, ms/doc."""
+def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: LinkOptions | None = None,
+                  errors_too: bool = False) -> dict:
+    """Scores of one benchmark file: end-to-end, in-KB, KB coverage, ms/doc, and (when linking)
+    the calibration of the reported confidences; with ``errors_too``, the in-KB misses and
+    false links by kind."""
     gold = _load_jsonl(gold_path)
     times: list[float] = []
     if pred_path:
@@ -151,11 +155,16 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
     else:
         preds = {}
         options = options or LinkOptions()
+        # every spotted mention with its best candidate: the NIL ones tell "below threshold"
+        # apart from "wrong entity" in --errors; scoring ignores them (qid null)
+        options = LinkOptions.from_dict({**options.to_dict(), "include_nil": True, "top_k": 1})
         for doc in gold:
             t0 = time.perf_counter()
             result = link(doc["text"], kb, doc.get("published_at"), options)
             times.append((time.perf_counter() - t0) * 1000)
-            preds[str(doc["id"])] = [{"start": m.start, "end": m.end, "qid": m.qid} for m in result.mentions]
+            preds[str(doc["id"])] = [{"start": m.start, "end": m.end, "qid": m.qid, "confidence": m.confidence,
+                                      "best": m.candidates[0].qid if m.candidates else None}
+                                     for m in result.mentions]
     in_kb = kb.__contains__
     out = {"benchmark": os.path.basename(gold_path), "docs": len(gold),
            "predictions": os.path.basename(pred_path) if pred_path else "factlink",
@@ -167,7 +176,35 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
         out["ms_per_doc"] = {"median": round(statistics.median(times), 3),
                              "p90": round(times[int(0.9 * (len(times) - 1))], 3),
                              "mean": round(statistics.fmean(times), 3)}
+        confidences, correct = [], []
+        for doc in gold:
+            predicted = preds.get(str(doc["id"]), [])
+            verdicts, _missed = judge_document(doc, predicted, in_kb)
+            for p, v in zip(predicted, verdicts):
+                # a link where the gold annotates nothing says nothing about being right
+                # (the sparse sets leave most names unannotated): calibration is measured
+                # on links whose span the gold annotates
+                if v in ("tp", "fp"):
+                    confidences.append(p["confidence"])
+                    correct.append(v == "tp")
+        out["calibration"] = {"links": len(confidences), "confidences": confidences, "correct": correct,
+                              "ece": round(expected_calibration_error(confidences, correct), 4)}
+    if errors_too:
+        found = [dict(e, doc=str(doc["id"])) for doc in gold
+                 for e in classify_errors(doc, preds.get(str(doc["id"]), []), in_kb)]
+        out["errors"] = {kind: [e for e in found if e["kind"] == kind] for kind in ERROR_KINDS}
     return out
+
+
+def _print_errors(r: dict, limit: int) -> None:
+    print(f"\n{r['benchmark']}: in-KB misses and false links by kind")
+    for kind, found in r["errors"].items():
+        misses = sum(e["error"] == "miss" for e in found)
+        print(f"  {kind}: {len(found)} ({misses} missed, {len(found) - misses} false links)")
+        for e in found[:limit]:
+            conf = f" conf {e['confidence']:.2f}" if e.get("confidence") is not None else ""
+            print(f"    {e['error']:<10} {e['doc']}:{e['span'][0]}-{e['span'][1]} {e['surface']!r}"
+                  f" gold {e['gold']} got {e['predicted']}{conf}")
 
 
 def cmd_eval(args) -> int:
@@ -179,24 +216,36 @@ def cmd_eval(args) -> int:
     results = []
     for gold in args.gold:
         try:
-            results.append(evaluate_file(gold, kb, args.pred, options))
+            results.append(evaluate_file(gold, kb, args.pred, options, errors_too=args.errors))
         except OSError as exc:
             return fail(errors.InvalidInput(f"cannot read {exc.filename}: {exc.strerror}"))
         except (orjson.JSONDecodeError, KeyError) as exc:
             return fail(errors.InvalidInput(f"{gold}: not a benchmark JSONL file ({exc})"))
+    calibrated = [r["calibration"] for r in results if "calibration" in r]
+    together = (expected_calibration_error([c for k in calibrated for c in k["confidences"]],
+                                           [o for k in calibrated for o in k["correct"]]) if calibrated else None)
+    for r in results:
+        if "calibration" in r:
+            del r["calibration"]["confidences"], r["calibration"]["correct"]
     if args.json:
         for r in results:
             _write_json(r)
         return EXIT_OK
     print(f"kb_version {kb.version} ({len(kb):,} entities)")
-    print(f"{'benchmark':<22} {'view':<11} {'P':>6} {'R':>6} {'F1':>6}  {'coverage':>8}  ms/doc (median/p90)")
+    print(f"{'benchmark':<22} {'view':<11} {'P':>6} {'R':>6} {'F1':>6}  {'coverage':>8}  {'ECE':>6}  ms/doc (median/p90)")
     for r in results:
         ms = r.get("ms_per_doc")
         speed = f"{ms['median']:.2f}/{ms['p90']:.2f}" if ms else "-"
+        ece = f"{r['calibration']['ece']:.3f}" if "calibration" in r else "-"
         for view in ("end_to_end", "in_kb"):
             s = r[view]
             print(f"{r['benchmark']:<22} {view:<11} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f}"
-                  f"  {r['kb_coverage']:>8.1%}  {speed if view == 'end_to_end' else ''}")
+                  f"  {r['kb_coverage']:>8.1%}  {ece if view == 'in_kb' else '':>6}  {speed if view == 'end_to_end' else ''}")
+    if together is not None and len(results) > 1:
+        print(f"ECE (10 bins, in-KB links of all {len(results)} files together): {together:.3f}")
+    if args.errors:
+        for r in results:
+            _print_errors(r, args.errors_limit)
     return EXIT_OK
 
 
@@ -227,5 +276,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--pred", help="score this prediction JSONL instead of linking")
     ev.add_argument("--kb", help="KB directory (default: FACTLINK_KB, else the starter KB)")
     ev.add_argument("--threshold", type=float, default=None)
+    ev.add_argument("--errors", action="store_true",
+                    help="list, per file, the in-KB misses and false links by kind")
+    ev.add_argument("--errors-limit", type=int, default=20, help="examples printed per kind (default 20)")
     ev.add_argument("--json", action="store_true", help="one JSON object per benchmark")
     ev.set_defaults(func=cmd_eval)

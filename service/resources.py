@@ -1,8 +1,9 @@
 """The long-lived resources of one API process, as typed ``web.AppKey``s with their lifetimes.
 
 Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
-in order: the KB, the Redis pool, the Celery producer (and the worker monitor using it), then
-the job queue that needs all three. Handlers read them from ``request.app[KEY]``.
+in order: the KB, the Redis pool, the generation watch (the current ``kb_version``) with the
+in-process answer cache it guards, the Celery producer (and the worker monitor using it), then
+the job queue that needs them. Handlers read them from ``request.app[KEY]``.
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from redis.backoff import NoBackoff
 
 from linkers import KnowledgeBase, open_kb
 from workers.celery_app import create_celery
+from workers.generations import GenerationWatch
 from workers.monitor import WorkerMonitor
 from workers.queue import JobQueue
 from workers.settings import Settings
 
+from .answer_cache import AnswerCache
 from .metrics import ServiceMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -31,6 +34,8 @@ CELERY = web.AppKey("celery", Celery)
 WORKERS = web.AppKey("workers", WorkerMonitor)
 JOBS = web.AppKey("jobs", JobQueue)
 OPENAPI = web.AppKey("openapi", bytes)
+GENERATIONS = web.AppKey("generations", GenerationWatch)
+ANSWERS = web.AppKey("answers", AnswerCache)
 
 
 async def knowledge_base(app: web.Application) -> AsyncIterator[None]:
@@ -51,6 +56,15 @@ async def redis_pool(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
+async def generations(app: web.Application) -> AsyncIterator[None]:
+    app[GENERATIONS] = watch = GenerationWatch(app[REDIS], app[KB].version)
+    app[ANSWERS] = answers = AnswerCache(app[SETTINGS].answer_cache_bytes)
+    watch.on_change(answers.clear)     # nothing cached under another version is reachable
+    await watch.start()
+    yield
+    await watch.stop()
+
+
 async def celery_producer(app: web.Application) -> AsyncIterator[None]:
     app[CELERY] = create_celery(app[SETTINGS])
     app[WORKERS] = WorkerMonitor(app[CELERY])
@@ -60,10 +74,12 @@ async def celery_producer(app: web.Application) -> AsyncIterator[None]:
 
 
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
-    app[JOBS] = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], app[KB].version)
+    watch = app[GENERATIONS]
+    app[JOBS] = jobs = JobQueue(app[REDIS], app[CELERY], app[SETTINGS], watch.kb_version)
+    watch.on_change(lambda: jobs.use_kb_version(watch.kb_version))
     await app[JOBS].start()
     yield
     await app[JOBS].stop()
 
 
-CLEANUP_CONTEXTS = (knowledge_base, redis_pool, celery_producer, job_queue)
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, generations, celery_producer, job_queue)

@@ -195,6 +195,36 @@ def test_eval_table_shows_p_r_f1(factlink, news_kb):
     assert "reuters-128.jsonl      end_to_end   0.514  0.624  0.564" in factlink.stdout
 
 
+def test_eval_reports_the_calibration_of_its_confidences(factlink, news_kb, tmp_path):
+    text = "Macron met Putin about Ukraine in Paris."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
+        {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 11, "end": 16, "qid": "Q7747"}]}) + b"\n")
+    code, [report], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    assert code == EXIT_OK
+    # two links on annotated spans, both right: the ECE is the mean gap to certainty
+    assert report["calibration"]["links"] == 2 and 0.0 <= report["calibration"]["ece"] < 1.0
+    code, _, _ = factlink("eval", gold, gold, "--kb", news_kb.path)
+    assert "ECE (10 bins, in-KB links of all 2 files together)" in factlink.stdout
+
+
+def test_eval_errors_lists_misses_and_false_links_by_kind(factlink, news_kb, tmp_path):
+    text = "Macron met Putin about Ukraine in Paris."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
+        {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 11, "end": 16, "qid": "Q90"},
+        {"start": 23, "end": 33, "qid": "Q212"}]}) + b"\n")
+    code, [report], _ = factlink("eval", gold, "--kb", news_kb.path, "--json", "--errors")
+    assert code == EXIT_OK
+    kinds = {kind: [(e["error"], e["surface"]) for e in found] for kind, found in report["errors"].items()}
+    assert kinds["wrong entity"] == [("miss", "Putin"), ("false link", "Putin")]
+    assert ("miss", "Ukraine in") in kinds["wrong span"]
+    assert kinds["no gold entity"] == [("false link", "Paris")]
+    code, _, _ = factlink("eval", gold, "--kb", news_kb.path, "--errors")
+    assert "gold.jsonl: in-KB misses and false links by kind" in factlink.stdout
+    assert "  not spotted: 0" in factlink.stdout
+
+
 def test_eval_of_a_file_that_is_not_a_benchmark_exits_2(factlink, news_kb, tmp_path):
     code, _, err = factlink("eval", tmp_path / "missing.jsonl", "--kb", news_kb.path)
     assert code == EXIT_USAGE and "missing.jsonl" in err

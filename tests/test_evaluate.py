@@ -12,7 +12,7 @@ import pytest
 from wikidata_dump import shared_data_dir
 
 from linkers import open_kb
-from linkers.evaluate import Score, coverage, score_corpus, score_document
+from linkers.evaluate import Score, classify_errors, coverage, expected_calibration_error, score_corpus, score_document
 
 BENCH = shared_data_dir() / "bench"
 
@@ -188,3 +188,16 @@ def test_the_field_in_kb_as_the_readme_prints_it(full_kb, system, bench):
 def test_kb_coverage_of_reuters_128_is_what_the_readme_says(full_kb):
     docs = load_jsonl(BENCH / "reuters-128.jsonl")
     assert round(coverage(docs, open_kb(full_kb).__contains__), 3) == 0.448
+
+
+def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
+    # bin 0.9-1.0: confidence 0.9, half right -> gap 0.4 on half the links; bin 0.5: exact
+    assert expected_calibration_error([0.9, 0.9, 0.5, 0.5], [True, False, True, False]) == pytest.approx(0.2)
+    assert expected_calibration_error([1.0, 0.0], [True, False]) == 0.0
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_a_nil_whose_best_candidate_is_the_gold_entity_is_a_miss_below_threshold():
+    doc = gold(PARIS, FRANCE)
+    found = classify_errors(doc, [{"start": 0, "end": 5, "qid": None, "best": "Q90", "confidence": 0.2}])
+    assert [(e["kind"], e["surface"]) for e in found] == [("NIL below threshold", "Paris"), ("not spotted", "France")]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 from . import keys
+from .generations import bump_card_generation
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,5 @@ def write_overlay(redis, qid: str, as_of: str | None, card: dict, ttl: int) -> C
     entry = CachedCard(etag=card_etag(card.get("kb_version") or "", qid, as_of, version),
                        body=body, overlay=True)
     redis.set(keys.overlay(qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
+    bump_card_generation(redis)         # API processes drop the cards they hold in memory
     return entry

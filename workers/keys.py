@@ -6,6 +6,8 @@
     factlink:card:{kb_version}:{qid}:{as_of}   "etag\\n" + fact card JSON, computed from the KB
     factlink:overlay:{qid}:{as_of}             "etag\\n" + fact card JSON, refreshed from Wikidata
     factlink:stats:link                        hash: linking-time histogram reported by workers
+    factlink:generations                       hash: kb (overlay) and cards generations
+    factlink:generations                       pub/sub channel: a field name, published on a bump
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
 Job ids already contain ``kb_version`` (see ``workers.jobs.job_id``), so a new KB never reads a
@@ -20,6 +22,9 @@ QUEUE = PREFIX
 
 JOBS_DONE_CHANNEL = f"{PREFIX}:jobs:done"
 LINK_STATS = f"{PREFIX}:stats:link"
+#: see ``workers.generations``
+GENERATIONS = f"{PREFIX}:generations"
+GENERATIONS_CHANNEL = f"{PREFIX}:generations"
 
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
 CURRENT = "current"

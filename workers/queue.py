@@ -67,6 +67,10 @@ class JobQueue:
             await asyncio.wait({self._listener}, timeout=LISTEN_POLL_SECONDS + 1)
             self._listener.cancel()
 
+    def use_kb_version(self, kb_version: str) -> None:
+        """Jobs submitted from now on are for ``kb_version`` (the KB overlay moved on)."""
+        self._kb_version = kb_version
+
     # --- reading --------------------------------------------------------------------------
     def job_id(self, article: Article) -> str:
         return article.job_id(self._kb_version)

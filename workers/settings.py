@@ -26,6 +26,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_RESULT_TTL": ("result_ttl", "seconds a linking result and its job status are kept"),
     "FACTLINK_CARD_TTL": ("card_ttl", "seconds a cached fact card or Wikidata overlay is kept"),
     "FACTLINK_CARD_MAX_AGE": ("card_max_age", "Cache-Control max-age of fact cards, seconds"),
+    "FACTLINK_ANSWER_CACHE_BYTES": ("answer_cache_bytes",
+                                    "bytes of annotate results and cards each API process keeps "
+                                    "in memory; 0: off"),
     "FACTLINK_CORS_ORIGINS": ("cors_origins", "comma list of allowed browser origins, `*` for any"),
     "FACTLINK_API_KEYS": ("api_keys", "comma list of accepted X-API-Key values; empty: keys off"),
     "FACTLINK_WIKIDATA_API": ("wikidata_api", "Wikidata API endpoint for entity refreshes"),
@@ -59,6 +62,7 @@ class Settings:
     result_ttl: int = 7 * 24 * 3600
     card_ttl: int = 24 * 3600
     card_max_age: int = 300
+    answer_cache_bytes: int = 64 * 1024 * KIB
     cors_origins: tuple[str, ...] = ()
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)   # secrets: never logged
     wikidata_api: str = "https://www.wikidata.org/w/api.php"
@@ -79,7 +83,7 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_variable(name)} must be positive")
-        for name in ("card_max_age", "sync_timeout", "max_queue", "rate_limit", "rate_burst",
+        for name in ("card_max_age", "answer_cache_bytes", "sync_timeout", "max_queue", "rate_limit", "rate_burst",
                      "debug_link_delay"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_variable(name)} must not be negative")

@@ -1,8 +1,10 @@
 """GET /v1/entities/{qid} (a fact card, browser-cacheable) and POST /v1/entities/refresh.
 
-A card is one MGET away: the Wikidata overlay if a refresh stored one, else the KB card cached
-earlier; on a miss it is computed from the (mmap-backed) KB and cached. If Redis is down the KB
-card is still served, just not cached.
+A card the process served before comes from its answer cache (``service.answer_cache``, keyed
+with ``kb_version`` and the card generation that every refresh bumps); else it is one MGET away:
+the Wikidata overlay if a refresh stored one, else the KB card cached earlier; on a miss it is
+computed from the (mmap-backed) KB and cached. If Redis is down the KB card is still served,
+just not cached.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from workers import cache
 from .. import shapes
 from ..body import read_json
 from ..middleware.errors import DEPENDENCY_DOWN
-from ..resources import JOBS, KB, METRICS, REDIS, SETTINGS
+from ..resources import ANSWERS, GENERATIONS, JOBS, KB, METRICS, REDIS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,17 @@ async def card(request: web.Request) -> web.Response:
     app = request.app
     qid = shapes.parse_qid(request.match_info["qid"])
     as_of = shapes.parse_as_of(request.query.get("as_of"))
-    kb, metrics = app[KB], app[METRICS]
+    kb, metrics, generations, answers = app[KB], app[METRICS], app[GENERATIONS], app[ANSWERS]
+    kb_version = generations.kb_version
+    memory_key = (("card", kb_version, generations.card_generation, qid, as_of)
+                  if generations.live else None)
+    entry = answers.get(memory_key) if memory_key is not None else None
+    if entry is not None:
+        metrics.cache_hit("card")
+        return _card_response(request, entry, "hit")
     redis_up = True
     try:
-        entry = await cache.read_card(app[REDIS], kb.version, qid, as_of)
+        entry = await cache.read_card(app[REDIS], kb_version, qid, as_of)
     except DEPENDENCY_DOWN as exc:
         log.warning("card cache unavailable (%s); serving from the KB", exc)
         entry, redis_up = None, False
@@ -51,19 +60,26 @@ async def card(request: web.Request) -> web.Response:
         fact_card = kb.fact_card(qid, as_of)
         if fact_card is None:
             raise errors.UnknownEntity(f"{qid} is not in the knowledge base", qid=qid)
-        entry = cache.kb_card_entry(kb.version, qid, as_of, fact_card)
+        entry = cache.kb_card_entry(kb_version, qid, as_of, fact_card)
         if redis_up:
             try:
-                await cache.write_card(app[REDIS], kb.version, qid, as_of, entry,
+                await cache.write_card(app[REDIS], kb_version, qid, as_of, entry,
                                        app[SETTINGS].card_ttl)
             except DEPENDENCY_DOWN as exc:
                 log.warning("card cache unavailable (%s); card not cached", exc)
-    headers = {"ETag": entry.etag,
-               "Cache-Control": f"public, max-age={app[SETTINGS].card_max_age}",
-               "X-Factlink-Cache": cache_state}
+    if memory_key is not None:
+        answers.put(memory_key, entry, len(entry.body) + len(entry.etag) + len(qid))
+    return _card_response(request, entry, cache_state)
+
+
+def _card_response(request: web.Request, entry: cache.CachedCard, cache_state: str) -> web.Response:
+    max_age = request.app[SETTINGS].card_max_age
+    headers = {"ETag": entry.etag, "Cache-Control": f"public, max-age={max_age}",
+               "Content-Type": "application/json", "X-Factlink-Cache": cache_state}
     if _etag_matches(request.headers.get("If-None-Match"), entry.etag):
+        del headers["Content-Type"]
         return web.Response(status=304, headers=headers)
-    return web.Response(body=entry.body, content_type="application/json", headers=headers)
+    return web.Response(body=entry.body, headers=headers)
 
 
 async def refresh(request: web.Request) -> web.Response:

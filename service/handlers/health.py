@@ -10,7 +10,7 @@ from linkers import errors
 
 from ..metrics import CONTENT_TYPE
 from ..middleware.errors import DEPENDENCY_DOWN
-from ..resources import KB, METRICS, OPENAPI, REDIS, WORKERS
+from ..resources import GENERATIONS, METRICS, OPENAPI, REDIS, WORKERS
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -29,7 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
     if not workers:
         raise errors.NoWorkers("no linking worker answers", retry_after=5)
     return web.Response(body=orjson.dumps({"status": "ready", "workers": workers,
-                                           "kb_version": app[KB].version}),
+                                           "kb_version": app[GENERATIONS].kb_version}),
                         content_type="application/json")
 
 

@@ -1,0 +1,149 @@
+"""The confidence a mention reports: the probability that its link is correct.
+
+The ranker answers "which entity" (a softmax over the candidates plus a NIL pseudo-candidate,
+``ranker.Scored.prob``); that share is a ranking score, not a probability of being right: two
+close readings of a sure name ("Facebook" the service, "Facebook, Inc.") split it, and a
+weak common-word hit can hold all of it. So the decision to link is made on a second number,
+from features that keep the two questions apart:
+
+- is it a link to the KB at all: ``link`` (belief not on NIL), the chosen entity's prior
+  and popularity, the mention's shape (an acronym, one word, used as a modifier, inside a
+  longer name, one word at a sentence start), how often its name recurs in the text;
+- which entity: ``share`` (the pick's part of the belief on candidates) and ``margin`` (over
+  the runner-up).
+
+A logistic model over them gives ``confidence``. ``COEFFICIENTS`` were fit on all five
+public sets together (reuters-128, kore50, rss-500, derczynski, spotlight; in-KB view, KB
+built from ``shared/data/wikidata``) by ``python -m bench.calibration``, which refits them,
+prints them in this form, and reports the expected calibration error (10 bins) overall and
+fitted on four sets while scored on the fifth. Labels: a spotted mention's pick is correct
+when scoring it as a link is a true positive, wrong when it is a false positive on a span the
+gold annotates (with another entity, or as NIL); picks on spans the gold leaves unannotated
+(most names in the sparse sets: nothing is known of them) or that the scoring ignores
+(optional gold, entities outside the KB) are left out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .facts import entity_kind
+from .kb.layout import FLAG_LABEL, FLAG_PARTIAL
+
+FEATURES = ("bias", "logit_pick", "logit_link", "logit_share", "margin", "log_prior", "popularity", "label",
+            "partial", "acronym", "one_word", "modifier", "embedded", "initial", "repeats",
+            "person", "place")
+
+# Fit by ``python -m bench.calibration`` (see the module docstring); refit when the ranker changes.
+COEFFICIENTS = (
+    -0.2872,  # bias
+    0.2464,  # logit_pick
+    0.1865,  # logit_link
+    0.1414,  # logit_share
+    1.3767,  # margin
+    -0.0616,  # log_prior
+    0.7079,  # popularity
+    -0.0396,  # label
+    0.3692,  # partial
+    -0.0507,  # acronym
+    -1.1821,  # one_word
+    0.0890,  # modifier
+    2.2931,  # embedded
+    -0.4741,  # initial
+    0.0661,  # repeats
+    -0.7328,  # person
+    -0.2560,  # place
+)
+
+# Then a monotone map (isotonic regression over the logistic output, pooled into equal-count
+# bins, linear between their centres) corrects what a linear model bends: (logistic, correct share).
+ISOTONIC = ((0.0862, 0.0462), (0.2453, 0.2308), (0.4521, 0.4844), (0.6145, 0.5625), (0.7208, 0.7188), (0.8066, 0.7969), (0.8934, 0.9219), (0.9556, 0.9727))
+
+# Bounds of a logit feature: a share of exactly 0 or 1 would be infinite.
+_CLIP = 1e-4
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _CLIP), 1 - _CLIP)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class MentionShape:
+    """What the text says about a mention, apart from its candidates."""
+    acronym: bool
+    one_word: bool
+    modifier: bool
+    embedded: bool
+    initial: bool       # one word at a sentence start, where a capital says nothing
+    repeats: int        # mentions of the same name in the text
+
+
+def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[int, float]],
+                     prior: float, flags: int) -> tuple[float, ...]:
+    """The features of ``FEATURES`` for the pick ``pick_eid`` among the mention's candidates
+    ``probs`` ((eid, share with NIL)); ``prior``/``flags`` are the pick's alias-table row
+    (0, 0 when the pick came from elsewhere, e.g. a short form)."""
+    on_kb = sum(p for _e, p in probs)
+    mine = next(p for e, p in probs if e == pick_eid)
+    rest = max((p for e, p in probs if e != pick_eid), default=0.0)
+    share = mine / on_kb if on_kb > 0 else 0.0
+    margin = (mine - rest) / on_kb if on_kb > 0 else 0.0
+    kind = entity_kind(kb.record(pick_eid))
+    return (1.0, _logit(mine), _logit(on_kb), _logit(share), margin, math.log(prior + 1e-4), kb.popularity(pick_eid),
+            float(bool(flags & FLAG_LABEL)), float(bool(flags & FLAG_PARTIAL)), float(shape.acronym),
+            float(shape.one_word), float(shape.modifier), float(shape.embedded), float(shape.initial),
+            math.log(shape.repeats), float(kind == "person"), float(kind == "place"))
+
+
+def logistic(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    z = sum(f * c for f, c in zip(features, coefficients))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+def confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS,
+               isotonic: tuple[tuple[float, float], ...] = ISOTONIC) -> float:
+    """The probability that linking the mention's pick is correct."""
+    return float(np.interp(logistic(features, coefficients), [x for x, _y in isotonic], [y for _x, y in isotonic]))
+
+
+def fit_isotonic(scores: list[float], correct: list[bool], bins: int = 12) -> tuple[tuple[float, float], ...]:
+    """Knots of a monotone map from ``scores`` to the share correct: equal-count bins, pooled
+    where a bin is less often correct than the one below it (pool adjacent violators)."""
+    order = np.argsort(np.asarray(scores), kind="stable")
+    x = np.asarray(scores, dtype=np.float64)[order]
+    y = np.asarray(correct, dtype=np.float64)[order]
+    blocks = [[float(xs.sum()), float(ys.sum()), len(xs)]
+              for xs, ys in zip(np.array_split(x, bins), np.array_split(y, bins)) if len(xs)]
+    pooled: list[list[float]] = []
+    for b in blocks:
+        pooled.append(b)
+        while len(pooled) > 1 and pooled[-2][1] / pooled[-2][2] >= pooled[-1][1] / pooled[-1][2]:
+            top = pooled.pop()
+            for k in range(3):
+                pooled[-1][k] += top[k]
+    knots = [(round(sx / n, 4), round(sy / n, 4)) for sx, sy, n in pooled]
+    return tuple(knots)      # np.interp holds the end values beyond the outer centres
+
+
+def fit(features: list[tuple[float, ...]], correct: list[bool], weights: list[float] | None = None,
+        l2: float = 1.0, rounds: int = 50) -> tuple[float, ...]:
+    """Logistic regression by Newton's method with a small L2 penalty (not on the bias);
+    ``weights`` weigh the examples (default 1 each)."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(correct, dtype=np.float64)
+    sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(rounds):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        grad = x.T @ (sw * (p - y)) + penalty * w
+        hess = (x * (sw * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return tuple(round(float(v), 4) for v in w)
