@@ -86,8 +86,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def screenshot(driver, name: str) -> Path:
+def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
+    return ARTIFACTS / name
+
+
+def screenshot(driver, name: str) -> Path:
+    path = screenshot_path(name)
     driver.save_screenshot(str(path))
     return path

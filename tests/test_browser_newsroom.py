@@ -12,7 +12,8 @@ import json
 
 import pytest
 import requests
-from browser import require_chromium, screenshot, start_chromium, stop_chromium
+from browser import (require_chromium, screenshot, screenshot_path, start_chromium,
+                     stop_chromium)
 from service_fixtures import ApiServer, WorkerProcess, settings_for, wait_for
 from wikidata_dump import NEWS_WORLD, item, write_dump
 
@@ -130,6 +131,10 @@ def test_a_draft_shows_its_entities_cards_and_unknown_names(chromium, newsroom):
     chromium.set_window_size(1280, 1250)           # the whole page: card, unknown names, JSON
     shot = screenshot(chromium, "newsroom.png")
     assert shot.stat().st_size > 10_000
+    chromium.execute_script("document.querySelector('.formats').scrollIntoView()")
+    data = chromium.find_element(By.CSS_SELECTOR, ".formats")
+    wait_for(lambda: "mentions" in data.text, 10, what="the JSON view")
+    data.screenshot(str(screenshot_path("newsroom-data.png")))
 
 
 def test_a_label_that_is_html_is_shown_as_text_and_never_runs(chromium, newsroom):
