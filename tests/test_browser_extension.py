@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 import pytest
+import requests
 from browser import (EXTENSION, PageServer, require_chromium, screenshot, start_chromium,
                      stop_chromium)
 from service_fixtures import ApiServer, settings_for, wait_for
@@ -81,16 +83,18 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def configure(driver, service_url: str, api_key: str = API_KEY) -> None:
+def configure(driver, service_url: str, api_key: str = API_KEY, sites: str = "") -> None:
     """Fill in the options page, as a reader would."""
     from selenium.webdriver.common.by import By
     driver.get(f"chrome-extension://{driver.extension_id}/options.html")
-    for field, value in (("service-url", service_url), ("api-key", api_key)):
+    save = driver.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    wait_for(save.is_enabled, 10, what="the options page to read the stored settings")
+    for field, value in (("service-url", service_url), ("api-key", api_key), ("sites", sites)):
         element = driver.find_element(By.ID, field)
         element.clear()
         element.send_keys(value)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: driver.find_element(By.ID, "status").text == "Saved.", 5,
+    save.click()
+    wait_for(lambda: driver.find_element(By.ID, "status").text == "Saved.", 10,
              what="the options to be saved")
     driver.get_log("browser")          # start each page with an empty console
 
@@ -127,25 +131,69 @@ return boxes;
 """
 
 
+def console(driver) -> list[dict]:
+    """What the page's console received since last asked."""
+    return driver.get_log("browser")
+
+
 def factlink_warnings(driver) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser")
+    return [entry["message"] for entry in console(driver)
             if "factlink" in entry["message"] and entry["level"] == "WARNING"]
 
 
 def test_a_dead_service_leaves_the_page_as_it_was(chromium, pages, service):
     configure(chromium, dead_url())
     open_article(chromium, pages)
-    warnings = wait_for(lambda: factlink_warnings(chromium), 15, what="the extension's warning")
+    messages = wait_for(lambda: console(chromium), 15, what="the extension's warning")
     time.sleep(0.5)                                          # nothing else is coming
-    warnings += factlink_warnings(chromium)
-    assert len(warnings) == 1, warnings
-    assert "left as it was" in warnings[0]
+    messages += console(chromium)
+    assert len(messages) == 1, messages                      # the page's console: one line
+    assert messages[0]["level"] == "WARNING"
+    assert "factlink" in messages[0]["message"] and "left as it was" in messages[0]["message"]
     page = chromium.execute_script(
         "return {same: document.body.innerHTML === window.__bodyAtLoad,"
         " highlights: document.querySelectorAll('.factlink-mention').length,"
         " card: !!document.getElementById('factlink-card-host'),"
         " widget: document.getElementById('page-widget').textContent};")
     assert page == {"same": True, "highlights": 0, "card": False, "widget": "page script ran"}
+
+
+class SilentServer:
+    """Accepts connections and never answers: a service too slow to wait for."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.connections = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.connections.append(self.socket.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.socket.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_a_slow_service_leaves_the_page_as_it_was(chromium, pages, service):
+    silent = SilentServer()
+    try:
+        configure(chromium, silent.url)
+        open_article(chromium, pages)
+        warnings = wait_for(lambda: factlink_warnings(chromium), 20,
+                            what="the extension's warning")
+        assert len(warnings) == 1 and "no answer" in warnings[0], warnings
+        assert chromium.execute_script(
+            "return document.body.innerHTML === window.__bodyAtLoad"
+            " && !document.querySelector('.factlink-mention')")
+    finally:
+        silent.close()
 
 
 def test_the_highlights_are_on_the_right_words_and_the_page_is_untouched(chromium, pages, service):
@@ -235,7 +283,6 @@ def test_hovering_a_name_shows_its_card_with_the_facts_true_on_the_page_date(chr
     stored = chromium.execute_async_script(
         "const done = arguments[0]; chrome.storage.session.get(null).then(done);")
     macron = next(v for k, v in stored.items() if k.endswith("|Q3052772|2022-02-10"))
-    import requests
     fresh = requests.get(f"{service.url}/v1/entities/Q3052772?as_of=2022-02-10",
                          headers={"X-API-Key": API_KEY})
     assert macron["etag"] == fresh.headers["ETag"]
@@ -269,6 +316,27 @@ def test_the_keyboard_reaches_a_card_and_escape_closes_it(chromium, pages, servi
         "'factlink-card-host').style.display === 'none', focus: el.textContent,"
         " expanded: el.getAttribute('aria-expanded')};")
     assert state == {"hidden": True, "focus": "Macron", "expanded": "false"}
+
+
+def test_kept_to_other_sites_it_sends_nothing_and_changes_nothing(chromium, pages, service):
+    configure(chromium, service.url, sites="news.example.org\nexample.com")
+    before = _annotate_requests(service)
+    open_article(chromium, pages)
+    time.sleep(1.5)
+    assert chromium.execute_script(
+        "return document.body.innerHTML === window.__bodyAtLoad"
+        " && !document.querySelector('.factlink-mention')")
+    assert console(chromium) == []
+    assert _annotate_requests(service) == before > 0
+
+
+def _annotate_requests(service) -> float:
+    """POST /v1/annotate requests the service has counted (its Prometheus metrics)."""
+    total = 0.0
+    for line in requests.get(f"{service.url}/metrics").text.splitlines():
+        if line.startswith("factlink_http_responses_total") and '"/v1/annotate"' in line:
+            total += float(line.split()[-1])
+    return total
 
 
 def test_time_to_highlight_a_4_kb_article_on_a_warm_cache(chromium, pages, service, capsys):

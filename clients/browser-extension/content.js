@@ -1,6 +1,8 @@
 /* factlink content script: highlights the people, places and organisations an article names,
    with a fact card on hover or keyboard focus.
 
+   0. Run only where the reader wants it: on the sites of the options page (empty: every page),
+      since the page's text is sent to the service.
    1. Collect the article's text: the one <article>, else <main>, else <body>; skipping scripts,
       styles, navigation, sidebars, forms, code and hidden parts. The text nodes of one block (a
       paragraph, heading, list item, up to a <br>) form one segment, in document order.
@@ -383,9 +385,18 @@
       }, (error) => warn(error.message));
   }
 
-  try {
-    run();
-  } catch (error) {
-    warn(`${error.name}: ${error.message}`);
+  /** The reader may keep factlink to some sites: elsewhere no text leaves the page. */
+  function wanted(sites) {
+    const host = location.hostname.toLowerCase();
+    return !sites.length || sites.some((site) => host === site || host.endsWith(`.${site}`));
   }
+
+  chrome.storage.sync.get({ sites: [] }).then(({ sites }) => {
+    if (!wanted(sites)) return;
+    try {
+      run();
+    } catch (error) {
+      warn(`${error.name}: ${error.message}`);
+    }
+  }, (error) => warn(`the extension's settings cannot be read: ${error.message}`));
 })();
