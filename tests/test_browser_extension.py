@@ -317,6 +317,18 @@ def test_the_keyboard_reaches_a_card_and_escape_closes_it(chromium, pages, servi
         " expanded: el.getAttribute('aria-expanded')};")
     assert state == {"hidden": True, "focus": "Macron", "expanded": "false"}
 
+    # Enter opens the card and moves into it, to its Wikidata link; Escape comes back
+    ActionChains(chromium).send_keys(Keys.ENTER).perform()
+    wait_for(lambda: card_contents(chromium), 10, what="the card on Enter")
+    inside = chromium.execute_script(
+        "const active = document.getElementById('factlink-card-host').shadowRoot.activeElement;"
+        "return active && active.textContent;")
+    assert inside == "Q3052772 on Wikidata"
+    ActionChains(chromium).send_keys(Keys.ESCAPE).perform()
+    assert chromium.execute_script(
+        "return [document.activeElement.textContent,"
+        " document.getElementById('factlink-card-host').style.display]") == ["Macron", "none"]
+
 
 def test_kept_to_other_sites_it_sends_nothing_and_changes_nothing(chromium, pages, service):
     configure(chromium, service.url, sites="news.example.org\nexample.com")
