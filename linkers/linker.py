@@ -1,4 +1,10 @@
-"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations."""
+"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations.
+
+``link(text, kb, mention_spans=[(start, end), ...])`` disambiguates the given spans instead of
+spotting (``linkers.disambiguate``): one mention per given span, NIL when nothing fits, and no
+other names are added. ``options.types`` keeps only the entities of those classes
+(``linkers.classes``), after ranking, so the filter never changes which entity a name gets.
+"""
 from __future__ import annotations
 
 import re
@@ -6,6 +12,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from .classes import TypeFilter
+from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
@@ -75,10 +83,12 @@ class Decision:
 
 
 def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
-           coefficients: tuple[float, ...] = COEFFICIENTS) -> tuple[list[Span], list[Decision | None]]:
-    """Spot and rank, then pick each mention's entity and its confidence (None: a mention left
-    without candidates, such as a given name no one in the text is connected to)."""
-    spans = spot(text, kb)
+           coefficients: tuple[float, ...] = COEFFICIENTS,
+           mention_spans: list[tuple[int, int]] | None = None) -> tuple[list[Span], list[Decision | None]]:
+    """Spot (or take ``mention_spans`` as given) and rank, then pick each mention's entity and
+    its confidence (None: a mention left without candidates, such as a given name no one in the
+    text is connected to)."""
+    spans = spot(text, kb) if mention_spans is None else given_spans(text, kb, mention_spans)
     ranked = DocumentRanker(kb, text, spans, weights).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.
@@ -124,17 +134,22 @@ def links(d: Decision, threshold: float) -> bool:
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
-         weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+         weights: Weights = DEFAULT_WEIGHTS,
+         mention_spans: list[tuple[int, int]] | None = None) -> LinkResult:
     if not isinstance(text, str):
         raise InvalidInput("'text' must be a string", field="text")
     options = options or LinkOptions()
     as_of = parse_published_at(published_at)
-    spans, decisions = decide(text, kb, weights)
+    spans, decisions = decide(text, kb, weights, mention_spans=mention_spans)
 
     utf16 = Utf16Offsets(text)
     mentions: list[Mention] = []
     linked: dict[str, dict] = {}
     for sp, d in zip(spans, decisions):
+        if d is None and mention_spans is not None and options.include_nil:
+            # a given span no KB name fits: reported NIL, never dropped
+            mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
+                                    None, None, 0.0, []))
         if d is None:
             continue        # a given name no one in the text is connected to: not a name here
         qid = label = None
@@ -156,7 +171,8 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     prefixes = _LinkedPrefixes()
     for m in mentions:
         prefixes.add(m)
-    for sp in nil_spans(text, [sp for sp, d in zip(spans, decisions) if d is not None]):
+    taken = [sp for sp, d in zip(spans, decisions) if d is not None]
+    for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
         if qid is None and not options.include_nil:
             continue
@@ -166,6 +182,10 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    if options.types:
+        kept = TypeFilter(kb, options.types)
+        mentions = [m for m in mentions if kept.admits(m.qid)]
+        linked = {m.qid: linked[m.qid] for m in mentions}
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []

@@ -30,7 +30,8 @@ DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 
 #: set by the image for Python/pip itself, not settings of the service
-RUNTIME_VARIABLES = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
+RUNTIME_VARIABLES = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK",
+                     "XDG_CACHE_HOME"}      # where the starter KB is built (linkers/kb/starter.py)
 API_COMMAND = ["factlink", "api", "--host", "0.0.0.0", "--port", "8080"]
 WORKER_COMMAND = ["factlink", "worker"]
 

@@ -134,3 +134,18 @@ def test_the_openapi_document_describes_segments(http, api):
     assert "segments" in document["paths"]["/v1/annotate"]["post"]["requestBody"]["content"][
         "application/json"]["schema"]["properties"]
     assert "segment" in shapes.MENTION["properties"]
+
+
+def test_segments_in_web_annotation_and_nif(http, api):
+    import rdflib
+    body = {"segments": ["Kremlin takes crack at Macron", "Paris is not the leader in NATO."]}
+    collection = http.post(f"{api.url}/v1/annotate?format=webannotation", json=body).json()
+    quotes = {item["body"]: item["target"]["selector"][0] for item in collection["first"]["items"]}
+    nato = quotes["http://www.wikidata.org/entity/Q7184"]
+    assert (nato["prefix"], nato["exact"], nato["suffix"]) == ("Paris is not the leader in ",
+                                                                "NATO", ".")
+    turtle = http.post(f"{api.url}/v1/annotate?format=nif", json=body)
+    assert turtle.status_code == 200, turtle.text
+    graph = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    nif = rdflib.Namespace("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#")
+    assert {str(o) for o in graph.objects(None, nif.isString)} == set(body["segments"])

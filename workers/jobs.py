@@ -38,6 +38,8 @@ class Article:
     published_at: str | None = None
     options: LinkOptions = field(default_factory=LinkOptions)
     segments: tuple[str, ...] | None = None
+    # the spans to disambiguate (a NIF request's phrases); None: spot the names in the text
+    mention_spans: tuple[tuple[int, int], ...] | None = None
 
     def job_id(self, kb_version: str) -> str:
         identity = {"text": self.text, "published_at": self.published_at,
@@ -45,12 +47,15 @@ class Article:
                     "linker_version": LINKER_VERSION}
         if self.segments is not None:   # text alone would not tell the offsets apart
             identity["segments"] = self.segments
+        if self.mention_spans is not None:
+            identity["mention_spans"] = self.mention_spans
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
     def link(self, kb) -> LinkResult:
         if self.segments is not None:
             return link_segments(list(self.segments), kb, self.published_at, self.options)
-        return link(self.text, kb, self.published_at, self.options)
+        return link(self.text, kb, self.published_at, self.options,
+                    mention_spans=self.mention_spans)
 
     def to_message(self) -> dict:
         """The JSON-safe form carried in a Celery task message."""
@@ -58,14 +63,17 @@ class Article:
                    "options": self.options.to_dict()}
         if self.segments is not None:
             message["segments"] = list(self.segments)
+        if self.mention_spans is not None:
+            message["mention_spans"] = self.mention_spans
         return message
 
     @classmethod
     def from_message(cls, message: dict) -> "Article":
-        segments = message.get("segments")
+        segments, spans = message.get("segments"), message.get("mention_spans")
         return cls(text=message["text"], published_at=message.get("published_at"),
                    options=LinkOptions.from_dict(message.get("options")),
-                   segments=tuple(segments) if segments is not None else None)
+                   segments=None if segments is None else tuple(segments),
+                   mention_spans=None if spans is None else tuple(map(tuple, spans)))
 
 
 @dataclass(frozen=True)
