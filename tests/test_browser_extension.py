@@ -221,6 +221,10 @@ def test_the_highlights_are_on_the_right_words_and_the_page_is_untouched(chromiu
     assert (macron["text"], macron["parent"], macron["role"]) == ("Macron", "lede", None)
     assert emmanuel["qid"] == macron["qid"] == "Q3052772"
     assert all(m["role"] == "button" for m in marks if m["text"] == "Putin")
+    # inside the page's own link the link stays the one keyboard stop
+    in_link = next(m for m in marks if m["parent"] == "nato-chief")
+    assert (in_link["text"], in_link["qid"], in_link["role"], in_link["tabindex"]) == (
+        "Jens Stoltenberg", "Q57665", None, None)
 
     # the page's text, layout and script are as they were without the extension
     assert chromium.execute_script("return document.body.textContent") == text_before
@@ -316,6 +320,15 @@ def test_the_keyboard_reaches_a_card_and_escape_closes_it(chromium, pages, servi
         "'factlink-card-host').style.display === 'none', focus: el.textContent,"
         " expanded: el.getAttribute('aria-expanded')};")
     assert state == {"hidden": True, "focus": "Macron", "expanded": "false"}
+
+    # focusing the page's link around a name opens that name's card
+    chromium.execute_script("document.getElementById('nato-chief').focus()")
+    linked = wait_for(lambda: card_contents(chromium), 10, what="the card of a link's name")
+    assert linked["label"] == "Jens Stoltenberg"
+    ActionChains(chromium).send_keys(Keys.ESCAPE).perform()
+    chromium.execute_script("document.querySelector('[role=button].factlink-mention').focus()")
+    wait_for(lambda: (c := card_contents(chromium)) and c["label"] == "Emmanuel Macron", 10,
+             what="the card of the first name again")
 
     # Enter opens the card and moves into it, to its Wikidata link; Escape comes back
     ActionChains(chromium).send_keys(Keys.ENTER).perform()

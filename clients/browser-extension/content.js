@@ -18,6 +18,7 @@
    around text that starts inside <b> and ends outside it without moving the page's own
    elements, so the mention becomes one highlight per text node it covers, all for the same
    entity: the first is the keyboard stop (role="button"), the others are mouse targets only.
+   Inside a page's link the link stays the only keyboard stop, and focusing it opens the card.
    Nothing of the page's own elements is moved, replaced or re-parented.
 
    DOM writes are batched in slices of WRITE_SLICE_MS so the page's main thread is never held
@@ -128,8 +129,10 @@
         while (a < b && /\s/.test(entry.data[a])) a += 1;     // no highlight on a bare space
         while (b > a && /\s/.test(entry.data[b - 1])) b -= 1;
         if (a === b) continue;
+        // inside a link or button the page's own control is the keyboard stop, never ours
+        const control = entry.node.parentElement.closest("a[href], button, [role=button], [tabindex]");
         if (!pieces.has(entry)) pieces.set(entry, []);
-        pieces.get(entry).push({ a, b, mention, index, first });
+        pieces.get(entry).push({ a, b, mention, index, first: first && !control });
         first = false;
       }
     });
@@ -264,11 +267,13 @@
     clearTimeout(hideTimer);
     const stop = keyStop(highlight);
     if (openFor === stop) return;
-    if (openFor) openFor.setAttribute("aria-expanded", "false");
+    collapse(openFor);
     const c = card || makeCard();
     openFor = stop;
-    stop.setAttribute("aria-expanded", "true");
-    stop.setAttribute("aria-controls", "factlink-card");
+    if (stop.getAttribute("role") === "button") {
+      stop.setAttribute("aria-expanded", "true");
+      stop.setAttribute("aria-controls", "factlink-card");
+    }
     const qid = stop.dataset.factlinkQid;
     const mention = mentionsByIndex[stop.dataset.factlinkMention] || {};
     fill(c, { qid, label: mention.label || qid, description: "", facts: [],
@@ -314,11 +319,17 @@
     c.box.style.top = `${rect.bottom + 6 + window.scrollY}px`;
   }
 
+  function collapse(highlight) {
+    if (highlight && highlight.getAttribute("role") === "button") {
+      highlight.setAttribute("aria-expanded", "false");
+    }
+  }
+
   function hideCard(refocus) {
     clearTimeout(hideTimer);
     if (!card || !openFor) return;
     card.host.style.display = "none";
-    openFor.setAttribute("aria-expanded", "false");
+    collapse(openFor);
     const was = openFor;
     openFor = null;
     if (refocus) was.focus();
@@ -339,11 +350,14 @@
       if (highlight && event.relatedTarget !== card?.host) scheduleHide();
     }, true);
     document.addEventListener("focusin", (event) => {
-      const highlight = event.target instanceof Element && mentionOf(event.target);
+      const target = event.target instanceof Element ? event.target : null;
+      // a highlight, or the page's link around one
+      const highlight = target && (mentionOf(target) || target.querySelector(`.${HIGHLIGHT}`));
       if (highlight) showCard(highlight);
     }, true);
     document.addEventListener("focusout", (event) => {
-      const highlight = event.target instanceof Element && mentionOf(event.target);
+      const target = event.target instanceof Element ? event.target : null;
+      const highlight = target && (mentionOf(target) || target.querySelector(`.${HIGHLIGHT}`));
       if (highlight && event.relatedTarget !== card?.host) hideCard(false);
     }, true);
     document.addEventListener("keydown", (event) => {
