@@ -109,7 +109,8 @@ def highlighted(driver, timeout: float = 15.0) -> dict:
         return driver.execute_script(
             "const m = performance.getEntriesByName('factlink:highlight')[0];"
             "return m ? {duration: m.duration, highlights: m.detail.highlights,"
-            " end: m.startTime + m.duration, start: m.startTime} : null;")
+            " end: m.startTime + m.duration, start: m.startTime, collect: m.detail.collectMs,"
+            " plan: m.detail.planMs, slice: m.detail.longestSliceMs} : null;")
     return wait_for(measure, timeout, what="the extension's highlights")
 
 
@@ -382,6 +383,8 @@ def test_time_to_highlight_a_4_kb_article_on_a_warm_cache(chromium, pages, servi
                      "script_start_to_done_ms": round(measure["duration"], 1),
                      "dom_content_loaded_to_done_ms": round(measure["end"] - timing["domContentLoaded"], 1),
                      "load_to_done_ms": round(measure["end"] - timing["load"], 1),
+                     "extension_longest_sync_ms": round(max(
+                         measure["collect"], measure["plan"], measure["slice"]), 1),
                      "longest_task_ms_after_script_start": max(
                          (round(t["duration"], 1) for t in after_start), default=0.0),
                      "long_tasks_ever": len(timing["longTasks"])})
@@ -396,9 +399,11 @@ def test_time_to_highlight_a_4_kb_article_on_a_warm_cache(chromium, pages, servi
               f"median {medians['dom_content_loaded_to_done_ms']} ms from DOMContentLoaded to "
               f"the last highlight ({medians['script_start_to_done_ms']} ms from the content "
               f"script's start, {medians['load_to_done_ms']} ms after the load event); "
-              f"longest main-thread task after the script started: "
+              f"the extension's longest synchronous step (collect, plan or one write slice): "
+              f"{max(r['extension_longest_sync_ms'] for r in runs)} ms; longest main-thread "
+              f"task after the script started: "
               f"{max(r['longest_task_ms_after_script_start'] for r in runs)} ms "
-              f"(0 = none over 50 ms)")
+              f"(0 = the longtask observer saw none of 50 ms or more)")
     from browser import ARTIFACTS
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "extension-timings.json").write_text(json.dumps(report, indent=2))

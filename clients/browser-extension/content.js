@@ -178,14 +178,16 @@
   function applyInSlices(work, done) {
     let next = 0;
     let wrapped = 0;
+    let longestSlice = 0;
     const step = () => {
       const sliceStart = performance.now();
       while (next < work.length && performance.now() - sliceStart < WRITE_SLICE_MS) {
         const [entry, nodePieces] = work[next++];
         wrapped += wrapNode(entry, nodePieces);
       }
+      longestSlice = Math.max(longestSlice, performance.now() - sliceStart);
       if (next < work.length) setTimeout(step, 0);
-      else done(wrapped);
+      else done(wrapped, longestSlice);
     };
     step();
   }
@@ -381,20 +383,26 @@
   }
 
   function run() {
+    const collectStart = performance.now();
     const root = articleRoot();
     if (!root) return;
     const segments = collectSegments(root);
     if (!segments.length) return;
     cardDate = publicationDate(root);
+    const collectMs = performance.now() - collectStart;
     ask({ type: "annotate", segments: segments.map((s) => s.text), publishedAt: cardDate })
       .then((result) => {
         const mentions = result.mentions || [];
         mentions.forEach((mention, index) => { mentionsByIndex[index] = mention; });
+        const planStart = performance.now();
         const work = [...plan(segments, mentions)];
-        applyInSlices(work, (wrapped) => {
+        const planMs = performance.now() - planStart;
+        applyInSlices(work, (wrapped, longestSliceMs) => {
           if (wrapped) listen();
+          // what the extension itself held the main thread for, at most, in one go
           performance.measure("factlink:highlight", { start: started, end: performance.now(),
-                                                      detail: { highlights: wrapped } });
+                                                      detail: { highlights: wrapped, collectMs,
+                                                                planMs, longestSliceMs } });
         });
       }, (error) => warn(error.message));
   }
