@@ -69,7 +69,7 @@ def pages():
 def service(chromium, redis_server, worker):
     """The API as a deployment for the extension runs it: CORS for its origin, API keys on."""
     server = ApiServer(settings_for(
-        REDIS_URL=redis_server.url, FACTLINK_API_KEYS=API_KEY,
+        REDIS_URL=redis_server.url, FACTLINK_API_KEYS=API_KEY, FACTLINK_CARD_MAX_AGE="0",
         FACTLINK_CORS_ORIGINS=f"chrome-extension://{chromium.extension_id}")).start()
     yield server
     server.stop()
@@ -357,12 +357,40 @@ def test_kept_to_other_sites_it_sends_nothing_and_changes_nothing(chromium, page
 
 
 def _annotate_requests(service) -> float:
-    """POST /v1/annotate requests the service has counted (its Prometheus metrics)."""
+    return _responses(service, "/v1/annotate")
+
+
+def _responses(service, route: str, status: str = "") -> float:
+    """Responses on ``route`` (with ``status``, if given) the service has counted."""
     total = 0.0
     for line in requests.get(f"{service.url}/metrics").text.splitlines():
-        if line.startswith("factlink_http_responses_total") and '"/v1/annotate"' in line:
+        if not line.startswith("factlink_http_responses_total") or f'route="{route}"' not in line:
+            continue
+        if not status or f'status="{status}"' in line:
             total += float(line.split()[-1])
     return total
+
+
+def test_a_card_seen_before_is_revalidated_with_its_etag(chromium, pages, service):
+    """The service here says max-age=0: every later look at a card asks with If-None-Match."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    configure(chromium, service.url)
+    route = "/v1/entities/{qid}"
+
+    def look_at_macron():
+        open_article(chromium, pages)
+        highlighted(chromium)
+        ActionChains(chromium).move_to_element(
+            chromium.find_element(By.ID, "lead-name")).perform()
+        wait_for(lambda: (c := card_contents(chromium)) and c["label"] == "Emmanuel Macron", 10,
+                 what="Macron's card")
+
+    look_at_macron()                                  # fetched, or revalidated: now stored
+    fetched, revalidated = _responses(service, route, "200"), _responses(service, route, "304")
+    look_at_macron()
+    assert _responses(service, route, "304") == revalidated + 1
+    assert _responses(service, route, "200") == fetched
 
 
 def test_time_to_highlight_a_4_kb_article_on_a_warm_cache(chromium, pages, service, capsys):
