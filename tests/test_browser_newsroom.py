@@ -72,6 +72,14 @@ def test_the_page_is_served_with_a_content_security_policy(newsroom):
     assert "http" not in page.text.replace('lang="en"', "")        # nothing from a CDN
 
 
+def test_the_page_is_public_when_api_keys_are_on(redis_server, start_api):
+    keyed = start_api(REDIS_URL=redis_server.url, FACTLINK_API_KEYS="desk-key")
+    for path in ("/", "/static/newsroom.js", "/static/newsroom.css"):
+        assert requests.get(keyed.url + path).status_code == 200, path
+    refused = requests.post(f"{keyed.url}/v1/annotate", json={"text": "Macron."})
+    assert refused.status_code == 401                 # the data stays behind the key
+
+
 def annotate_draft(driver, url: str) -> None:
     from selenium.webdriver.common.by import By
     driver.get(f"{url}/")
@@ -120,6 +128,9 @@ def test_a_draft_shows_its_entities_cards_and_unknown_names(chromium, newsroom):
         "return [...document.querySelectorAll('#nil-names li')].map((li) => li.textContent)")
     assert {"Dmitry Peskov", "Thermo-Print GmbH"} <= set(nil)
 
+    # the keyboard reaches each name: focus shows its card
+    chromium.execute_script("document.querySelector('.mention[data-qid=\"Q3052772\"]').focus()")
+    assert card(chromium)["label"] == "Emmanuel Macron"
     chromium.find_element(By.CSS_SELECTOR, '.mention[data-qid="Q7747"]').click()
     putin = card(chromium)
     assert putin["label"] == "Vladimir Putin"
