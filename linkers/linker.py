@@ -8,6 +8,7 @@ other names are added. ``options.types`` keeps only the entities of those classe
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -247,3 +248,35 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []
     return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
                       linker_version=LINKER_VERSION, published_at=as_of, options=options)
+
+
+# Between two segments: a line with a full stop. No name runs across it (the spotter stops at
+# a key no alias has, the NIL runs at punctuation), and the next segment starts a sentence, as
+# a new paragraph, heading or list item does.
+SEGMENT_SEPARATOR = "\n.\n"
+
+
+def link_segments(segments: list[str], kb, published_at: str | None = None,
+                  options: LinkOptions | None = None,
+                  weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+    """Link the blocks of one document (a web page's paragraphs, headings, list items) as one
+    text, so that coherence and short forms work across them; each mention carries its
+    ``segment`` and offsets into that segment. A name is never found across two segments."""
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise InvalidInput("'segments' must be a list of strings", field="segments")
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += len(segment) + len(SEGMENT_SEPARATOR)
+    result = link(SEGMENT_SEPARATOR.join(segments), kb, published_at, options, weights)
+    utf16 = [Utf16Offsets(s) for s in segments]
+    mentions = []
+    for m in result.mentions:
+        k = bisect_right(starts, m.start) - 1
+        start, end = m.start - starts[k], m.end - starts[k]
+        if end > len(segments[k]):
+            continue    # the separator makes this impossible; never report a cross-segment span
+        mentions.append(replace(m, start=start, end=end, start_utf16=utf16[k](start),
+                                end_utf16=utf16[k](end), segment=k))
+    result.mentions = mentions
+    return result
