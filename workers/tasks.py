@@ -15,7 +15,7 @@ import redis
 from celery import Celery
 from celery.signals import worker_process_init
 
-from linkers import errors, link, open_kb
+from linkers import errors, open_kb
 
 from . import cache, jobs, keys
 from .kb_delta import RedisOverlay, generation_of, remember_cached
@@ -100,8 +100,7 @@ class WorkerRuntime:
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = link(article.text, self.kb, article.published_at, article.options,
-                          mention_spans=article.mention_spans)
+            result = article.link(self.kb)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
             jobs.mark_failed(store, job_id, exc.code, exc.message, ttl)
