@@ -24,8 +24,11 @@ gold annotates (with another entity, or as NIL); picks on spans the gold leaves 
 """
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -86,12 +89,16 @@ def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[i
     """The features of ``FEATURES`` for the pick ``pick_eid`` among the mention's candidates
     ``probs`` ((eid, share with NIL)); ``prior``/``flags`` are the pick's alias-table row
     (0, 0 when the pick came from elsewhere, e.g. a short form)."""
-    on_kb = sum(p for _e, p in probs)
-    mine = next(p for e, p in probs if e == pick_eid)
-    rest = max((p for e, p in probs if e != pick_eid), default=0.0)
+    on_kb = mine = rest = 0.0
+    for e, p in probs:
+        on_kb += p
+        if e == pick_eid:
+            mine = p
+        elif p > rest:
+            rest = p
     share = mine / on_kb if on_kb > 0 else 0.0
     margin = (mine - rest) / on_kb if on_kb > 0 else 0.0
-    kind = entity_kind(kb.record(pick_eid))
+    kind = _kind(kb, pick_eid)
     return (1.0, _logit(mine), _logit(on_kb), _logit(share), margin, math.log(prior + 1e-4), kb.popularity(pick_eid),
             float(bool(flags & FLAG_LABEL)), float(bool(flags & FLAG_PARTIAL)), float(shape.acronym),
             float(shape.one_word), float(shape.modifier), float(shape.embedded), float(shape.initial),
@@ -99,14 +106,26 @@ def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[i
 
 
 def logistic(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
-    z = sum(f * c for f, c in zip(features, coefficients))
+    z = sum(map(operator.mul, features, coefficients))
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+@lru_cache(maxsize=65536)
+def _kind(kb, eid: int) -> str:
+    return entity_kind(kb.record(eid))
 
 
 def confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS,
                isotonic: tuple[tuple[float, float], ...] = ISOTONIC) -> float:
     """The probability that linking the mention's pick is correct."""
-    return float(np.interp(logistic(features, coefficients), [x for x, _y in isotonic], [y for _x, y in isotonic]))
+    p = logistic(features, coefficients)
+    k = bisect.bisect_right(isotonic, (p, math.inf))
+    if k == 0:
+        return isotonic[0][1]
+    if k == len(isotonic):
+        return isotonic[-1][1]        # held beyond the outer knots
+    (x0, y0), (x1, y1) = isotonic[k - 1], isotonic[k]
+    return y0 + (y1 - y0) * (p - x0) / (x1 - x0) if x1 > x0 else y1
 
 
 def fit_isotonic(scores: list[float], correct: list[bool], bins: int = 12) -> tuple[tuple[float, float], ...]:

@@ -8,25 +8,32 @@ other names are added. ``options.types`` keeps only the entities of those classe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from .classes import TypeFilter
 from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
+from .demonyms import add_demonym_countries
+from .metonymy import favoured_readings
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
+from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
+from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets, normalize
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.6"
+LINKER_VERSION = "factlink-linker/0.7"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
-# name of the KB; its better reading is linked if more likely right than wrong (``links``).
+# name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
 # they have few such names; it is for the news cases of issue 10 ("posted it on Facebook").
+# A lower SPLIT_CONFIDENCE (0.15) also links "Facebook" in the full subset KB (calibrated at
+# 0.16) but cost reuters-128 0.007 and derczynski 0.011 in-KB F1 (2026-12-06): not taken.
 CLEAR_ENTITY = 0.5
 SPLIT_CONFIDENCE = 0.5
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -46,28 +53,64 @@ def parse_published_at(value) -> str | None:
         raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
 
 
-class _LinkedPrefixes:
-    """Linked mentions by each proper prefix of their words ("Advanced Micro" of "Advanced
-    Micro Devices Inc"), in the order added: a short form is found without reading them all."""
+class _LinkedNames:
+    """Linked mentions by each proper run of their words that starts or ends them ("Advanced
+    Micro" of "Advanced Micro Devices Inc", "Walters" of "Barbara Walters") and by their
+    initials ("AP" of "Associated Press"), in the order added: a short form is found without
+    reading them all, then kept only if it is a real short form of the entity's own names
+    (``linkers.shortforms``)."""
 
-    def __init__(self):
-        self.by_prefix: dict[tuple[str, ...], list[Mention]] = {}
+    def __init__(self, kb):
+        self.kb = kb
+        self.by_words: dict[tuple[str, ...], list[Mention]] = {}
 
     def add(self, m: Mention) -> None:
         if m.qid is not None:
             words = m.text.split()
             for k in range(1, len(words)):
-                self.by_prefix.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[k:]), []).append(m)
+            abbreviation = initials(m.text) if len(words) > 1 else ""
+            if abbreviation:
+                self.by_words.setdefault((abbreviation,), []).append(m)
 
     def short_form_of(self, text: str, start: int) -> tuple[str | None, str | None, float]:
-        """(qid, label, confidence) of the first linked mention before ``start`` that ``text``
-        begins, (None, None, 0.0) if there is none (or ``text`` is only company suffixes)."""
+        """(qid, label, confidence) of the first linked mention before ``start`` of which
+        ``text`` is a short form, (None, None, 0.0) if there is none."""
         words = text.split()
         if not all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
-            for m in self.by_prefix.get(tuple(words), ()):
+            for m in self.by_words.get(tuple(words), ()):
                 if m.start < start:
-                    return m.qid, m.label, m.confidence
+                    rec = self.kb.entity(m.qid)
+                    if is_short_form(text, rec, is_person(rec)):
+                        return m.qid, m.label, m.confidence
         return None, None, 0.0
+
+
+def _unknown_full_names(kb, spans, decisions, nil_mentions, nil_runs) -> dict[str, list[tuple[int, int | None]]]:
+    """Surname -> (start, pick) of the earlier full names left NIL ("Jerzy Urban", a person the
+    KB lacks), with the entity the ranker leaned to for each (None for a name no KB key fits)."""
+    out: dict[str, list[tuple[int, int | None]]] = {}
+    picks = {sp.start: d.pick.eid for sp, d in zip(spans, decisions) if d is not None}
+    for start, text in [(m.start, m.text) for m in nil_mentions] + [(sp.start, sp.text) for sp in nil_runs]:
+        words = text.split()
+        if len(words) >= 2 and all(w[:1].isupper() for w in words):
+            out.setdefault(same_word(words[-1]), []).append((start, picks.get(start)))
+    return out
+
+
+def _unlink_surname_of_unknown(kb, m: Mention, unknown) -> Mention:
+    """A surname after a full name the KB lacks is that unknown person ("Jerzy Urban ... Urban
+    said"), not someone else of the surname (Karl Urban): the mention is left NIL."""
+    if m.qid is None or " " in m.text:
+        return m
+    earlier = [pick for start, pick in unknown.get(same_word(m.text), ()) if start < m.start]
+    if not earlier:
+        return m
+    rec = kb.entity(m.qid)
+    if not is_person(rec) or any(pick is not None and kb.record(pick)["id"] == m.qid for pick in earlier):
+        return m
+    return replace(m, qid=None, label=None)
 
 
 @dataclass
@@ -87,11 +130,19 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
            max_mentions: int | None = None) -> tuple[list[Span], list[Decision | None]]:
     """Spot (or take ``mention_spans`` as given) and rank, then pick each mention's entity and
     its confidence (None: a mention left without candidates, such as a given name no one in the
-    text is connected to). Only the first ``max_mentions`` spans are ranked (a work budget)."""
-    spans = spot(text, kb) if mention_spans is None else given_spans(text, kb, mention_spans)
+    text is connected to). Given spans get the demonym country as a reading too, but no new
+    spans: they are disambiguated, not re-spotted. Only the first ``max_mentions`` spans are
+    ranked (a work budget)."""
+    if mention_spans is None:
+        spans = add_demonym_countries(kb, text, spot(text, kb))
+    else:
+        given = given_spans(text, kb, mention_spans)
+        kept = {(sp.start, sp.end) for sp in given}
+        spans = [sp for sp in add_demonym_countries(kb, text, given) if (sp.start, sp.end) in kept]
     if max_mentions is not None:
-        spans = spans[:max_mentions]
-    ranked = DocumentRanker(kb, text, spans, weights).rank()
+        spans = spans[:max_mentions]         # the work budget: the ranking costs per span
+    spans, favoured = favoured_readings(kb, text, spans)
+    ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.
     by_key: dict[str, dict[int, float]] = {}
@@ -125,14 +176,14 @@ def links(d: Decision, threshold: float) -> bool:
     """Whether a mention is linked. The ranker's share on its pick reaching ``threshold`` says
     "this entity, not another, not none". When close readings split that share ("Facebook"
     the service and "Facebook, Inc."), the pick is still linked if the mention is clearly a
-    name of the KB (more belief on its readings than on NIL: ``CLEAR_ENTITY``) and linking
-    the better reading is more likely right than wrong (``confidence`` >= ``SPLIT_CONFIDENCE``,
-    and >= ``threshold``: a threshold of 1 still makes every mention NIL).
+    name of the KB (more belief on its readings than on NIL: ``CLEAR_ENTITY``, and at least
+    ``threshold`` of it, so that a threshold of 1 still makes every mention NIL) and the
+    calibrated confidence of the better reading is at least ``SPLIT_CONFIDENCE``.
     A weak common-word hit has its belief on NIL and stays unlinked."""
     if d.pick.prob >= threshold:
         return True
     on_kb = sum(c.prob for c in d.row)
-    return on_kb >= CLEAR_ENTITY and d.confidence >= max(SPLIT_CONFIDENCE, threshold)
+    return on_kb >= max(CLEAR_ENTITY, threshold) and d.confidence >= SPLIT_CONFIDENCE
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
@@ -179,13 +230,16 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
         mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
                                 qid, label, d.confidence, cands))
     # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
-    # "Advanced Micro Devices Inc"): it names the same entity.
-    prefixes = _LinkedPrefixes()
+    # "Advanced Micro Devices Inc", "SFE" after "Sydney Futures Exchange"): the same entity.
+    prefixes = _LinkedNames(kb)
     for m in mentions:
         prefixes.add(m)
     taken = [sp for sp, d in zip(spans, decisions) if d is not None]
+    taken_nil: list[Span] = []
     for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
+        if qid is None:
+            taken_nil.append(sp)
         if qid is None and not options.include_nil:
             continue
         if qid is not None:
@@ -194,6 +248,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    unknown = _unknown_full_names(kb, spans, decisions, [m for m in mentions if m.qid is None], taken_nil)
+    if unknown:
+        mentions = [m for m in (_unlink_surname_of_unknown(kb, m, unknown) for m in mentions)
+                    if m.qid is not None or options.include_nil]
+        linked = {m.qid: linked[m.qid] for m in mentions if m.qid is not None}
     if max_mentions is not None and len(mentions) > max_mentions:
         truncated = True        # names the KB lacks count too: the budget bounds the output
         mentions = mentions[:max_mentions]
@@ -209,3 +268,36 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
                       linker_version=LINKER_VERSION, published_at=as_of, options=options,
                       truncated=truncated)
+
+
+# Between two segments: a line with a full stop. No name runs across it (the spotter stops at
+# a key no alias has, the NIL runs at punctuation), and the next segment starts a sentence, as
+# a new paragraph, heading or list item does.
+SEGMENT_SEPARATOR = "\n.\n"
+
+
+def link_segments(segments: list[str], kb, published_at: str | None = None,
+                  options: LinkOptions | None = None,
+                  weights: Weights = DEFAULT_WEIGHTS, max_mentions: int | None = None) -> LinkResult:
+    """Link the blocks of one document (a web page's paragraphs, headings, list items) as one
+    text, so that coherence and short forms work across them; each mention carries its
+    ``segment`` and offsets into that segment. A name is never found across two segments."""
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise InvalidInput("'segments' must be a list of strings", field="segments")
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += len(segment) + len(SEGMENT_SEPARATOR)
+    result = link(SEGMENT_SEPARATOR.join(segments), kb, published_at, options, weights,
+                  max_mentions=max_mentions)
+    utf16 = [Utf16Offsets(s) for s in segments]
+    mentions = []
+    for m in result.mentions:
+        k = bisect_right(starts, m.start) - 1
+        start, end = m.start - starts[k], m.end - starts[k]
+        if end > len(segments[k]):
+            continue    # the separator makes this impossible; never report a cross-segment span
+        mentions.append(replace(m, start=start, end=end, start_utf16=utf16[k](start),
+                                end_utf16=utf16[k](end), segment=k))
+    result.mentions = mentions
+    return result

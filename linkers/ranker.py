@@ -12,11 +12,16 @@ Each candidate gets a linear score over features (``Weights``):
 - ``coref``      the mention is a short form of a longer name already linked in the same
                  text ("Emmanuel Macron" ... "Macron"), which adds that entity as a candidate;
 - ``partial``    the candidate matched only by a person's surname (or a region's bare name);
-- ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp");
+- ``embedded``   the span is inside a longer capitalised name ("Corp" in "Paxar Corp"); not
+                 for a person named by their full label, which headline case puts inside a
+                 run of capitals ("Marvin Gaye Day Tribute") and which stays that person; nor
+                 when the run goes on with a title ("Bundesbank President Karl Otto Poehl");
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
                  are not the Japanese language;
+- ``demonym_country`` the country such a modifier names (``demonyms``): "Japanese officials"
+                 are Japan's, as news gold links them;
 - ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
                  person candidate gets this instead of any surname penalty;
 - ``given``      the candidate is a person named by their given name alone ("Angelina"): one is
@@ -29,6 +34,9 @@ Each candidate gets a linear score over features (``Weights``):
                  never towards linking at all. In a list of names ("Clapton, Beck, and Page")
                  whose other items are mostly people, a person candidate alike (this measure)
                  to a person candidate of another item gets ``person_cue`` as after a title;
+- ``story``      a reading the story settles for a metonymy (``metonymy``): the story's
+                 country's institution for "the Senate", the government for "Moscow said",
+                 the team for a city in a sports story;
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -52,7 +60,8 @@ import numpy as np
 
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
-from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, Span
+from .shortforms import initials, is_acronym, is_short_form, same_word
+from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, TITLES, Span
 from .text import TOKEN_RE
 
 TOP_K_COHERENCE = 5
@@ -62,6 +71,9 @@ LANGUAGE_OR_PEOPLE = frozenset({"Q34770", "Q1288568", "Q33742", "Q231002", "Q417
 # Types of items that are names as words, not things named: given name (male, female, unisex),
 # family name, Wikimedia disambiguation page.
 NAME_ITEM_TYPES = frozenset({"Q202444", "Q12308941", "Q11879590", "Q3409032", "Q101352", "Q4167410"})
+# Candidate flag (beyond the KB's own ``layout.FLAG_*`` bits) of a country added as a demonym's
+# reading (``demonyms``): it gets ``Weights.demonym_country``.
+FLAG_DEMONYM = 1 << 8
 COHERENCE_ROUNDS = 2
 # People read per given name (most popular first) when looking for one the text supports.
 GIVEN_WINDOW = 1000
@@ -95,6 +107,8 @@ class Weights:
     person_cue: float = 0.5
     name_context: float = 1.0
     similar: float = 1.0
+    story: float = 6.0
+    demonym_country: float = 1.0
     nil: float = 0.0
     temperature: float = 1.0
 
@@ -167,8 +181,11 @@ def _softmax_with_nil(scores: list[float], nil: float, temperature: float) -> li
 class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
-    def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS):
-        self.kb, self.spans, self.w = kb, spans, weights
+    def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS,
+                 favoured: dict[int, set[int]] | None = None):
+        self.kb, self.spans, self.w, self.text = kb, spans, weights, text
+        # readings the story favours (``metonymy``), by the span's start offset
+        self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
 
@@ -182,31 +199,42 @@ class DocumentRanker:
         names = len((words & self.doc_names) - own) if self.w.name_context else 0
         return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
 
+    def _title_follows(self, sp: Span) -> bool:
+        """A title starts the capitalised run after the span ("Bundesbank President Karl Otto
+        Poehl"): the run is the name's office holder, not a longer name the span is part of."""
+        after = self.text[sp.end:sp.end + 24].split()
+        return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
+
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
 
-    def _coref_sources(self) -> list[list[int]]:
-        """For each span, the earlier longer spans it is a short form of (by word). Earlier
-        spans are found through an index of their words, not by reading them all."""
-        out: list[list[int]] = []
+    def _coref_sources(self) -> list[tuple[list[int], bool]]:
+        """For each span, the earlier longer spans it may be a short form of (by word, or by
+        initials for an acronym: "AP" after "Associated Press"), and whether the span is some
+        entity's own label. Earlier spans are found through an index of their words, not by
+        reading them all; ``rank`` keeps only real short forms of the entity they name."""
+        out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
+        by_initials: dict[str, list[int]] = {}
         long_words: list[list[str]] = []
         for i, sp in enumerate(self.spans):
-            words = sp.text.split()
+            words = [same_word(w) for w in sp.text.split()]
             srcs = []
-            # "Minsk" after "Minsk accords" is the city: a name that is some entity's own
-            # label is not a short form.
-            if (len(words) <= 2 and not any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)
-                    and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)):
+            if len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words):
                 for j in min((having.get(w, ()) for w in words), key=len):
                     ow = long_words[j]
                     if len(ow) > len(words) and all(w in ow for w in words):
                         srcs.append(j)
-            out.append(srcs)
-            long_words.append(sp.text.replace("'s", "").split())
+                if is_acronym(sp.text):
+                    srcs += by_initials.get(sp.text.replace(".", ""), ())
+            out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
+            long_words.append([same_word(w) for w in sp.text.replace("'s", "").split()])
             if sp.candidates:
                 for w in set(long_words[i]):
                     having.setdefault(w, []).append(i)
+                abbreviation = initials(sp.text) if " " in sp.text else ""
+                if abbreviation:
+                    by_initials.setdefault(abbreviation, []).append(i)
         return out
 
     def _given_name_candidates(self) -> list[list[tuple[int, float, int]]]:
@@ -274,12 +302,17 @@ class DocumentRanker:
                 s += w.partial
         elif _is_partial(flags):
             s += w.partial
-        if sp.embedded:
+        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid)))
+                and not self._title_follows(sp)):
             s += w.embedded
+        if eid in self.favoured.get(sp.start, ()):
+            s += w.story
         if sp.modifier:
             s += w.modifier
             if self._is_language_or_people(eid):
                 s += w.demonym
+            elif flags & FLAG_DEMONYM:
+                s += w.demonym_country
         return s
 
     def _lists(self) -> dict[int, list[int]]:
@@ -350,17 +383,25 @@ class DocumentRanker:
         if any(sp.listed is not None for sp in self.spans):
             self._cue_listed_people(base, extra, owns)
 
-        # Short forms inherit the entity their longer form most likely names.
-        for i, srcs in enumerate(self._coref_sources()):
+        # Short forms inherit the entity their longer form most likely names, as sure of it
+        # as the longer form is: "Walters" after "Barbara Walters" is not less her for being
+        # some other people's surname too.
+        for i, (srcs, own_label) in enumerate(self._coref_sources()):
             for j in srcs:
                 if not base[j]:
                     continue
                 top = max(base[j], key=lambda c: c.score)
+                rec = self.kb.record(top.eid)
+                person = is_person(rec)
+                # "Minsk" after "Minsk accords" is the city: a name that is some entity's own
+                # label is not a short form, but of a person (a surname that is also a town's).
+                if (own_label and not person) or not is_short_form(self.spans[i].text, rec, person):
+                    continue
                 hit = next((c for c in base[i] if c.eid == top.eid), None)
                 if hit is None:
                     base[i].append(Scored(top.eid, top.score))
                     hit = base[i][-1]
-                hit.score += w.coref * top.prob
+                hit.score = max(hit.score, top.score) + w.coref * top.prob
         self._normalise(base)
 
         if w.coherence and len(self.spans) > 1:

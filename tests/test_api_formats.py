@@ -67,6 +67,7 @@ def test_gerbils_d2kb_request_comes_back_with_the_two_phrases_disambiguated(http
     assert phrases == {URIRef(f"{REQUEST_IRI}#char=0,15"), URIRef(f"{REQUEST_IRI}#char=38,43")}
     assert back.value(URIRef(f"{REQUEST_IRI}#char=0,15"), ITSRDF.taIdentRef) == WD.Q3052772
     assert back.value(URIRef(f"{REQUEST_IRI}#char=38,43"), ITSRDF.taIdentRef) == WD.Q7747
+    assert WD.Q5 in set(back.objects(URIRef(f"{REQUEST_IRI}#char=38,43"), ITSRDF.taClassRef))
     # given mentions are disambiguated, not re-spotted: Moscow and NATO were not asked for
     assert len(set(back.objects(None, ITSRDF.taIdentRef))) == 2
     # sent again, the document is answered from the cache, and the same

@@ -15,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for_readyz
 
-from linkers import build_kb, open_kb
+from linkers import build_kb, errors, open_kb
 from linkers.kb import STARTER_DUMP, starter_kb_path
 from workers.embedded_redis import free_port
 from workers.process import stop_process_group
@@ -151,3 +152,10 @@ def test_a_built_starter_kb_opens_without_writing_anything(tmp_path):
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in tmp_path.rglob("*")}
     assert after == before
     assert tmp_path.stat().st_mtime_ns == 0                    # no file created or removed
+
+
+def test_an_unwritable_cache_without_a_built_kb_is_a_kb_error_that_says_what_to_set(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(errors.KBError) as raised:
+        open_kb(None, tmp_path / "a-file" / "cache")              # no directory can go there
+    assert "XDG_CACHE_HOME" in raised.value.message and "FACTLINK_KB" in raised.value.message

@@ -10,8 +10,9 @@ usually ``nif:anchorOf``).
   ``nif:Phrase`` nodes ``<context base#char=b,e>``, the way RFC 5147 string IRIs are formed.
 
 Out: the same graph (every triple sent comes back), plus per mention ``itsrdf:taIdentRef`` to
-the Wikidata IRI (``http://www.wikidata.org/entity/Q…``) and ``itsrdf:taConfidence`` (xsd:double;
-linked mentions only).
+the Wikidata IRI (``http://www.wikidata.org/entity/Q…``), ``itsrdf:taConfidence`` (xsd:double;
+linked mentions only) and, when the result has fact cards, ``itsrdf:taClassRef`` per ``P31`` type
+of the entity (what GERBIL's typing tasks and DBpedia Spotlight's NIF carry).
 A mention factlink cannot link (NIL) gets ``itsrdf:taIdentRef <http://aksw.org/notInWiki/Name>``,
 GERBIL's convention for an entity outside the knowledge base (its datasets mark emerging
 entities in that namespace; GERBIL scores any IRI there as "not in the KB"), so every given
@@ -62,8 +63,10 @@ def parse_nif(body: bytes) -> tuple[Graph, list[NifContext]]:
     try:
         graph.parse(data=data, format="turtle")
     except Exception as exc:    # rdflib raises BadSyntax, ValueError, ... for what it cannot read
-        first = " ".join(str(exc).split())[:300]
-        raise errors.MalformedTurtle(f"the body is not valid Turtle: {first}") from None
+        reason = " ".join(str(exc).split())[:300]
+        if not isinstance(exc, SyntaxError):    # BadSyntax says where; the others do not
+            reason = f"it may end early ({type(exc).__name__}: {reason})"
+        raise errors.MalformedTurtle(f"the body is not valid Turtle: {reason}") from None
     contexts = []
     for node in sorted(set(graph.subjects(RDF.type, NIF.Context))):
         text = graph.value(node, NIF.isString)
@@ -131,11 +134,16 @@ def annotate(graph: Graph, context: NifContext, result: dict) -> None:
         # a given phrase's links are replaced (a gold standard sent as is); a new phrase has
         # none, and graph.add costs half of graph.set
         put = graph.set if context.given else graph.add
+        card = result.get("entities", {}).get(mention.get("qid")) or {}
         for phrase in phrases:
             put((phrase, ITSRDF.taIdentRef, entity_iri(mention)))
             if mention.get("qid"):      # a NIL's confidence is that of a rejected candidate
                 put((phrase, ITSRDF.taConfidence,
                      Literal(float(mention["confidence"]), datatype=XSD.double)))
+            if context.given:
+                graph.remove((phrase, ITSRDF.taClassRef, None))
+            for entity_type in card.get("types", ()):
+                graph.add((phrase, ITSRDF.taClassRef, WIKIDATA_ENTITY[entity_type["qid"]]))
 
 
 def _new_phrase(graph: Graph, context: NifContext, start: int, end: int) -> URIRef:

@@ -53,10 +53,11 @@ async def annotate(request: web.Request) -> web.Response:
     generations, answers = app[GENERATIONS], app[ANSWERS]
     # the key is made before anything is awaited: an answer is kept under the version it is for
     memory_key = ("annotate", generations.kb_version, body) if generations.live else None
-    # NIF, slow to write, is remembered apart: its bytes also name the document (source or job);
-    # Web Annotation is converted each time (well under a millisecond for a 4 KB article)
+    # other formats are remembered apart: their bytes also name the document (source or job).
+    # Web Annotation too: its conversion took ~4 ms for a 4 KB article under load (Dec 6), so
+    # converting on every hit held a core at 500 req/s (bench.http: p50 724 ms)
     rendered_key = (memory_key + (chosen.value, source, request.url.origin())
-                    if memory_key is not None and chosen is Format.nif else None)
+                    if memory_key is not None and chosen is not Format.json else None)
     if rendered_key is not None:
         rendered = answers.get(rendered_key)
         if rendered is not None:
@@ -120,7 +121,7 @@ async def _rendered(request: web.Request, chosen: Format, media_type: str, sourc
     """The result as Web Annotation or NIF; without ``source`` the document is the job. NIF is
     written by rdflib, tens of milliseconds for a long article: off the event loop."""
     job_iri = str(request.url.origin()) + shapes.poll_path(linked.job_id)
-    texts = [article.text]
+    texts = list(article.segments) if article.segments is not None else [article.text]
     if chosen is Format.webannotation:
         body = orjson.dumps(webannotation.annotation_collection(
             orjson.loads(linked.result), texts, source or job_iri, job_iri))

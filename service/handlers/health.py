@@ -17,7 +17,7 @@ from aiohttp import web
 from linkers import errors
 
 from ..metrics import CONTENT_TYPE
-from ..resources import GENERATIONS, JOBS, METRICS, OPENAPI, REDIS, SUPERVISION, WORKERS
+from ..resources import GENERATIONS, JOBS, METRICS, OPENAPI, OVERLAY, REDIS, SUPERVISION, WORKERS
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -50,7 +50,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service_metrics = request.app[METRICS]
-    await service_metrics.read_shared(request.app[REDIS])
+    overlay = request.app[OVERLAY]
+    service_metrics.kb_generation.set(overlay.generation)
+    await service_metrics.read_shared(request.app[REDIS], overlay.base_version)
     return web.Response(body=service_metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

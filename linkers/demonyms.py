@@ -1,0 +1,190 @@
+"""Demonyms and adjectives of places used before a noun ("Italian officials", "a Kenyan
+runner", "Russian troops") name the country, as news gold annotates them.
+
+The country is found from Wikidata, not from a list of words:
+
+- the country's demonym (P1549) is the word;
+- the word names a language or a people whose country relations point at the country:
+  the country's official language (P37) or language used (P2936) is that language, its
+  ethnic group (P172) that people, or the language/people's own country (P17), country of
+  origin (P495) or "indigenous to" (P2341) is the country;
+- the language/people's description names the country ("citizens or residents of the
+  United States of America", "ethnic group native to Japan");
+- the word is the country's name with an adjective ending (Kenya-n, Ukrain(e)-ian,
+  Japan-ese), which also finds a country for a word the KB has no item for ("Kenyan").
+
+Each way is evidence; the country with most wins (ties: the one a description names first,
+then the more popular). A word whose only
+evidence is its ending needs a country whose name it extends by an adjective ending.
+Only a word used as a modifier before a common noun is read so: "the Italians" and
+"speaks Italian" stay the people and the language.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from functools import lru_cache
+
+from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
+from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, Span
+from .text import TOKEN_RE, alias_key
+
+# Types of a country: country, sovereign state, state with limited recognition, constituent
+# country (England, Scotland).
+COUNTRY_TYPES = frozenset({"Q6256", "Q3624078", "Q15634554", "Q3336843"})
+# Claims of a country that point at its languages and peoples, and of a language or people
+# that point at its countries.
+COUNTRY_TO_LANGUAGE = ("P37", "P2936", "P172")
+LANGUAGE_TO_COUNTRY = ("P17", "P495", "P2341")
+# Adjective endings (English morphology): Kenya-n, Ital(y)-ian, Japan-ese, Pol(and)-ish, Iraq-i.
+ADJECTIVE_ENDINGS = ("ian", "an", "ese", "ish", "i", "n", "ic")
+# What the bare stem may need back to be the country's name: Ital-y, Ukrain-e, Mexic-o, Pol-and.
+STEM_RESTORE = ("", "a", "e", "o", "y", "ia", "land", "and")
+# Weights of the evidence (see the module docstring).
+EVIDENCE = {"demonym": 3, "claims": 2, "description": 2, "ending": 2}
+
+
+def is_country(kb, eid: int) -> bool:
+    return any(t in COUNTRY_TYPES for t in kb.record(eid)["t"])
+
+
+def _item_values(record: dict, props) -> set[str]:
+    return {v["v"] for p in props for v in record["c"].get(p, ()) if v.get("k") == "i"}
+
+
+def _countries_under(kb, key: str) -> list[int]:
+    return [eid for eid, _p, _f in kb.candidates(key, CANDIDATE_WINDOW) if is_country(kb, eid)]
+
+
+@lru_cache(maxsize=4096)
+def _countries_in_description(kb, eid: int) -> tuple[int, ...]:
+    """Countries a language/people's description names ("native to Japan")."""
+    desc = kb.record(eid)["d"]
+    words = TOKEN_RE.findall(desc)
+    found: list[int] = []
+    for i in range(len(words)):
+        if not words[i][:1].isupper():
+            continue
+        for j in range(min(len(words), i + 8), i, -1):    # longest name first
+            hits = _countries_under(kb, alias_key(" ".join(words[i:j])))
+            if hits:
+                found += hits
+                break
+    return tuple(dict.fromkeys(found))
+
+
+def _countries_by_ending(kb, word: str) -> list[int]:
+    low = word.lower()
+    found: list[int] = []
+    for ending in ADJECTIVE_ENDINGS:
+        stem = low[:-len(ending)] if low.endswith(ending) else None
+        if not stem or len(stem) < 3:
+            continue
+        for restore in STEM_RESTORE:
+            found += _countries_under(kb, stem + restore)
+    return list(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=4096)
+def demonym_country(kb, word: str, readings: tuple[int, ...]) -> int | None:
+    """The country (internal id) a modifier ``word`` names, given its candidate ``readings``
+    (internal ids; the languages and peoples among them are used), or None."""
+    languages = [eid for eid in readings if any(t in LANGUAGE_OR_PEOPLE for t in kb.record(eid)["t"])]
+    lang_qids = {kb.record(eid)["id"] for eid in languages}
+    score: dict[int, int] = {}
+    named_at: dict[int, int] = {}      # country -> its place among those descriptions name
+
+    def add(eid: int, kind: str) -> None:
+        score[eid] = score.get(eid, 0) + EVIDENCE[kind]
+
+    by_ending = _countries_by_ending(kb, word)
+    pool = set(by_ending)
+    for eid in languages:
+        rec = kb.record(eid)
+        for qid in _item_values(rec, LANGUAGE_TO_COUNTRY):
+            country = kb.internal_id(qid)
+            if country is not None and is_country(kb, country):
+                pool.add(country)
+                add(country, "claims")
+        for country in _countries_in_description(kb, eid):
+            pool.add(country)
+            add(country, "description")
+            named_at.setdefault(country, len(named_at))
+    for country in pool:
+        rec = kb.record(country)
+        if any(v.get("v") == word for v in rec["c"].get("P1549", ())):
+            add(country, "demonym")
+        if lang_qids & _item_values(rec, COUNTRY_TO_LANGUAGE):
+            add(country, "claims")
+    for country in by_ending:
+        add(country, "ending")
+    if not score:
+        return None
+    # ties: the country a description names first ("originating in the Netherlands and
+    # Belgium"), then the more popular
+    return max(score, key=lambda eid: (score[eid], -named_at.get(eid, len(named_at)), kb.popularity(eid)))
+
+
+# What may follow a modifier before its noun: other coordinated modifiers ("British and
+# American diplomats", "Dutch, Polish and Czech firms"), then the noun's first word.
+_NOUN_AFTER_RE = re.compile(r"(?:,? (?:and|or) [A-Z][\w'-]*|, [A-Z][\w'-]*)* ([a-z]+)(?![\w'-])")
+
+
+def _modifies_noun(text: str, end: int) -> bool:
+    """The word ending at ``end`` is used before a common noun, directly ("Italian officials")
+    or coordinated with others that are ("British and American diplomats"); a verb or a
+    function word after it says it is not ("Apple said", as ``spotter._before_common_noun``)."""
+    m = _NOUN_AFTER_RE.match(text, end)
+    if m is None:
+        return False
+    noun = m.group(1)
+    return noun not in FUNCTION_WORDS and not noun.endswith("ed") and noun not in COMMON_VERBS
+
+
+# A capitalised word with an adjective ending: "Kenyan", "Japanese", "Iraqi".
+_ADJECTIVE_WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}(?:" + "|".join(ADJECTIVE_ENDINGS) + r")\b")
+
+
+@lru_cache(maxsize=65536)
+def _is_language_or_people(kb, eid: int) -> bool:
+    return any(t in LANGUAGE_OR_PEOPLE for t in kb.record(eid)["t"])
+
+
+def _may_name_a_country(kb, sp: Span) -> bool:
+    """A one-word span that could be a demonym: an adjective ending, or a language or people
+    among its readings (what ``demonym_country`` needs to find anything)."""
+    return (" " not in sp.text and bool(sp.candidates)
+            and (sp.text.endswith(ADJECTIVE_ENDINGS)
+                 or any(_is_language_or_people(kb, eid) for eid, _p, _f in sp.candidates[:5])))
+
+
+def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
+    """The spans with the country added as a candidate of each one-word modifier that names
+    one ("Italian officials"), plus new spans, whose one candidate is the country, for the
+    modifiers the KB has no item for ("a Kenyan runner", also at a sentence start)."""
+    out = list(spans)
+    for sp in spans:
+        if not _may_name_a_country(kb, sp) or not _modifies_noun(text, sp.end):
+            continue
+        readings = tuple(eid for eid, _p, _f in sp.candidates)
+        country = demonym_country(kb, sp.text, readings)
+        if country is not None and country not in readings:
+            sp.modifier = True      # also when coordinated: "British and American diplomats"
+            # the country takes the word's best prior: it is that word's reading here
+            sp.candidates = sp.candidates + [(country, max(p for _e, p, _f in sp.candidates), FLAG_DEMONYM)]
+    starts = None
+    for m in _ADJECTIVE_WORD_RE.finditer(text):
+        s, e = m.span()
+        if not _modifies_noun(text, e):
+            continue
+        if starts is None:
+            starts = sorted((sp.start, sp.end) for sp in spans)
+        at = bisect.bisect_right(starts, (e, e))
+        if at and starts[at - 1][1] > s:
+            continue                        # a span covers it
+        country = demonym_country(kb, m.group(), ())
+        if country is not None:
+            out.append(Span(s, e, m.group(), alias_key(m.group()), [(country, 1.0, FLAG_DEMONYM)], modifier=True))
+    if len(out) > len(spans):
+        out.sort(key=lambda sp: sp.start)
+    return out

@@ -1,0 +1,240 @@
+"""Metonymy that the story settles: a name that stands for something else it is related to.
+
+- **A bare institution** ("Congress", "the Senate", "the Treasury", "the Navy") is the
+  institution of the country the story is about. The story's country is the one its other
+  mentions name most (a country, or a place in it, by their likeliest reading). Readings of
+  the bare name whose label or description name that country are favoured ("United States
+  Senate", "bicameral legislature of the United States"); when the name is also a common
+  noun, or the KB has no reading for it at all, the country's own institution is looked up
+  by how such names are written: "<country> <name>", "<name> of <country>", "<country>
+  Department of the <name>" ("United States Department of the Treasury").
+- **A capital that acts** ("Washington said", "Moscow warned", "Moscow's position") is the
+  government of the country whose capital it is (the country's P36), found as "Government
+  of <country>" / "<country> government"; where the KB has no such item, the city stays.
+- **A place named for its team in a sports story** ("Chelsea beat Newcastle 2-1"): in a text
+  with a match score, a name's sports-team readings, and the clubs named after it as clubs
+  are named ("FC Barcelona", "Chelsea F.C."), are favoured.
+
+Each rule favours readings (``Weights.story`` in the ranker); context and coherence still
+weigh in. Names of countries come from the KB (label and aliases), never from a list here.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from functools import lru_cache
+
+from .demonyms import is_country
+from .facts import entity_kind
+from .kb.layout import FLAG_LOWER
+from .ranker import LANGUAGE_OR_PEOPLE
+from .spotter import CANDIDATE_WINDOW, Span
+from .text import alias_key
+
+# Types of sports teams and clubs (association football club, sports club, sports team,
+# baseball, basketball, ice hockey and American football teams).
+TEAM_TYPES = frozenset({"Q476028", "Q847017", "Q12973014", "Q13027888", "Q13393265", "Q4498974", "Q17156793"})
+# How a country's institution is named from its bare name N and a name A of the country.
+INSTITUTION_PATTERNS = ("{a} {n}", "{n} of {a}", "{n} of the {a}", "{a} Department of the {n}",
+                        "{a} Department of {n}", "{a} {n} Department")
+# How a club is named from its place N ("FC Barcelona", "Chelsea F.C.").
+TEAM_PATTERNS = ("{n} F.C.", "{n} FC", "FC {n}", "{n} CF", "AC {n}", "A.C. {n}")
+GOVERNMENT_PATTERNS = ("Government of {a}", "Government of the {a}", "{a} government", "Federal Government of the {a}")
+# Words after which a place is where something happens, not who acts.
+PLACE_PREPOSITIONS = frozenset("in at from to near into outside around of via toward towards across".split())
+# A match score: "2-1", "3–0", "101-99".
+SCORE_RE = re.compile(r"(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
+# What a capital standing for its government does next ("Moscow said", "Washington has warned").
+AGENT_VERBS = frozenset("""
+said says say told warned warns accused accuses rejected rejects denied denies demanded demands
+wants want urged urges announced announces insisted insists responded responds refused refuses
+threatened threatens called calls agreed agrees signaled signalled signals has had will would
+is was
+""".split())
+
+
+@lru_cache(maxsize=1024)
+def country_names(kb, eid: int) -> tuple[str, ...]:
+    """A country's label and aliases that read as its name (not codes or emoji)."""
+    rec = kb.record(eid)
+    names = [rec["l"]] + [a for a in rec["a"] if a[:1].isalpha() and (len(a) >= 4 or "." in a)]
+    return tuple(dict.fromkeys(n.removeprefix("the ") for n in names if n))
+
+
+def _names_country(text: str, names: tuple[str, ...]) -> bool:
+    return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", text) for n in names)
+
+
+def story_country(kb, spans: list[Span]) -> int | None:
+    """The country the text is about: the one its mentions name most, directly or through a
+    place in it (each mention by its likeliest reading); None when no country is named."""
+    votes: dict[int, int] = {}
+    for sp in spans:
+        if not sp.candidates:
+            continue
+        top = sp.candidates[0][0]
+        if is_country(kb, top):
+            votes[top] = votes.get(top, 0) + 1
+            continue
+        rec = kb.record(top)
+        if _kind(kb, top) == "place":
+            for v in rec["c"].get("P17", ())[:1]:
+                country = kb.internal_id(v["v"]) if v.get("k") == "i" else None
+                if country is not None:
+                    votes[country] = votes.get(country, 0) + 1
+    if not votes:
+        return None
+    return max(votes, key=lambda eid: (votes[eid], kb.popularity(eid)))
+
+
+def _patterned(kb, patterns, name: str, country: int) -> list[int]:
+    found: list[int] = []
+    for a in country_names(kb, country):
+        for pattern in patterns:
+            found += [eid for eid, _p, f in kb.candidates(alias_key(pattern.format(a=a, n=name)), 5)
+                      if not f & FLAG_LOWER]
+    return list(dict.fromkeys(found))
+
+
+def _is_team(kb, eid: int) -> bool:
+    return any(t in TEAM_TYPES for t in kb.record(eid)["t"])
+
+
+def _capital_of(kb, eid: int) -> int | None:
+    """The country whose capital the place is: one of its countries (P17) has it as capital
+    (P36), or its description says it is the capital of one ("capital city of the United
+    States"). Countries that still exist (no P576 dissolution) first, then the more popular."""
+    rec = kb.record(eid)
+    qid = rec["id"]
+    countries = [c for c in (kb.internal_id(v["v"]) for v in rec["c"].get("P17", ()) if v.get("k") == "i")
+                 if c is not None]
+    says_capital = "capital" in rec["d"].split(" of ")[0]
+    named = [c for c in countries
+             if any(v.get("v") == qid for v in kb.record(c)["c"].get("P36", ()))
+             or (says_capital and _names_country(rec["d"], country_names(kb, c)))]
+    if not named:
+        return None
+    return max(named, key=lambda c: ("P576" not in kb.record(c)["c"], kb.popularity(c)))
+
+
+def _acts(text: str, start: int, end: int) -> bool:
+    """The name is the subject of a verb of saying or doing ("Moscow said", "Washington and
+    Moscow traded"), or possessive ("Moscow's"); not after a preposition ("met in Washington")."""
+    before = text[max(0, start - 12):start].split()
+    if before and before[-1].lower() in PLACE_PREPOSITIONS:
+        return False
+    if text[end:end + 2] in ("'s", "\u2019s"):
+        return True
+    rest = text[end:end + 80].split()
+    while len(rest) >= 3 and rest[0] == "and" and rest[1][:1].isupper():
+        rest = rest[2:]                 # "... and Moscow traded": the verb after the list
+    if not rest:
+        return False
+    verb = rest[0].strip(",.;:")
+    return verb.lower() in AGENT_VERBS or (verb.islower() and verb.endswith("ed") and len(verb) > 4)
+
+
+@lru_cache(maxsize=65536)
+def _kind(kb, eid: int) -> str:
+    return entity_kind(kb.record(eid))
+
+
+@lru_cache(maxsize=65536)
+def _is_common_noun(kb, key: str) -> bool:
+    """The name is also a common noun ("senate", "treasury"): the KB has a lower-case reading."""
+    return any(f & FLAG_LOWER for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
+
+@lru_cache(maxsize=65536)
+def _names_of_country(kb, eid: int, country: int) -> bool:
+    rec = kb.record(eid)
+    return _names_country(rec["l"] + " " + rec["d"], country_names(kb, country))
+
+
+@lru_cache(maxsize=16384)
+def _institutions(kb, name: str, country: int) -> tuple[int, ...]:
+    """The country's organisations named by ``name`` as institutions are written."""
+    return tuple(eid for eid in _patterned(kb, INSTITUTION_PATTERNS, name, country) if _kind(kb, eid) == "organization")
+
+
+@lru_cache(maxsize=4096)
+def _government(kb, capital: int) -> tuple[int, ...]:
+    country = _capital_of(kb, capital)
+    return tuple(_patterned(kb, GOVERNMENT_PATTERNS, "", country)) if country is not None else ()
+
+
+@lru_cache(maxsize=16384)
+def _teams(kb, name: str) -> tuple[int, ...]:
+    return tuple(eid for pattern in TEAM_PATTERNS
+                 for eid, _p, _f in kb.candidates(alias_key(pattern.format(n=name)), 5) if _is_team(kb, eid))
+
+
+def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
+    """The spans (with institution readings added, and spans for bare institutions the KB has
+    only as common nouns) and, by span index, the readings the story favours."""
+    country = story_country(kb, spans)
+    sports = SCORE_RE.search(text) is not None
+    out = list(spans)
+    if country is not None:
+        more = _unspotted_institutions(kb, text, spans, country)
+        if more:
+            out = sorted(out + more, key=lambda sp: sp.start)
+    favoured: dict[int, set[int]] = {}
+    for i, sp in enumerate(out):
+        if not sp.candidates:
+            continue
+        top = sp.candidates[0][0]
+        top_kind = _kind(kb, top)
+        if country is not None and top_kind in ("organization", "other") and sp.text.count(" ") < 3:
+            # a bare institution: readings that are organisations of the story's country
+            mine = set()
+            if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
+                mine = {eid for eid, _p, _f in sp.candidates
+                        if _kind(kb, eid) == "organization" and _names_of_country(kb, eid, country)}
+            # the country's institution of that name, as such names are written
+            own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
+            if own:
+                have = {eid for eid, _p, _f in sp.candidates}
+                sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in have]
+                favoured.setdefault(i, set()).update(own)
+            elif mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
+                favoured.setdefault(i, set()).update(mine)
+        if top_kind == "place" and _acts(text, sp.start, sp.end):
+            government = set(_government(kb, top))
+            if government:
+                # the government is what the capital's name means here: it takes the
+                # name's best prior (the KB may list it under the name, far down)
+                sp.candidates = ([c for c in sp.candidates if c[0] not in government]
+                                 + [(eid, sp.candidates[0][1], 0) for eid in government])
+                favoured.setdefault(i, set()).update(government)
+        if sports:
+            teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)} | set(_teams(kb, sp.text))
+            if teams:
+                # the team is what the place's name means here: it takes the name's best prior
+                sp.candidates = ([c for c in sp.candidates if c[0] not in teams]
+                                 + [(eid, sp.candidates[0][1], 0) for eid in teams])
+                favoured.setdefault(i, set()).update(teams)
+    return out, favoured
+
+
+# "the Treasury", "the Supreme Court": up to three capitalised words after "the".
+_THE_NAME_RE = re.compile(r"\b[Tt]he ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2})\b")
+
+
+def _unspotted_institutions(kb, text: str, spans: list[Span], country: int) -> list[Span]:
+    """Capitalised words after "the" that no span covers and whose lower-case form is a common
+    noun the story's country has an institution of ("the Treasury" -> United States Department
+    of the Treasury)."""
+    out: list[Span] = []
+    starts = sorted((sp.start, sp.end) for sp in spans)
+    for m in _THE_NAME_RE.finditer(text):
+        s, e = m.span(1)
+        k = bisect.bisect_right(starts, (e, e))
+        if k and starts[k - 1][1] > s:
+            continue                        # a span covers part of it
+        key = alias_key(m.group(1))
+        if _is_common_noun(kb, key):
+            found = _institutions(kb, m.group(1), country)
+            if found:
+                out.append(Span(s, e, m.group(1), key, [(eid, 1.0, 0) for eid in found]))
+    return out
