@@ -219,3 +219,9 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(http, redis_server,
                for n in range(3)]
     assert clients == [200, 200, 200]
     assert http.get(url, headers={"X-Forwarded-For": "10.0.0.1"}).status_code == 429
+
+
+def test_a_rule_whose_kind_is_not_a_string_is_400(http, api):
+    # found by tests/test_fuzz.py: an object as "kind" was a 500 (unhashable)
+    response = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": {}}]})
+    assert_error(response, 400, "invalid_input")

@@ -141,7 +141,7 @@ def rule_change(kind: str, alias: str | None = None, qid: str | None = None,
     (never link it), *ban_alias* (never link this name), *house_alias* (one more name for an
     entity). Its id is a hash of the rule, so adding it twice is one rule; ``by``/``at`` are the
     audit trail (who, when)."""
-    if kind not in RULE_KINDS:
+    if not isinstance(kind, str) or kind not in RULE_KINDS:     # {} is unhashable: a 500 once
         raise InvalidInput(f"unknown rule kind {kind!r}: one of {', '.join(RULE_KINDS)}", field="kind")
     needs = RULE_KINDS[kind]
     rule: dict = {"kind": kind}
