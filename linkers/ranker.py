@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fastpath import keep_reference
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
 from .shortforms import initials, is_acronym, is_short_form, same_word
@@ -357,7 +358,7 @@ class DocumentRanker:
             if not more:
                 return
             cued |= more
-            sims = _Similarity(self, base)
+            sims = self._list_similarity(base, more)
             for i in more:
                 sp = self.spans[i]
                 if sp.person_cue:
@@ -370,6 +371,15 @@ class DocumentRanker:
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
                            for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
             self._normalise(base)
+
+    def _list_similarity(self, base: list[list[Scored]], mentions: set[int]) -> "_Similarity":
+        # only the rows ``_cue_listed_people`` asks ``alike`` about: the same numbers, but
+        # building every row was a tenth of linking a 4 KB article
+        return _Similarity(self, base, only={i for i in mentions if not self.spans[i].person_cue})
+
+    def _list_similarity_reference(self, base: list[list[Scored]], mentions: set[int]) -> "_Similarity":
+        """The original of ``_list_similarity`` (``fastpath.reference_paths``): every row."""
+        return _Similarity(self, base)
 
     def rank(self) -> list[list[Scored]]:
         w = self.w
@@ -481,6 +491,9 @@ class DocumentRanker:
         return support
 
 
+keep_reference(DocumentRanker, "_list_similarity", DocumentRanker._list_similarity_reference)
+
+
 class _Similarity:
     """Description similarity between the likeliest candidates of different mentions: for each
     pair, the words their descriptions and type labels share, each weighted by how rare it is
@@ -492,8 +505,10 @@ class _Similarity:
     time and memory stay linear in its length (a 200 KB article has ~5,000 mentions).
     """
 
-    def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]]):
-        self.blocks = [_SimilarityBlock(ranker, rows, lo, min(lo + SIMILARITY_BLOCK, len(rows)))
+    def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], only: set[int] | None = None):
+        """``only``: compute the similarities of these mentions' candidates only (for ``alike``
+        about them; ``support`` needs them all)."""
+        self.blocks = [_SimilarityBlock(ranker, rows, lo, min(lo + SIMILARITY_BLOCK, len(rows)), only)
                        for lo in range(0, len(rows), SIMILARITY_BLOCK)]
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
@@ -513,7 +528,8 @@ class _Similarity:
 class _SimilarityBlock:
     """``_Similarity`` among the mentions lo..hi-1."""
 
-    def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int):
+    def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
+                 only: set[int] | None = None):
         kb, spans = ranker.kb, ranker.spans
         pool = [(i, c.eid) for i in range(lo, hi)
                 for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]]
@@ -538,25 +554,40 @@ class _SimilarityBlock:
         # with all of its word's memberships
         by_word = np.argsort(word_a, kind="stable")
         member_a, word_a = member_a[by_word], word_a[by_word]
-        size = df[word_a]                                   # group size of each membership
         start = np.cumsum(df) - df                          # first membership of each word
-        left = np.repeat(member_a, size)
-        first = np.repeat(start[word_a], size)
+        # rows: all candidates, or those of the mentions ``only`` names (sim row r is candidate
+        # x with self.row[x] == r); each row's sums add the same numbers in the same order
+        self.row = None
+        if only is None:
+            wanted, member_w, word_w, row_w = slice(None), member_a, word_a, member_a
+        else:
+            wanted = np.isin(self.mention, list(only))
+            self.row = np.full(n, -1, dtype=np.int64)
+            self.row[wanted] = np.arange(int(wanted.sum()))
+            keep = wanted[member_a]
+            member_w, word_w = member_a[keep], word_a[keep]
+            row_w = self.row[member_w]
+        size = df[word_w]                                   # group size of each membership
+        left = np.repeat(row_w, size)
+        first = np.repeat(start[word_w], size)
         step = np.arange(len(left)) - np.repeat(np.cumsum(size) - size, size)
         right = member_a[first + step]
-        shared = np.bincount(left * n + right, weights=np.repeat(w2[word_a], size), minlength=n * n)
-        sim = shared.reshape(n, n) / np.outer(norm, norm)
+        m = n if only is None else len(self.mention[wanted])
+        shared = np.bincount(left * n + right, weights=np.repeat(w2[word_w], size), minlength=m * n)
+        sim = shared.reshape(m, n) / np.outer(norm[wanted], norm)
         # no similarity within a mention, nor between mentions of the same name
         key_id: dict[str, int] = {}
         keys = np.fromiter((key_id.setdefault(spans[i].key, len(key_id)) for i, _eid in pool),
                            dtype=np.int64, count=n)
-        sim[(self.mention[:, None] == self.mention[None, :]) | (keys[:, None] == keys[None, :])] = 0.0
+        sim[(self.mention[wanted][:, None] == self.mention[None, :]) | (keys[wanted][:, None] == keys[None, :])] = 0.0
         self.sim = sim
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         out: dict[tuple[int, int], float] = {}
         if not self.eids:
             return out
+        if self.row is not None:
+            raise ValueError("support needs every row: this block was built for some mentions only")
         # the pool lists each mention's candidates together: one column block per mention
         starts = np.flatnonzero(np.concatenate(([True], self.mention[1:] != self.mention[:-1])))
         total = np.maximum.reduceat(self.sim, starts, axis=1).sum(axis=1)
@@ -574,5 +605,9 @@ class _SimilarityBlock:
         x = self.index.get((i, eid))
         if x is None:
             return []
+        if self.row is not None:
+            if self.row[x] < 0:
+                raise ValueError(f"mention {i}'s similarities were not computed")
+            x = int(self.row[x])
         hits = (self.sim[x] >= threshold) & np.isin(self.mention, mentions)
         return [self.eids[y] for y in np.flatnonzero(hits).tolist()]
