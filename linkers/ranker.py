@@ -270,6 +270,60 @@ class DocumentRanker:
             first_key[at] = np.where(first_key[at] < 0, k, first_key[at])
         # a country, a language, an occupation connects too many people to mean anything
         not_hub = self.kb.in_degrees(everything) <= GIVEN_HUB_DEGREE
+        # each edge's ends as places in ``everything`` (sources all are; a target may not be),
+        # so that each key's tests are look-ups in masks, not np.isin over the edges
+        src_at = np.searchsorted(everything, src)
+        dst_at = np.minimum(np.searchsorted(everything, dst), max(len(everything) - 1, 0))
+        dst_in = everything[dst_at] == dst if len(everything) else np.zeros(len(dst), dtype=bool)
+        hits: dict[str, set[int]] = {}
+        for i in asked:
+            people = np.asarray([eid for eid, _p, _f in given_of[i]], dtype=np.int64)
+            if not len(people):
+                continue
+            key = self.spans[i].key
+            if key not in hits:
+                other = (several | (first_key != keys[key])) & not_hub
+                person = np.zeros(len(everything), dtype=bool)
+                person[np.searchsorted(everything, people)] = True
+                out = person[src_at] & dst_in & other[dst_at]          # Angelina -> father Jon
+                inn = other[src_at] & dst_in & person[dst_at]          # Microsoft -> founder Bill
+                hits[key] = set(src[out].tolist()) | set(dst[inn].tolist())
+            have = {eid for eid, _p, _f in self.spans[i].candidates}
+            found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
+        return found
+
+    def _given_name_candidates_reference(self) -> list[list[tuple[int, float, int]]]:
+        """The original of ``_given_name_candidates`` (``fastpath.reference_paths``): np.isin
+        over the edges for each key."""
+        found: list[list[tuple[int, float, int]]] = [[] for _ in self.spans]
+        asked = [i for i, sp in enumerate(self.spans) if sp.given]
+        if not asked:
+            return found
+        # pools[i]: the entities mention i may name (its likeliest candidates, its given names)
+        pools: list[np.ndarray] = []
+        given_of: dict[int, list[tuple[int, float, int]]] = {}
+        for i, sp in enumerate(self.spans):
+            pool = [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
+            if sp.given:
+                rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
+                given_of[i] = rows
+                pool += [eid for eid, _p, _f in rows]
+            pools.append(np.asarray(pool, dtype=np.int64))
+        everything = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+        src, dst = self.kb.neighbour_pairs(everything)
+        # "another mention" is one under another key: per entity, the first key whose pool has
+        # it and whether a second does, so each key's "others" is one mask (not a union of all
+        # the other pools per mention, which made long texts quadratic)
+        keys = {sp.key: k for k, sp in enumerate(self.spans)}
+        first_key = np.full(len(everything), -1, dtype=np.int64)
+        several = np.zeros(len(everything), dtype=bool)
+        for sp, pool in zip(self.spans, pools):
+            at = np.searchsorted(everything, pool)
+            k = keys[sp.key]
+            several[at] |= (first_key[at] >= 0) & (first_key[at] != k)
+            first_key[at] = np.where(first_key[at] < 0, k, first_key[at])
+        # a country, a language, an occupation connects too many people to mean anything
+        not_hub = self.kb.in_degrees(everything) <= GIVEN_HUB_DEGREE
         hits: dict[str, set[int]] = {}
         for i in asked:
             people = np.asarray([eid for eid, _p, _f in given_of[i]], dtype=np.int64)
@@ -492,6 +546,7 @@ class DocumentRanker:
 
 
 keep_reference(DocumentRanker, "_list_similarity", DocumentRanker._list_similarity_reference)
+keep_reference(DocumentRanker, "_given_name_candidates", DocumentRanker._given_name_candidates_reference)
 
 
 class _Similarity:
