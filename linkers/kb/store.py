@@ -64,9 +64,12 @@ class DiskKB:
         self.internal_id = lru_cache(maxsize=262144)(self._internal_id)
         self._card = lru_cache(maxsize=16384)(self._fact_card)
         self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
-        # spotting asks the trie the same prefixes text after text (~700 probes a 4 KB article,
-        # 40% of them new): a hit costs a seventh of a trie walk
-        self._prefix_memo = lru_cache(maxsize=262144)(self.has_prefix_reference)
+        # Spotting asks the trie the same keys and prefixes text after text (~700 probes of
+        # each a 4 KB article, 40% of them new): a hit costs a seventh of a prefix walk, half a
+        # key look-up, a fifth of a candidate list (~60 bytes a key, ~300 a candidate list).
+        self._prefix_memo = lru_cache(maxsize=65536)(self.has_prefix_reference)
+        self._key_memo = lru_cache(maxsize=65536)(self.has_key_reference)
+        self._candidates_memo = lru_cache(maxsize=16384)(self.candidates_reference)
 
     # --- entities -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -146,10 +149,20 @@ class DiskKB:
         return next(self._trie.iterkeys(key), None) is not None
 
     def has_key(self, key: str) -> bool:
+        """``key`` is an alias key (memoised per process)."""
+        return self._key_memo(key)
+
+    def has_key_reference(self, key: str) -> bool:
+        """``has_key`` asking the trie every time (``linkers.fastpath.reference_paths``)."""
         return key in self._trie
 
     def candidates(self, key: str, limit: int | None = None) -> list[tuple[int, float, int]]:
-        """(internal id, prior, flags) for an alias key (linkers.text.alias_key), best first."""
+        """(internal id, prior, flags) for an alias key (linkers.text.alias_key), best first
+        (memoised per process; a new list each call, so a caller may change its own)."""
+        return list(self._candidates_memo(key, limit))
+
+    def candidates_reference(self, key: str, limit: int | None = None) -> list[tuple[int, float, int]]:
+        """``candidates`` read from the arrays every time (``linkers.fastpath.reference_paths``)."""
         kid = self._trie.get(key)
         if kid is None:
             return []
@@ -187,3 +200,5 @@ class DiskKB:
 
 
 keep_reference(DiskKB, "has_prefix", DiskKB.has_prefix_reference)
+keep_reference(DiskKB, "has_key", DiskKB.has_key_reference)
+keep_reference(DiskKB, "candidates", DiskKB.candidates_reference)
