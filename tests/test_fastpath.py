@@ -91,3 +91,21 @@ def test_the_text_memo_never_answers_for_another_text():
     toks.append((0, 0))
     assert tokenize(normalize(a)) == [m.span() for m in TOKEN_RE.finditer(normalize(a))]
     assert tokenize(normalize(b)) == [m.span() for m in TOKEN_RE.finditer(normalize(b))]
+
+
+def test_alias_keys_of_ascii_spans_in_a_text_with_curly_quotes_and_accents_are_the_reference_keys():
+    """``spotter._key_of`` slices the lower-cased text for ASCII spans of any text whose
+    lower-cased copy keeps its offsets; every span from a token's start to a token's end keys
+    as before."""
+    from linkers.spotter import _key_of, _key_of_reference
+    texts = ["\u201cThe U.S.  Federal Reserve\u201d met S\u00e3o Paulo's Mayor in Z\u00fcrich, Ohio.",
+             "\u212aelvin and \u0130stanbul: \u03a3\u03a9\u03a3 Inc. (AP) - Jos\u00e9  Mar\u00eda of Acme Corp",
+             "Plain ASCII text, with U.S. dots and  two spaces."]
+    for text in texts:
+        norm = normalize(text)
+        fast, reference = _key_of(norm), _key_of_reference(norm)
+        spans = [m.span() for m in TOKEN_RE.finditer(norm)]
+        for s, _e in spans:
+            for _s, e in spans:
+                if e > s:
+                    assert fast(s, e) == reference(s, e), (text, norm[s:e])
