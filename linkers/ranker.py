@@ -501,6 +501,65 @@ class DocumentRanker:
         return support
 
     def _block_coherence(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
+        # ``_block_coherence_reference``'s loops in the same order (the same sums, bit for bit)
+        # with less work a step in the shared-neighbour part, nine tenths of the loop steps:
+        # beliefs damped once a hub, no max() call. (A numpy version was measured slower: the
+        # blocks of news texts are small.)
+        where: dict[int, list[tuple[int, float]]] = {}
+        for i in range(lo, hi):
+            for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
+                where.setdefault(c.eid, []).append((i, math.sqrt(c.prob)))
+        best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
+
+        def connect(a: int, b: int) -> None:
+            at_b = where[b]
+            for i, _pa in where[a]:
+                for j, pb in at_b:
+                    if i != j:
+                        k = (i, a, j)
+                        if pb > best.get(k, 0.0):
+                            best[k] = pb
+
+        via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
+        neighbours = self.kb.neighbours
+        for a in where:
+            for b in neighbours(a).tolist():
+                if b in where and b != a:
+                    connect(a, b)
+                    connect(b, a)
+                via.setdefault(b, []).append(a)
+        support: dict[tuple[int, int], float] = {}
+        for (i, eid, _j), wgt in best.items():
+            support[(i, eid)] = support.get((i, eid), 0.0) + wgt
+        if self.w.shared:
+            shared: dict[tuple[int, int, int], float] = {}
+            known = shared.get
+            for hub, cands in via.items():
+                if len(cands) < 2:
+                    continue
+                damp = 1.0 / math.log(math.e + self.kb.in_degree(hub) / 50.0)
+                damped = {b: [(j, pb * damp) for j, pb in where[b]] for b in cands}
+                for a in cands:
+                    mentions_a = [i for i, _pa in where[a]]
+                    for b in cands:
+                        if a == b:
+                            continue
+                        at_b = damped[b]
+                        for i in mentions_a:
+                            for j, v in at_b:
+                                if i != j:
+                                    k = (i, a, j)
+                                    old = known(k)
+                                    if old is None:         # = max(0.0, v), inserted in order
+                                        shared[k] = v if v > 0.0 else 0.0
+                                    elif v > old:
+                                        shared[k] = v
+            for (i, eid, _j), wgt in shared.items():
+                support[(i, eid)] = support.get((i, eid), 0.0) + self.w.shared * wgt
+        return support
+
+    def _block_coherence_reference(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
+        """The original of ``_block_coherence`` (``fastpath.reference_paths``)."""
         where: dict[int, list[tuple[int, float]]] = {}
         for i in range(lo, hi):
             for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
@@ -547,6 +606,7 @@ class DocumentRanker:
 
 keep_reference(DocumentRanker, "_list_similarity", DocumentRanker._list_similarity_reference)
 keep_reference(DocumentRanker, "_given_name_candidates", DocumentRanker._given_name_candidates_reference)
+keep_reference(DocumentRanker, "_block_coherence", DocumentRanker._block_coherence_reference)
 
 
 class _Similarity:
