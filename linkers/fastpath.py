@@ -1,9 +1,10 @@
 """Fast paths of linking's hot loops, each kept beside the pure-Python reference it replaces.
 
 A fast path gives the output of its reference: the same mentions, entities, labels and
-relations, and the same numbers up to the order of a floating-point sum (a few units in the
-last place; ``tests/test_fastpath.py`` links every public benchmark text and the news suite
-both ways and compares). The module that owns a hot function keeps the original under a
+relations, and the same numbers (every fast path so far adds the same numbers in the same
+order, so they are bit-identical; ``tests/test_fastpath.py`` links every public benchmark text
+and the news suite both ways and compares, allowing 1e-9 on numbers for a fast path that would
+sum in another order). The module that owns a hot function keeps the original under a
 ``*_reference`` name and registers the pair with ``keep_reference``; ``reference_paths()``
 puts every original back for a while, which is how the test and ``python -m bench.linking
 --compare-reference`` run the reference in the same process as the fast path.
