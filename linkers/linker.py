@@ -21,7 +21,7 @@ from .metonymy import favoured_readings
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
 from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
-from .shortforms import initials, is_short_form
+from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets, normalize
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
@@ -70,7 +70,7 @@ class _LinkedNames:
             for k in range(1, len(words)):
                 self.by_words.setdefault(tuple(words[:k]), []).append(m)
                 self.by_words.setdefault(tuple(words[k:]), []).append(m)
-            abbreviation = initials(m.text)
+            abbreviation = initials(m.text) if len(words) > 1 else ""
             if abbreviation:
                 self.by_words.setdefault((abbreviation,), []).append(m)
 
@@ -85,6 +85,32 @@ class _LinkedNames:
                     if is_short_form(text, rec, is_person(rec)):
                         return m.qid, m.label, m.confidence
         return None, None, 0.0
+
+
+def _unknown_full_names(kb, spans, decisions, nil_mentions, nil_runs) -> dict[str, list[tuple[int, int | None]]]:
+    """Surname -> (start, pick) of the earlier full names left NIL ("Jerzy Urban", a person the
+    KB lacks), with the entity the ranker leaned to for each (None for a name no KB key fits)."""
+    out: dict[str, list[tuple[int, int | None]]] = {}
+    picks = {sp.start: d.pick.eid for sp, d in zip(spans, decisions) if d is not None}
+    for start, text in [(m.start, m.text) for m in nil_mentions] + [(sp.start, sp.text) for sp in nil_runs]:
+        words = text.split()
+        if len(words) >= 2 and all(w[:1].isupper() for w in words):
+            out.setdefault(same_word(words[-1]), []).append((start, picks.get(start)))
+    return out
+
+
+def _unlink_surname_of_unknown(kb, m: Mention, unknown) -> Mention:
+    """A surname after a full name the KB lacks is that unknown person ("Jerzy Urban ... Urban
+    said"), not someone else of the surname (Karl Urban): the mention is left NIL."""
+    if m.qid is None or " " in m.text:
+        return m
+    earlier = [pick for start, pick in unknown.get(same_word(m.text), ()) if start < m.start]
+    if not earlier:
+        return m
+    rec = kb.entity(m.qid)
+    if not is_person(rec) or any(pick is not None and kb.record(pick)["id"] == m.qid for pick in earlier):
+        return m
+    return replace(m, qid=None, label=None)
 
 
 @dataclass
@@ -195,8 +221,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     for m in mentions:
         prefixes.add(m)
     taken = [sp for sp, d in zip(spans, decisions) if d is not None]
+    taken_nil: list[Span] = []
     for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
+        if qid is None:
+            taken_nil.append(sp)
         if qid is None and not options.include_nil:
             continue
         if qid is not None:
@@ -205,6 +234,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    unknown = _unknown_full_names(kb, spans, decisions, [m for m in mentions if m.qid is None], taken_nil)
+    if unknown:
+        mentions = [m for m in (_unlink_surname_of_unknown(kb, m, unknown) for m in mentions)
+                    if m.qid is not None or options.include_nil]
+        linked = {m.qid: linked[m.qid] for m in mentions if m.qid is not None}
     if options.types:
         kept = TypeFilter(kb, options.types)
         mentions = [m for m in mentions if kept.admits(m.qid)]

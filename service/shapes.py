@@ -215,6 +215,48 @@ REFRESH_ACCEPTED = {
                    "status": {"const": "queued"}},
 }
 
+MAX_ADD_QIDS = 500
+MAX_ADD_ENTITIES = 1000
+
+KB_ADD_REQUEST = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "qids": {"type": "array", "items": {"type": "string", "pattern": QID_PATTERN.pattern},
+                 "maxItems": MAX_ADD_QIDS, "description": "fetched from the Wikidata API"},
+        "entities": {"type": "array", "items": {"type": "object"}, "maxItems": MAX_ADD_ENTITIES,
+                     "description": "entities in Wikidata dump layout; ids carry the local prefix "
+                                    "(FACTLINK_LOCAL_ID_PREFIX, default local:)"},
+        "wikidata_ids": {"type": "boolean", "default": False,
+                         "description": "accept QIDs in entities (Wikidata's own entities)"}},
+}
+
+KB_ADDED = {
+    "type": "object", "required": ["added", "kb_version", "generation"],
+    "properties": {"added": {"type": "array", "items": {"type": "string"}},
+                   "kb_version": {"type": "string"}, "generation": {"type": "integer"}},
+}
+
+RULE = {
+    "type": "object", "required": ["kind"],
+    "properties": {"kind": {"enum": ["pin", "ban_qid", "ban_alias", "house_alias"]},
+                   "alias": {"type": "string", "maxLength": 120},
+                   "qid": {"type": "string"}},
+}
+OVERRIDES_REQUEST = {
+    "type": "object", "required": ["rules"],
+    "properties": {"rules": {"type": "array", "items": RULE, "minItems": 1, "maxItems": 100}},
+}
+OVERRIDES_ADDED = {
+    "type": "object", "required": ["rules", "kb_version", "generation"],
+    "properties": {"rules": {"type": "array", "items": RULE}, "kb_version": {"type": "string"},
+                   "generation": {"type": "integer"}},
+}
+OVERRIDES = {
+    "type": "object", "required": ["rules", "audit"],
+    "properties": {"rules": {"type": "array", "items": RULE},
+                   "audit": {"type": "array", "items": {"type": "object"}}},
+}
+
 #: ``worker_answered``: a Celery worker answered the readiness ping. The ping stops at the first
 #: answer, so nothing here counts workers or their processes (a count named "workers" said 1
 #: while 2 processes ran); ``celery inspect stats`` counts them.
@@ -345,6 +387,45 @@ def parse_lookup(mention: str | None, limit: str | None) -> tuple[str, int]:
         raise errors.InvalidInput(f"'limit' must be an integer in [1, {MAX_LOOKUP_LIMIT}]",
                                   field="limit")
     return mention, int(limit)
+
+
+def parse_kb_add(value: object) -> tuple[list[str], list[dict], bool]:
+    if not isinstance(value, dict):
+        raise errors.MalformedJSON("the body must be a JSON object")
+    unknown = sorted(set(value) - set(KB_ADD_REQUEST["properties"]))
+    if unknown:
+        raise errors.InvalidInput(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
+    qids, entities = value.get("qids", []), value.get("entities", [])
+    if not isinstance(qids, list) or len(qids) > MAX_ADD_QIDS:
+        raise errors.InvalidInput(f"'qids' must be a list of at most {MAX_ADD_QIDS} QIDs", field="qids")
+    for qid in qids:
+        if not isinstance(qid, str):
+            raise errors.InvalidInput(f"not a Wikidata item id: {qid!r}", field="qids")
+        parse_qid(qid)
+    if not isinstance(entities, list) or len(entities) > MAX_ADD_ENTITIES:
+        raise errors.InvalidInput(f"'entities' must be a list of at most {MAX_ADD_ENTITIES} entities",
+                                  field="entities")
+    if not qids and not entities:
+        raise errors.MissingField("name 'qids' to fetch or 'entities' to add", field="qids")
+    wikidata_ids = value.get("wikidata_ids", False)
+    if not isinstance(wikidata_ids, bool):
+        raise errors.InvalidInput("'wikidata_ids' must be a boolean", field="wikidata_ids")
+    return list(dict.fromkeys(qids)), entities, wikidata_ids
+
+
+def entity_id_pattern(local_prefix: str) -> str:
+    """The pattern of a QID or a local id (``linkers.kb.overlay``), for the OpenAPI document."""
+    from linkers.kb.overlay import LOCAL_SUFFIX_PATTERN
+    return f"^(Q[1-9][0-9]{{0,11}}|{re.escape(local_prefix)}{LOCAL_SUFFIX_PATTERN})$"
+
+
+def parse_entity_id(raw: str, local_prefix: str) -> str:
+    """A QID or a newsroom entity's local id (``local:acme-corp``)."""
+    from linkers.kb.overlay import is_local_id
+    if QID_PATTERN.match(raw) or is_local_id(raw, local_prefix):
+        return raw
+    raise errors.InvalidInput(f"not an entity id: {raw!r} (expected Q<number> or {local_prefix}<name>)",
+                              field="qid")
 
 
 def parse_refresh(value: object) -> tuple[list[str], str | None]:
