@@ -172,9 +172,13 @@ def _teams(kb, name: str) -> tuple[int, ...]:
 def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
     """The spans (with institution readings added, and spans for bare institutions the KB has
     only as common nouns) and, by span index, the readings the story favours."""
-    country = story_country(kb, spans)
     sports = SCORE_RE.search(text) is not None
     out = list(spans)
+    # the story's country, only if some span may be a bare institution (most texts have one)
+    country = None
+    if any(sp.candidates and sp.text.count(" ") < 3 and _kind(kb, sp.candidates[0][0]) in ("organization", "other")
+           for sp in spans) or _THE_NAME_RE.search(text):
+        country = story_country(kb, spans)
     if country is not None:
         more = _unspotted_institutions(kb, text, spans, country)
         if more:
@@ -199,14 +203,13 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
                 favoured.setdefault(i, set()).update(own)
             elif mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
                 favoured.setdefault(i, set()).update(mine)
-        if top_kind == "place" and _acts(text, sp.start, sp.end):
+        if top_kind == "place" and _government(kb, top) and _acts(text, sp.start, sp.end):
+            # the government is what the capital's name means here: it takes the name's best
+            # prior (the KB may list it under the name, far down)
             government = set(_government(kb, top))
-            if government:
-                # the government is what the capital's name means here: it takes the
-                # name's best prior (the KB may list it under the name, far down)
-                sp.candidates = ([c for c in sp.candidates if c[0] not in government]
-                                 + [(eid, sp.candidates[0][1], 0) for eid in government])
-                favoured.setdefault(i, set()).update(government)
+            sp.candidates = ([c for c in sp.candidates if c[0] not in government]
+                             + [(eid, sp.candidates[0][1], 0) for eid in government])
+            favoured.setdefault(i, set()).update(government)
         if sports:
             teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)} | set(_teams(kb, sp.text))
             if teams:
