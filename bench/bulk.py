@@ -6,7 +6,9 @@ Articles are synthetic news paragraphs (``bench.news_corpus``) on the Wikidata-s
 ``bench.linking`` (or ``--kb``). Each run starts from an empty output file (relink resumes from
 its output, so a leftover file would make it skip work).
 
-- ``relink --local --workers 1`` and ``2`` on ``--docs`` articles.
+- ``relink --local --workers 1`` and ``2`` on ``--docs`` news paragraphs, and on ``--docs / 4``
+  articles of 4 KB (the issue's figure), each beside ``link()`` called in a loop in one process
+  on the same texts (the linking-only rate, so what relink adds shows).
 - ``relink`` through the queue on ``--celery-docs`` articles (0 skips): the bundled Redis and one
   ``factlink worker --concurrency 2``, twice: undisturbed, then with crashes. In the crash run,
   once a third of the lines are written one pool process is SIGKILLed (its parent requeues the
@@ -45,11 +47,27 @@ def relink_available() -> bool:
     return importlib.util.find_spec("service.relink") is not None
 
 
-def write_articles(path: Path, kb, docs: int) -> None:
+def write_articles(path: Path, kb, docs: int, article_bytes: int = 0) -> list[str]:
+    """``docs`` news paragraphs, or articles of ``article_bytes``; returns the texts."""
     from .news_corpus import NewsCorpus
+    corpus = NewsCorpus(kb, seed=13)
+    texts = ([corpus.article(article_bytes) for _ in range(docs)] if article_bytes
+             else corpus.documents(docs))
     with open(path, "wb") as fh:
-        for i, text in enumerate(NewsCorpus(kb, seed=13).documents(docs)):
+        for i, text in enumerate(texts):
             fh.write(orjson.dumps({"id": f"a{i}", "text": text}) + b"\n")
+    return texts
+
+
+def linking_only(kb, texts: list[str]) -> float:
+    """docs/s of ``link`` in a loop in this process: the ceiling of one relink process."""
+    from linkers import link
+    for text in texts[:5]:
+        link(text, kb)
+    started = time.perf_counter()
+    for text in texts:
+        link(text, kb)
+    return len(texts) / (time.perf_counter() - started)
 
 
 def check_output(out: Path, docs: int) -> dict:
@@ -77,12 +95,19 @@ def run(docs: int = 2000, kb_path: str | None = None, worker_counts: tuple[int, 
     kb = open_kb(kb_path) if kb_path else (real_kb() or open_kb())
     rows = []
     with tempfile.TemporaryDirectory(prefix="factlink-bench-bulk-") as tmp:
-        if docs and worker_counts:
-            articles = Path(tmp) / "articles.jsonl"
-            write_articles(articles, kb, docs)
+        for text_kind, count, article_bytes in (("news paragraphs", docs, 0),
+                                                ("4 KB articles", docs // 4, 4096)):
+            if not count or not worker_counts:
+                continue
+            articles = Path(tmp) / f"articles-{article_bytes}.jsonl"
+            texts = write_articles(articles, kb, count, article_bytes)
+            rows.append({"bench": "bulk", "mode": "link() loop, no relink", "text": text_kind,
+                         "workers": 1, "docs": count,
+                         "docs_per_s": round(linking_only(kb, texts), 1)})
             for workers in worker_counts:
-                rows.append(_local_run(articles, Path(tmp) / f"out-{workers}.jsonl", kb, docs,
-                                       workers, timeout))
+                row = _local_run(articles, Path(tmp) / f"out-{article_bytes}-{workers}.jsonl",
+                                 kb, count, workers, timeout)
+                rows.append({**row, "text": text_kind})
         if celery_docs:
             articles = Path(tmp) / "articles-celery.jsonl"
             write_articles(articles, kb, celery_docs)
@@ -100,7 +125,7 @@ def _local_run(articles: Path, out: Path, kb, docs: int, workers: int, timeout: 
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - t0
     check = check_output(out, docs)
-    row = {"bench": "bulk", "mode": "relink --local", "workers": workers, "docs": docs,
+    row = {"bench": "bulk", "mode": "relink --local", "text": "", "workers": workers, "docs": docs,
            **check, "seconds": round(seconds, 2),
            "docs_per_s": round(check["written"] / seconds, 1) if seconds else 0.0}
     if proc.returncode != 0:
@@ -169,7 +194,7 @@ class _Queue:
         stderr_file.close()
         check = check_output(out, docs)
         row = {"bench": "bulk", "mode": "relink workers" + (", 2 SIGKILLs" if crashes else ""),
-               "workers": WORKER_CONCURRENCY, "docs": docs, **check,
+               "text": "news paragraphs", "workers": WORKER_CONCURRENCY, "docs": docs, **check,
                "seconds": round(seconds, 2),
                "docs_per_s": round(check["written"] / seconds, 1) if seconds else 0.0}
         if crashes:

@@ -14,7 +14,8 @@ Two kinds of scenario:
 - **latency** (open loop): a separate load-generator process (aiohttp client, keep-alive pool on
   loopback) sends request *i* at ``start + i / rate`` whether or not earlier ones have answered,
   and counts its latency from that scheduled time, so a slow server cannot hide its queueing (no
-  coordinated omission). Cached POST /v1/annotate of a 4 KB article, uncached annotate (distinct
+  coordinated omission). Cached POST /v1/annotate of a 4 KB article (as JSON; as Web Annotation
+  and NIF converted from the cached JSON, and NIF remembered by the API process), uncached annotate (distinct
   articles at a rate the one worker process sustains: each one is linked), cached
   GET /v1/entities/{qid}, and GET / on the hello app.
 - **saturation** (closed loop, ``--saturate`` seconds; 0 skips): ``wrk`` (Debian package ``wrk``,
@@ -157,9 +158,9 @@ def factlink_server(kb_path: str | None):
 
 
 @contextmanager
-def hello_server():
+def hello_server(loop: str = "asyncio"):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.http", "--hello", str(port)], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "bench.http", "--hello", str(port), loop], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -170,14 +171,23 @@ def hello_server():
         _stop(proc)
 
 
-def _run_hello(port: int) -> int:
+def _run_hello(port: int, loop: str) -> int:
+    """The reference: aiohttp's smallest app, on asyncio's loop (the issue's yardstick) or on
+    uvloop (the loop ``factlink`` serves on when it is installed)."""
+    import asyncio
+
     from aiohttp import web
 
     async def hello(_request):
         return web.Response(text="hello")
     app = web.Application()
     app.router.add_get("/", hello)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    if loop == "uvloop":
+        from service.app import new_event_loop
+        event_loop = new_event_loop()
+    else:
+        event_loop = asyncio.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=event_loop)
     return 0
 
 
@@ -267,7 +277,41 @@ async def _closed_loop(spec: dict) -> dict:
             "statuses": statuses}
 
 
+async def _sequential_linked(spec: dict) -> dict:
+    """One request at a time, each a text never sent before, with the workers' linking time of
+    each read from ``/metrics`` between requests: end to end, linking, and the difference (what
+    the API, Redis and the queue add), per request, with nothing queued behind anything."""
+    import aiohttp
+    request = _Request(spec)
+    end_to_end, linking, overhead = [], [], []
+    statuses: dict[str, int] = {}
+    async with aiohttp.ClientSession() as session:
+        async def link_seconds() -> float:
+            async with session.get(spec["metrics_url"]) as resp:
+                return _link_seconds_sum(await resp.text())
+        before = await link_seconds()
+        for i in range(spec["count"]):
+            sent = time.perf_counter()
+            key = await request.send(session, i)
+            took = (time.perf_counter() - sent) * 1000
+            statuses[key] = statuses.get(key, 0) + 1
+            after = await link_seconds()
+            if key == "200" and after > before:
+                end_to_end.append(took)
+                linking.append((after - before) * 1000)
+                overhead.append(took - linking[-1])
+            before = after
+    summary = latency_summary(end_to_end)
+    return {**summary, "sent": spec["count"], "ok": len(end_to_end), "statuses": statuses,
+            "link_p50_ms": latency_summary(linking)["p50_ms"],
+            "p50_minus_link_ms": round(summary["p50_ms"] - latency_summary(linking)["p50_ms"], 3),
+            "overhead_p50_ms": latency_summary(overhead)["p50_ms"],
+            "overhead_p90_ms": latency_summary(overhead)["p90_ms"]}
+
+
 def _run_loadgen(spec: dict) -> dict:
+    if spec.get("metrics_url"):
+        return asyncio.run(_sequential_linked(spec))
     return asyncio.run(_closed_loop(spec) if spec.get("seconds") else _open_loop(spec))
 
 
@@ -341,11 +385,19 @@ def saturate(urls: list[str], method: str = "GET", body: str | None = None,
             "client": "wrk"}
 
 
-def _post(url: str, body: str) -> dict:
+def _post(url: str, body: str, parse: bool = True) -> dict | None:
     import urllib.request
     req = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())
+        answer = resp.read()
+    return json.loads(answer) if parse else None
+
+
+def _link_seconds_sum(metrics_text: str) -> float:
+    for line in metrics_text.splitlines():
+        if line.startswith("factlink_link_seconds_sum "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def _worker_link_seconds(base: str) -> tuple[float, int]:
@@ -361,9 +413,21 @@ def _worker_link_seconds(base: str) -> tuple[float, int]:
     return values.get("factlink_link_seconds_sum", 0.0), int(values.get("factlink_link_seconds_count", 0))
 
 
+#: the issue's figures: (scenario, what it is compared with, target)
+TARGETS = {"annotate 4KB cached": 0.6, "GET entity card cached": 0.7}
+QUEUE_OVERHEAD_TARGET_MS = 3.0
+
+
 def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000, rate: float = 500.0,
         uncached: int = 60, uncached_rate: float = 10.0, time_limit: float = 30.0,
-        saturate_seconds: float = 5.0) -> list[dict]:
+        saturate_seconds: float = 5.0, repeat: int = 3, sequential: int = 40,
+        formats_requests: int = 50, formats_rate: float = 4.0) -> list[dict]:
+    """Rows per scenario, then the issue's figures. Saturation runs ``repeat`` rounds, each
+    hello -> annotate -> card back to back (both servers up all along, the hello app idle on the
+    API's core while the other is measured), so each ratio compares runs seconds apart; the
+    figures are the medians of the per-round ratios."""
+    import statistics
+
     from linkers import open_kb
 
     from .linking import real_kb
@@ -374,50 +438,88 @@ def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000
     kb = kb or open_kb()
     corpus = NewsCorpus(kb, seed=11)
     article = json.dumps({"text": corpus.article(4096)})
-    distinct = [json.dumps({"text": corpus.article(4096)}) for _ in range(uncached)]
-    rows = []
+    distinct = [json.dumps({"text": corpus.article(4096)}) for _ in range(uncached + sequential)]
+    rows, figures = [], []
 
-    def row(scenario: str, result: dict, mode: str = "open loop") -> None:
+    def row(scenario: str, result: dict, mode: str = "open loop") -> dict:
         rows.append({"bench": "http", "scenario": scenario, "mode": mode, **result})
+        return rows[-1]
 
-    with (factlink_server(kb_path) if url is None else _given(url)) as base:
+    with (factlink_server(kb_path) if url is None else _given(url)) as base, hello_server() as hello, \
+            hello_server("uvloop") as hello_uvloop:
         primed = _post(base + "/v1/annotate", article)          # cache it, and learn some QIDs
         qids = list(primed.get("entities", {}))[:20] or ["Q1"]
         entity_urls = [f"{base}/v1/entities/{q}" for q in qids]
         for entity_url in entity_urls:
             load([entity_url], count=1, rate=1)
         row("annotate 4KB cached", load([base + "/v1/annotate"], "POST", [article], requests, rate, time_limit))
+        # the other formats are converted from the cached JSON result: a distinct ?source= per
+        # request makes every answer a fresh conversion; one URL repeated is the remembered one
+        fresh = [f"{base}/v1/annotate?format={{}}&source=https://bench.example/{i}" for i in range(requests)]
+        row("annotate 4KB cached, Web Annotation", load([u.format("webannotation") for u in fresh],
+                                                       "POST", [article], requests, rate, time_limit))
+        row("annotate 4KB cached, NIF converted", load([u.format("nif") for u in fresh[:formats_requests]],
+                                                      "POST", [article], formats_requests,
+                                                      formats_rate, time_limit))
+        _post(base + "/v1/annotate?format=nif", article, parse=False)    # converted once
+        row("annotate 4KB cached, NIF remembered", load([base + "/v1/annotate?format=nif"], "POST",
+                                                       [article], requests, rate, time_limit))
         if uncached:
             linked_before = _worker_link_seconds(base)
-            row("annotate 4KB uncached", load([base + "/v1/annotate"], "POST", distinct, uncached,
-                                              uncached_rate, time_limit))
+            row("annotate 4KB uncached", load([base + "/v1/annotate"], "POST", distinct[:uncached],
+                                              uncached, uncached_rate, time_limit))
             # what the queue adds: end-to-end minus the workers' own linking time (from /metrics)
             total, count = (a - b for a, b in zip(_worker_link_seconds(base), linked_before))
             if count:
                 rows[-1]["link_ms_mean"] = round(total / count * 1000, 2)
+        if sequential:
+            spec = {"urls": [base + "/v1/annotate"], "method": "POST", "bodies": distinct[uncached:],
+                    "count": sequential, "metrics_url": base + "/metrics"}
+            one = row("annotate 4KB uncached", _loadgen_process(spec, time_limit + 120), "sequential")
+            figures.append({"bench": "http figures",
+                            "figure": "uncached 4 KB annotate p50 minus worker linking (ms)",
+                            "value": one["p50_minus_link_ms"], "target": f"<= {QUEUE_OVERHEAD_TARGET_MS:g}",
+                            "detail": f"p50 {one['p50_ms']} - linking p50 {one['link_p50_ms']}; "
+                                      f"per-request overhead p50 {one['overhead_p50_ms']}"})
         row("GET entity card cached", load(entity_urls, "GET", None, requests, rate, time_limit))
-        if saturate_seconds:
-            row("annotate 4KB cached", saturate([base + "/v1/annotate"], "POST", article,
-                                                saturate_seconds), "saturation")
-            row("GET entity card cached", saturate(entity_urls, "GET", None, saturate_seconds),
-                "saturation")
-    with hello_server() as hello:
         row("aiohttp hello (reference)", load([hello + "/"], "GET", None, requests, rate, time_limit))
         if saturate_seconds:
-            row("aiohttp hello (reference)", saturate([hello + "/"], "GET", None, saturate_seconds),
-                "saturation")
-    # below saturation every server keeps the target rate: then the p50 ratio is the telling one;
-    # at saturation the throughput ratio is
-    for mode in ("open loop", "saturation"):
-        reference = [r for r in rows if r["mode"] == mode and r["scenario"].startswith("aiohttp")]
-        if not reference:
-            continue
-        hello_rps, hello_p50 = reference[0]["throughput_rps"] or 1.0, reference[0]["p50_ms"] or 1.0
-        for r in rows:
-            if r["mode"] == mode:
-                r["vs_hello_throughput"] = round(r["throughput_rps"] / hello_rps, 2)
-                r["vs_hello_p50"] = round(r["p50_ms"] / hello_p50, 2)
-    return rows
+            rounds: dict[str, list[dict]] = {}
+            for _ in range(max(1, repeat)):
+                hello_round = saturate([hello + "/"], "GET", None, saturate_seconds)
+                rounds.setdefault("aiohttp hello (reference)", []).append(hello_round)
+                uvloop_round = saturate([hello_uvloop + "/"], "GET", None, saturate_seconds)
+                rounds.setdefault("aiohttp hello on uvloop", []).append(uvloop_round)
+                for scenario, args in (("annotate 4KB cached", ([base + "/v1/annotate"], "POST", article)),
+                                       ("GET entity card cached", (entity_urls, "GET", None))):
+                    result = saturate(*args, seconds=saturate_seconds)
+                    result["vs_hello_throughput"] = round(
+                        result["throughput_rps"] / (hello_round["throughput_rps"] or 1.0), 3)
+                    result["vs_uvloop_hello"] = round(
+                        result["throughput_rps"] / (uvloop_round["throughput_rps"] or 1.0), 3)
+                    rounds.setdefault(scenario, []).append(result)
+            for scenario, results in rounds.items():
+                median = {key: statistics.median(r[key] for r in results)
+                          for key in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms")}
+                summary = row(scenario, {**median, "client": results[0].get("client"),
+                                         "rounds_rps": [r["throughput_rps"] for r in results]},
+                              f"saturation, median of {len(results)}")
+                if scenario in TARGETS:
+                    ratios = [r["vs_hello_throughput"] for r in results]
+                    summary["vs_hello_throughput"] = round(statistics.median(ratios), 2)
+                    uvloop_ratios = [r["vs_uvloop_hello"] for r in results]
+                    summary["vs_uvloop_hello"] = round(statistics.median(uvloop_ratios), 2)
+                    figures.append({"bench": "http figures",
+                                    "figure": f"{scenario} at saturation vs aiohttp hello",
+                                    "value": summary["vs_hello_throughput"],
+                                    "target": f">= {TARGETS[scenario]:g}",
+                                    "detail": f"per-round ratios {ratios}; vs hello on uvloop "
+                                              f"{summary['vs_uvloop_hello']} ({uvloop_ratios})"})
+    open_hello = next(r for r in rows if r["mode"] == "open loop" and r["scenario"].startswith("aiohttp"))
+    for r in rows:
+        if r["mode"] == "open loop":
+            r["vs_hello_p50"] = round(r["p50_ms"] / (open_hello["p50_ms"] or 1.0), 2)
+    return rows + figures
 
 
 @contextmanager
@@ -431,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_run_loadgen(json.loads(sys.stdin.read()))))
         return 0
     if argv[:1] == ["--hello"]:
-        return _run_hello(int(argv[1]))
+        return _run_hello(int(argv[1]), argv[2] if len(argv) > 2 else "asyncio")
     parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running factlink API (default: start `factlink serve`)")
     parser.add_argument("--kb", help="KB for the started server and the articles")
@@ -443,10 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per scenario at most")
     parser.add_argument("--saturate", type=float, default=5.0,
                         help="seconds per saturation scenario (closed loop); 0: skip them")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="saturation rounds (hello, annotate, card each); figures are medians")
+    parser.add_argument("--sequential", type=int, default=40,
+                        help="distinct articles sent one at a time for the queue overhead; 0: skip")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rows = run(args.url, args.kb, args.requests, args.rate, args.uncached, args.uncached_rate,
-               args.time_limit, args.saturate)
+               args.time_limit, args.saturate, args.repeat, args.sequential)
     from .report import print_rows
     print_rows(rows, as_json=args.json)
     return 0

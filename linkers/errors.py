@@ -6,6 +6,9 @@
     │   ├── MissingField               missing_field        a required field is absent
     │   ├── InvalidEncoding            invalid_encoding     bytes are not valid UTF-8
     │   ├── UnsupportedMediaType       unsupported_media_type  wrong Content-Type
+    │   ├── NotAcceptable              not_acceptable       no output format the Accept header allows
+    │   ├── MalformedTurtle            malformed_turtle     a NIF body is not valid Turtle
+    │   ├── InvalidNIF                 invalid_nif          Turtle, but not a NIF document we can link
     │   └── TextTooLarge               text_too_large       text over the configured limit
     ├── NotFound                       not_found
     │   ├── UnknownEntity              unknown_entity       a QID the KB (and cache) do not know
@@ -58,6 +61,18 @@ class InvalidEncoding(InvalidInput):
 
 class UnsupportedMediaType(InvalidInput):
     code = "unsupported_media_type"
+
+
+class NotAcceptable(InvalidInput):
+    code = "not_acceptable"
+
+
+class MalformedTurtle(InvalidInput):
+    code = "malformed_turtle"
+
+
+class InvalidNIF(InvalidInput):
+    code = "invalid_nif"
 
 
 class TextTooLarge(InvalidInput):

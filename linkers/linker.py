@@ -1,22 +1,32 @@
-"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations."""
+"""``link(text, kb)``: spot -> candidates -> rank -> fact cards and relations.
+
+``link(text, kb, mention_spans=[(start, end), ...])`` disambiguates the given spans instead of
+spotting (``linkers.disambiguate``): one mention per given span, NIL when nothing fits, and no
+other names are added. ``options.types`` keeps only the entities of those classes
+(``linkers.classes``), after ranking, so the filter never changes which entity a name gets.
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .classes import TypeFilter
+from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
 from .demonyms import add_demonym_countries
 from .metonymy import favoured_readings
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
+from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
+from .shortforms import initials, is_short_form
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.6"
+LINKER_VERSION = "factlink-linker/0.7"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
@@ -42,27 +52,37 @@ def parse_published_at(value) -> str | None:
         raise InvalidInput(f"'published_at' is not a valid date: {exc}", field="published_at") from exc
 
 
-class _LinkedPrefixes:
-    """Linked mentions by each proper prefix of their words ("Advanced Micro" of "Advanced
-    Micro Devices Inc"), in the order added: a short form is found without reading them all."""
+class _LinkedNames:
+    """Linked mentions by each proper run of their words that starts or ends them ("Advanced
+    Micro" of "Advanced Micro Devices Inc", "Walters" of "Barbara Walters") and by their
+    initials ("AP" of "Associated Press"), in the order added: a short form is found without
+    reading them all, then kept only if it is a real short form of the entity's own names
+    (``linkers.shortforms``)."""
 
-    def __init__(self):
-        self.by_prefix: dict[tuple[str, ...], list[Mention]] = {}
+    def __init__(self, kb):
+        self.kb = kb
+        self.by_words: dict[tuple[str, ...], list[Mention]] = {}
 
     def add(self, m: Mention) -> None:
         if m.qid is not None:
             words = m.text.split()
             for k in range(1, len(words)):
-                self.by_prefix.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[:k]), []).append(m)
+                self.by_words.setdefault(tuple(words[k:]), []).append(m)
+            abbreviation = initials(m.text)
+            if abbreviation:
+                self.by_words.setdefault((abbreviation,), []).append(m)
 
     def short_form_of(self, text: str, start: int) -> tuple[str | None, str | None, float]:
-        """(qid, label, confidence) of the first linked mention before ``start`` that ``text``
-        begins, (None, None, 0.0) if there is none (or ``text`` is only company suffixes)."""
+        """(qid, label, confidence) of the first linked mention before ``start`` of which
+        ``text`` is a short form, (None, None, 0.0) if there is none."""
         words = text.split()
         if not all(w.lower().rstrip(".") in COMPANY_SUFFIXES for w in words):
-            for m in self.by_prefix.get(tuple(words), ()):
+            for m in self.by_words.get(tuple(words), ()):
                 if m.start < start:
-                    return m.qid, m.label, m.confidence
+                    rec = self.kb.entity(m.qid)
+                    if is_short_form(text, rec, is_person(rec)):
+                        return m.qid, m.label, m.confidence
         return None, None, 0.0
 
 
@@ -78,11 +98,18 @@ class Decision:
 
 
 def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
-           coefficients: tuple[float, ...] = COEFFICIENTS) -> tuple[list[Span], list[Decision | None]]:
-    """Spot and rank, then pick each mention's entity and its confidence (None: a mention left
-    without candidates, such as a given name no one in the text is connected to)."""
-    spans = spot(text, kb)
-    spans = add_demonym_countries(kb, text, spans)
+           coefficients: tuple[float, ...] = COEFFICIENTS,
+           mention_spans: list[tuple[int, int]] | None = None) -> tuple[list[Span], list[Decision | None]]:
+    """Spot (or take ``mention_spans`` as given) and rank, then pick each mention's entity and
+    its confidence (None: a mention left without candidates, such as a given name no one in the
+    text is connected to). Given spans get the demonym country as a reading too, but no new
+    spans: they are disambiguated, not re-spotted."""
+    if mention_spans is None:
+        spans = add_demonym_countries(kb, text, spot(text, kb))
+    else:
+        given = given_spans(text, kb, mention_spans)
+        kept = {(sp.start, sp.end) for sp in given}
+        spans = [sp for sp in add_demonym_countries(kb, text, given) if (sp.start, sp.end) in kept]
     spans, favoured = favoured_readings(kb, text, spans)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
@@ -127,17 +154,22 @@ def links(d: Decision, threshold: float) -> bool:
 
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
-         weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+         weights: Weights = DEFAULT_WEIGHTS,
+         mention_spans: list[tuple[int, int]] | None = None) -> LinkResult:
     if not isinstance(text, str):
         raise InvalidInput("'text' must be a string", field="text")
     options = options or LinkOptions()
     as_of = parse_published_at(published_at)
-    spans, decisions = decide(text, kb, weights)
+    spans, decisions = decide(text, kb, weights, mention_spans=mention_spans)
 
     utf16 = Utf16Offsets(text)
     mentions: list[Mention] = []
     linked: dict[str, dict] = {}
     for sp, d in zip(spans, decisions):
+        if d is None and mention_spans is not None and options.include_nil:
+            # a given span no KB name fits: reported NIL, never dropped
+            mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
+                                    None, None, 0.0, []))
         if d is None:
             continue        # a given name no one in the text is connected to: not a name here
         qid = label = None
@@ -155,11 +187,12 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
         mentions.append(Mention(sp.start, sp.end, utf16(sp.start), utf16(sp.end), sp.text,
                                 qid, label, d.confidence, cands))
     # A name the KB lacks may be a short form of one linked earlier ("Advanced Micro" after
-    # "Advanced Micro Devices Inc"): it names the same entity.
-    prefixes = _LinkedPrefixes()
+    # "Advanced Micro Devices Inc", "SFE" after "Sydney Futures Exchange"): the same entity.
+    prefixes = _LinkedNames(kb)
     for m in mentions:
         prefixes.add(m)
-    for sp in nil_spans(text, [sp for sp, d in zip(spans, decisions) if d is not None]):
+    taken = [sp for sp, d in zip(spans, decisions) if d is not None]
+    for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
         if qid is None and not options.include_nil:
             continue
@@ -169,6 +202,10 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    if options.types:
+        kept = TypeFilter(kb, options.types)
+        mentions = [m for m in mentions if kept.admits(m.qid)]
+        linked = {m.qid: linked[m.qid] for m in mentions}
 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []

@@ -60,6 +60,7 @@ import numpy as np
 
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
+from .shortforms import initials, is_acronym, is_short_form, same_word
 from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, TITLES, Span
 from .text import TOKEN_RE
 
@@ -207,28 +208,33 @@ class DocumentRanker:
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
 
-    def _coref_sources(self) -> list[list[int]]:
-        """For each span, the earlier longer spans it is a short form of (by word). Earlier
-        spans are found through an index of their words, not by reading them all."""
-        out: list[list[int]] = []
+    def _coref_sources(self) -> list[tuple[list[int], bool]]:
+        """For each span, the earlier longer spans it may be a short form of (by word, or by
+        initials for an acronym: "AP" after "Associated Press"), and whether the span is some
+        entity's own label. Earlier spans are found through an index of their words, not by
+        reading them all; ``rank`` keeps only real short forms of the entity they name."""
+        out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
+        by_initials: dict[str, list[int]] = {}
         long_words: list[list[str]] = []
         for i, sp in enumerate(self.spans):
-            words = sp.text.split()
+            words = [same_word(w) for w in sp.text.split()]
             srcs = []
-            # "Minsk" after "Minsk accords" is the city: a name that is some entity's own
-            # label is not a short form.
-            if (len(words) <= 2 and not any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)
-                    and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)):
+            if len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words):
                 for j in min((having.get(w, ()) for w in words), key=len):
                     ow = long_words[j]
                     if len(ow) > len(words) and all(w in ow for w in words):
                         srcs.append(j)
-            out.append(srcs)
-            long_words.append(sp.text.replace("'s", "").split())
+                if is_acronym(sp.text):
+                    srcs += by_initials.get(sp.text.replace(".", ""), ())
+            out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
+            long_words.append([same_word(w) for w in sp.text.replace("'s", "").split()])
             if sp.candidates:
                 for w in set(long_words[i]):
                     having.setdefault(w, []).append(i)
+                abbreviation = initials(sp.text)
+                if abbreviation:
+                    by_initials.setdefault(abbreviation, []).append(i)
         return out
 
     def _given_name_candidates(self) -> list[list[tuple[int, float, int]]]:
@@ -377,17 +383,25 @@ class DocumentRanker:
         if any(sp.listed is not None for sp in self.spans):
             self._cue_listed_people(base, extra, owns)
 
-        # Short forms inherit the entity their longer form most likely names.
-        for i, srcs in enumerate(self._coref_sources()):
+        # Short forms inherit the entity their longer form most likely names, as sure of it
+        # as the longer form is: "Walters" after "Barbara Walters" is not less her for being
+        # some other people's surname too.
+        for i, (srcs, own_label) in enumerate(self._coref_sources()):
             for j in srcs:
                 if not base[j]:
                     continue
                 top = max(base[j], key=lambda c: c.score)
+                rec = self.kb.record(top.eid)
+                person = is_person(rec)
+                # "Minsk" after "Minsk accords" is the city: a name that is some entity's own
+                # label is not a short form, but of a person (a surname that is also a town's).
+                if (own_label and not person) or not is_short_form(self.spans[i].text, rec, person):
+                    continue
                 hit = next((c for c in base[i] if c.eid == top.eid), None)
                 if hit is None:
                     base[i].append(Scored(top.eid, top.score))
                     hit = base[i][-1]
-                hit.score += w.coref * top.prob
+                hit.score = max(hit.score, top.score) + w.coref * top.prob
         self._normalise(base)
 
         if w.coherence and len(self.spans) > 1:

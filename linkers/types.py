@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .classes import parse_types
 from .errors import InvalidInput
 
 NIL = None  # a mention the linker could not (confidently) link has qid NIL
@@ -21,6 +22,7 @@ class LinkOptions:
     fact_cards: bool = True      # include a fact card per linked entity
     relations: bool = True       # include claims connecting two linked entities
     include_nil: bool = True     # report unlinked capitalised spans (what the KB lacks)
+    types: tuple[str, ...] = ()  # keep only entities of these classes (linkers.classes)
 
     @classmethod
     def from_dict(cls, raw: Any) -> "LinkOptions":
@@ -36,7 +38,9 @@ class LinkOptions:
         values = {}
         for name, value in raw.items():
             default = getattr(cls, name)
-            if isinstance(default, bool):
+            if name == "types":
+                value = parse_types(value)
+            elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise InvalidInput(f"option '{name}' must be true or false", field=name)
             elif isinstance(default, int):

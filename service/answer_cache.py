@@ -7,7 +7,9 @@ the ``kb_version`` (and, for cards, the card generation) that was current when t
 made, read from ``workers.generations.GenerationWatch``, so a newer version can never reach an
 older answer; on a change the whole cache is dropped, since nothing in it can be reached again.
 Annotate entries are keyed by the raw request body: a body accepted once parses to the same
-article again, so a hit skips JSON parsing, validation and the job-id hash too.
+article again, so a hit skips JSON parsing, validation and the job-id hash too. Whatever else a
+result comes to depend on (per-API-key overrides, say) must join the key the same way the
+version does.
 """
 from __future__ import annotations
 

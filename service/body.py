@@ -32,6 +32,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             f"send Content-Type: application/json (got {request.headers.get('Content-Type') or 'none'})")
     if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
         raise errors.UnsupportedMediaType(f"JSON bodies are UTF-8, not {request.charset}")
+    return await read_bytes(request, limit)
+
+
+async def read_bytes(request: web.Request, limit: int) -> bytes:
+    """Any body's bytes (JSON or not), refused past ``limit`` (from Content-Length, or while
+    reading)."""
     length = request.content_length
     if length is not None and length > limit:
         raise errors.TextTooLarge(f"the body is {length} bytes; the limit is {limit}",

@@ -33,20 +33,30 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides)
 
 
+def open_kb_before_the_loop(settings: Settings) -> None:
+    """Open the KB once in the main thread, before any event loop or child process starts:
+    a bad FACTLINK_KB fails now (exit 3), and the first start builds the starter KB here, with
+    its log lines, instead of in the API's executor thread or in N worker processes at once."""
+    from linkers import open_kb
+    kb = open_kb(settings.kb_path)
+    log.info("KB %s (%d entities)", kb.version, len(kb))
+    kb.close()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
-    return serve(settings_from(args))
+    settings = settings_from(args)
+    open_kb_before_the_loop(settings)
+    return serve(settings)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from .app import create_app
+    from .app import run_app
     settings = settings_from(args)
+    open_kb_before_the_loop(settings)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
              settings.redis)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                print=None)
+    run_app(settings)
     return corecli.EXIT_OK
 
 

@@ -1,8 +1,8 @@
 """CLI commands over the linking core: ``factlink kb build``, ``factlink link``, ``factlink eval``.
 
 Exit codes (shared by every factlink command): 0 success, 1 some input lines failed (each
-reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict),
-5 a service dependency is unavailable.
+reported), 2 bad usage or input, 3 KB cannot be opened or built, 4 malformed dump (--strict)
+or a truncated/corrupt compressed one, 5 a service dependency is unavailable.
 """
 from __future__ import annotations
 
@@ -77,8 +77,20 @@ def _read_input(path: str) -> bytes:
         return fh.read()
 
 
-def _looks_like_jsonl(path: str, data: bytes) -> bool:
-    return path.endswith((".jsonl", ".ndjson")) or data.lstrip()[:1] == b"{"
+def input_format(path: str, data: bytes, requested: str = "auto") -> str:
+    """``text`` or ``jsonl``: as requested, else by the file name, else from the whole input.
+
+    Detection reads every line, not the first: JSON Lines when at least half of the non-blank
+    lines are (or try to be) JSON objects, so a JSONL file whose first line is broken or a
+    header is still read line by line, with that line reported; prose is almost never that.
+    """
+    if requested != "auto":
+        return requested
+    if path.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    lines = [line for line in (raw.strip() for raw in data.splitlines()) if line]
+    objects = sum(line.startswith(b"{") for line in lines)
+    return "jsonl" if lines and 2 * objects >= len(lines) else "text"
 
 
 def _jsonl_docs(data: bytes) -> Iterator[tuple[int, dict | errors.FactlinkError]]:
@@ -116,7 +128,11 @@ def cmd_link(args) -> int:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail(errors.InvalidEncoding(f"input is not UTF-8 (byte {exc.start})"))
-    if not _looks_like_jsonl(args.file, data):
+    if input_format(args.file, data, args.format) == "text":
+        objects = sum(line.lstrip().startswith(b"{") for line in data.splitlines())
+        if objects and args.format == "auto":
+            sys.stderr.write(f"factlink: read as one plain-text document, although {objects} "
+                             "line(s) look like JSON objects; --format jsonl links each line\n")
         try:
             _write_json(link(text, kb, args.published_at, options).to_dict())
         except errors.FactlinkError as exc:
@@ -144,10 +160,11 @@ def _load_jsonl(path: str) -> list[dict]:
 
 
 def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: LinkOptions | None = None,
-                  errors_too: bool = False) -> dict:
+                  errors_too: bool = False, given_spans: bool = False) -> dict:
     """Scores of one benchmark file: end-to-end, in-KB, KB coverage, ms/doc, and (when linking)
     the calibration of the reported confidences; with ``errors_too``, the in-KB misses and
-    false links by kind."""
+    false links by kind; with ``given_spans``, the gold spans are disambiguated instead of
+    spotted (GERBIL's D2KB task: what a NIF request with nif:Phrase mentions gets)."""
     gold = _load_jsonl(gold_path)
     times: list[float] = []
     if pred_path:
@@ -160,7 +177,8 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
         options = LinkOptions.from_dict({**options.to_dict(), "include_nil": True, "top_k": 1})
         for doc in gold:
             t0 = time.perf_counter()
-            result = link(doc["text"], kb, doc.get("published_at"), options)
+            spans = [(m["start"], m["end"]) for m in doc["mentions"]] if given_spans else None
+            result = link(doc["text"], kb, doc.get("published_at"), options, mention_spans=spans)
             times.append((time.perf_counter() - t0) * 1000)
             preds[str(doc["id"])] = [{"start": m.start, "end": m.end, "qid": m.qid, "confidence": m.confidence,
                                       "best": m.candidates[0].qid if m.candidates else None}
@@ -196,6 +214,19 @@ def evaluate_file(gold_path: str, kb, pred_path: str | None = None, options: Lin
     return out
 
 
+#: below this share of the gold's entities in the KB, scores say more about the KB than the linker
+LOW_KB_COVERAGE = 0.20
+
+
+def warn_low_coverage(result: dict) -> None:
+    if result["kb_coverage"] < LOW_KB_COVERAGE:
+        sys.stderr.write(
+            f"factlink: warning: the KB ({result['kb_version']}) holds only "
+            f"{result['kb_coverage']:.1%} of the gold entities of {result['benchmark']}: linking "
+            "with it cannot find the others, and its in-KB view leaves them out; pass --kb with "
+            "a KB built from Wikidata (factlink kb build, see README \"Evaluation\")\n")
+
+
 def _print_errors(r: dict, limit: int) -> None:
     print(f"\n{r['benchmark']}: in-KB misses and false links by kind")
     for kind, found in r["errors"].items():
@@ -216,11 +247,14 @@ def cmd_eval(args) -> int:
     results = []
     for gold in args.gold:
         try:
-            results.append(evaluate_file(gold, kb, args.pred, options, errors_too=args.errors))
+            results.append(evaluate_file(gold, kb, args.pred, options, errors_too=args.errors,
+                                         given_spans=args.given_spans))
         except OSError as exc:
             return fail(errors.InvalidInput(f"cannot read {exc.filename}: {exc.strerror}"))
         except (orjson.JSONDecodeError, KeyError) as exc:
             return fail(errors.InvalidInput(f"{gold}: not a benchmark JSONL file ({exc})"))
+    for r in results:
+        warn_low_coverage(r)
     calibrated = [r["calibration"] for r in results if "calibration" in r]
     together = (expected_calibration_error([c for k in calibrated for c in k["confidences"]],
                                            [o for k in calibrated for o in k["correct"]]) if calibrated else None)
@@ -264,6 +298,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     ln = sub.add_parser("link", help="link plain text or JSON Lines ({id, text, published_at?})")
     ln.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    ln.add_argument("--format", choices=("auto", "text", "jsonl"), default="auto",
+                    help="input kind (default auto: .jsonl/.ndjson files, or input whose lines "
+                         "are mostly JSON objects, are JSON Lines; anything else is one text)")
     ln.add_argument("--kb", help="KB directory (default: FACTLINK_KB, else the starter KB)")
     ln.add_argument("--published-at", help="article date (YYYY-MM-DD) for time-aware facts")
     ln.add_argument("--threshold", type=float, default=LinkOptions.threshold)
@@ -280,4 +317,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                     help="list, per file, the in-KB misses and false links by kind")
     ev.add_argument("--errors-limit", type=int, default=20, help="examples printed per kind (default 20)")
     ev.add_argument("--json", action="store_true", help="one JSON object per benchmark")
+    ev.add_argument("--given-spans", action="store_true",
+                    help="disambiguate the gold spans instead of spotting (GERBIL's D2KB task)")
     ev.set_defaults(func=cmd_eval)

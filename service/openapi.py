@@ -8,6 +8,7 @@ from workers.settings import Settings
 from . import shapes
 
 JSON = "application/json"
+TURTLE = ("text/turtle", "application/x-turtle")
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -59,13 +60,35 @@ def build_openapi(settings: Settings) -> dict:
     paths = {
         "/v1/annotate": {"post": {
             "summary": "Link an article now (from the cache, or from a worker)",
-            "requestBody": _body(shapes.ARTICLE),
+            "description": "The answer's format comes from ?format= or Accept: JSON, W3C Web "
+                           "Annotation (application/ld+json) or NIF 2.0 (text/turtle). A NIF "
+                           "document sent as text/turtle or application/x-turtle (GERBIL's "
+                           "NIF web service) is answered in NIF; its nif:Phrase mentions are "
+                           "disambiguated, not re-spotted.",
+            "parameters": [
+                _query("format", {"enum": shapes.ANNOTATE_FORMATS},
+                       "answer format; overrides Accept"),
+                _query("source", {"type": "string", "format": "iri"},
+                       "the document's IRI, for Web Annotation targets and NIF contexts "
+                       "(default: the job's URL)")],
+            "requestBody": {"required": True, "content": {
+                JSON: {"schema": shapes.ARTICLE},
+                **{media: {"schema": shapes.NIF_DOCUMENT} for media in TURTLE}}},
             "responses": {
-                "200": _json(shapes.LINK_RESULT, "the linking result; X-Factlink-Cache says "
-                                                  "hit or miss"),
+                "200": {"description": "the linking result; X-Factlink-Cache says hit or miss",
+                        "content": {
+                            JSON: {"schema": shapes.LINK_RESULT},
+                            "application/ld+json": {"schema": shapes.WEB_ANNOTATION_COLLECTION},
+                            **{media: {"schema": shapes.NIF_DOCUMENT} for media in TURTLE}}},
                 "202": _json(shapes.JOB_ACCEPTED, f"not done within {settings.sync_timeout:g} s: "
                                                    "poll the job"),
-                **SUBMIT_ERRORS}}},
+                **SUBMIT_ERRORS,
+                "400": _error("as for every submission; also an unknown format, a bad source "
+                              "IRI, malformed Turtle (malformed_turtle) or a NIF document "
+                              "without a nif:Context (invalid_nif)"),
+                "406": _error("the Accept header allows none of the formats"),
+                "415": _error("Content-Type is not application/json, text/turtle or "
+                              "application/x-turtle")}}},
         "/v1/jobs": {"post": {
             "summary": "Queue one article or a batch; job ids are deterministic",
             "requestBody": _body(shapes.JOBS_REQUEST),

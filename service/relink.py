@@ -153,15 +153,18 @@ class OutputFile:
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)
 
-    def write(self, item: InputLine, outcome: dict | errors.FactlinkError) -> None:
+    def write(self, item: InputLine, outcome: bytes | errors.FactlinkError) -> None:
+        """``outcome``: a linking result as JSON bytes (written as they are, after the id), or
+        the error of this line."""
         if isinstance(outcome, errors.FactlinkError):
-            line = {"id": item.id, "line": item.lineno, "kb_version": self.kb_version,
-                    "error": {"code": outcome.code, "message": outcome.message}}
+            line = orjson.dumps({"id": item.id, "line": item.lineno, "kb_version": self.kb_version,
+                                 "error": {"code": outcome.code, "message": outcome.message}})
             self.failed.add(item.key)
         else:
-            line = {"id": item.id, **outcome}
+            # the bytes of {"id": id, **result} without decoding the result: a result has no "id"
+            line = b'{"id":' + orjson.dumps(item.id) + b"," + outcome[1:]
         # one write per line of whole bytes: a kill leaves at most the last line torn
-        self._fh.write(orjson.dumps(line) + b"\n")
+        self._fh.write(line + b"\n")
         self.done.add(item.key)
 
     def flush(self) -> None:
@@ -204,14 +207,17 @@ def _open_pool_kb(kb_path: str | None) -> None:
     _POOL_KB = open_kb(kb_path)
 
 
-def _link_messages(messages: list[dict]) -> list[dict]:
-    """In a pool process: link each article; errors come back as {"__error__": {...}}."""
+def _link_messages(messages: list[dict]) -> list[bytes | dict]:
+    """In a pool process: link each article into its result JSON (bytes cross the process
+    boundary for almost nothing, where a result dict cost a pickle here and an unpickle plus a
+    re-encoding in the parent, the one process every line goes through); errors come back as
+    {"__error__": {...}}."""
     outcomes = []
     for message in messages:
         try:
             article = Article.from_message(message)
-            outcomes.append(link(article.text, _POOL_KB, article.published_at,
-                                 article.options).to_dict())
+            outcomes.append(orjson.dumps(link(article.text, _POOL_KB, article.published_at,
+                                              article.options).to_dict()))
         except errors.FactlinkError as exc:
             outcomes.append({"__error__": {"code": exc.code, "message": exc.message}})
         except Exception as exc:  # a linker bug: one line fails, the run goes on
@@ -220,8 +226,8 @@ def _link_messages(messages: list[dict]) -> list[dict]:
     return outcomes
 
 
-def _outcome_from(outcome: dict):
-    if "__error__" not in outcome:
+def _outcome_from(outcome: bytes | dict):
+    if isinstance(outcome, bytes):
         return outcome
     error = errors.FactlinkError(outcome["__error__"]["message"])
     error.code = outcome["__error__"]["code"]
@@ -295,12 +301,11 @@ class CeleryLinker:
         # one job at a time: by the time the first is done most others are, and a chunk holds
         # one Redis connection instead of one per article
         for submission in submissions:
-            record = await self._queue.wait(submission.job_id, max(0.0, deadline - loop.time()))
-            result = None
-            if record is not None and record.status == JobStatus.done:
-                result = await self._queue.result(submission.job_id)
+            # the record and, once done, the result: one round trip per job
+            record, result = await self._queue.wait_result(submission.job_id,
+                                                           max(0.0, deadline - loop.time()))
             if result is not None:
-                outcomes.append(orjson.loads(result))
+                outcomes.append(result)         # the stored JSON, written as it is
             elif record is None:
                 outcomes.append(errors.UnknownJob("the job's record vanished (Redis restarted "
                                                   "without its data?)"))
@@ -394,11 +399,44 @@ async def relink(linker, lines: Iterator[InputLine], out: OutputFile, bar: tqdm,
     return tally
 
 
+class LogProgress:
+    """The progress bar where stderr is not a terminal (cron jobs, CI logs): a plain line every
+    ``every`` seconds as articles finish, instead of a bar redrawn with carriage returns.
+    The same ``total``/``update`` as ``tqdm``, which ``relink`` drives."""
+
+    def __init__(self, total: int, every: float):
+        self.total, self.n, self.every = total, 0, every
+        self._started = self._written = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.monotonic()
+        if now - self._written >= self.every:
+            self._written = now
+            seconds = now - self._started
+            rate = self.n / seconds if seconds > 0 else 0.0
+            left = max(self.total - self.n, 0)
+            eta = f", ~{left / rate:.0f} s left" if rate > 0 and left else ""
+            share = f" ({self.n / self.total:.0%})" if self.total > 0 else ""
+            sys.stderr.write(f"factlink: relink: {self.n}/{self.total} docs{share}, "
+                             f"{rate:.1f} docs/s{eta}\n")
+            sys.stderr.flush()
+
+    def __enter__(self) -> "LogProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
 async def _run(args, linker, out: OutputFile, max_text_bytes: int) -> Tally:
     total = count_lines(args.input)
-    progress = not args.quiet and sys.stderr.isatty()
-    with tqdm(total=total, unit="doc", disable=not progress, dynamic_ncols=True,
-              smoothing=0.1, file=sys.stderr) as bar:
+    if args.quiet or sys.stderr.isatty():
+        progress = tqdm(total=total, unit="doc", disable=args.quiet, dynamic_ncols=True,
+                        smoothing=0.1, file=sys.stderr)
+    else:
+        progress = LogProgress(total, args.progress_every)
+    with progress as bar:
         try:
             if hasattr(linker, "start"):
                 await linker.start()
@@ -473,4 +511,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds to wait for one chunk's jobs (workers path)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal: a progress line this often (default 10)")
     p.set_defaults(func=cmd_relink)

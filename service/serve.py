@@ -16,13 +16,11 @@ import sys
 import threading
 from pathlib import Path
 
-from aiohttp import web
-
 from workers.embedded_redis import EmbeddedRedis
 from workers.process import die_with_parent, stop_process_group
 from workers.settings import Settings
 
-from .app import create_app
+from .app import run_app
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +87,7 @@ def serve(settings: Settings) -> int:
         try:
             log.info("factlink on http://%s:%d (Redis %s, %d worker processes)", settings.host,
                      settings.port, settings.redis_url, settings.worker_concurrency)
-            # handles SIGINT and SIGTERM: stops accepting, runs cleanups, then returns
-            web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                        access_log=None, print=None)
+            run_app(settings)
         finally:
             pool.stop()
     finally:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 import orjson
 
 from linkers import LinkOptions, errors, parse_published_at
+from linkers.classes import COARSE_CLASSES, COARSE_SPELLINGS, MAX_TYPES
 from workers.jobs import Article, JobRecord, JobStatus
 from workers.queue import Submission
 
@@ -35,6 +36,15 @@ _OPTION_SCHEMAS = {
                   "description": "include claims connecting two linked entities"},
     "include_nil": {"type": "boolean", "default": True,
                     "description": "report capitalised spans the KB does not know"},
+    "types": {"type": "array", "maxItems": MAX_TYPES, "default": [],
+              "items": {"anyOf": [{"enum": [*COARSE_CLASSES, *COARSE_SPELLINGS]},
+                                  {"type": "string", "pattern": QID_PATTERN.pattern}]},
+              "examples": [["person", "organisation"], ["Q5", "Q515"]],
+              "description": "keep only mentions whose entity is an instance (P31, through P279 "
+                             "within the KB) of one of these Wikidata classes or coarse classes; "
+                             "NIL mentions are dropped. Coarse classes and their Wikidata classes: "
+                             + "; ".join(f"{name}: {', '.join(classes)}"
+                                         for name, classes in COARSE_CLASSES.items())},
 }
 assert set(_OPTION_SCHEMAS) == set(LinkOptions().to_dict()), "options schema out of date"
 
@@ -125,6 +135,44 @@ LINK_RESULT = {
     },
 }
 
+ANNOTATE_FORMATS = ["json", "webannotation", "nif"]
+
+WEB_ANNOTATION = {
+    "type": "object", "required": ["id", "type", "motivation", "body", "target"],
+    "properties": {
+        "id": {"type": "string"}, "type": {"const": "Annotation"},
+        "motivation": {"const": "identifying"},
+        "body": {"type": "string", "examples": ["http://www.wikidata.org/entity/Q7184"]},
+        "target": {"type": "object", "required": ["source", "selector"], "properties": {
+            "source": {"type": "string"},
+            "selector": {"type": "array", "items": {"type": "object", "required": ["type"]}}}},
+        "taConfidence": {"type": "number", "minimum": 0, "maximum": 1,
+                         "description": "itsrdf:taConfidence, the mention's confidence"},
+    },
+}
+
+WEB_ANNOTATION_COLLECTION = {
+    "type": "object", "required": ["@context", "id", "type", "total", "first"],
+    "description": "W3C Web Annotation (JSON-LD): one Annotation per linked mention; target "
+                   "selectors TextQuoteSelector (exact, prefix, suffix) and "
+                   "TextPositionSelector (code points)",
+    "properties": {
+        "@context": {"type": "array"}, "id": {"type": "string"},
+        "type": {"const": "AnnotationCollection"}, "total": {"type": "integer"},
+        "first": {"type": "object", "required": ["type", "items"], "properties": {
+            "type": {"const": "AnnotationPage"},
+            "items": {"type": "array", "items": WEB_ANNOTATION}}},
+    },
+}
+
+NIF_DOCUMENT = {
+    "type": "string",
+    "description": "NIF 2.0 in Turtle: nif:Context nodes with nif:isString, and nif:Phrase "
+                   "nodes (nif:referenceContext, nif:beginIndex, nif:endIndex, nif:anchorOf) "
+                   "annotated with itsrdf:taIdentRef (Wikidata IRI, or "
+                   "http://aksw.org/notInWiki/… for NIL) and itsrdf:taConfidence",
+}
+
 JOB_STATUS = {
     "type": "object", "required": ["id", "status"],
     "properties": {
@@ -155,9 +203,12 @@ REFRESH_ACCEPTED = {
                    "status": {"const": "queued"}},
 }
 
+#: ``worker_answered``: a Celery worker answered the readiness ping. The ping stops at the first
+#: answer, so nothing here counts workers or their processes (a count named "workers" said 1
+#: while 2 processes ran); ``celery inspect stats`` counts them.
 READY = {
-    "type": "object", "required": ["status", "workers", "kb_version"],
-    "properties": {"status": {"const": "ready"}, "workers": {"type": "integer"},
+    "type": "object", "required": ["status", "worker_answered", "kb_version"],
+    "properties": {"status": {"const": "ready"}, "worker_answered": {"const": True},
                    "kb_version": {"type": "string"}},
 }
 

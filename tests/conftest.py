@@ -8,6 +8,9 @@ Celery workers, the HTTP app) live in ``service_fixtures.py``.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,18 @@ from linkers import build_kb, open_kb
 from linkers.kb import STARTER_DUMP
 
 pytest_plugins = ("service_fixtures",)
+
+# No test may depend on what an earlier run left in the real home (issue 9: a filled
+# ~/.cache/factlink hid that a fresh machine could not build the starter KB). HOME and
+# XDG_CACHE_HOME point at one empty directory per session, set before any fixture or test
+# starts a process, so every subprocess inherits them too.
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="factlink-test-home-"))
+os.environ["HOME"] = str(SESSION_HOME)
+os.environ["XDG_CACHE_HOME"] = str(SESSION_HOME / ".cache")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,18 @@ def factlink_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def wait_for_readyz(process: subprocess.Popen, url: str, timeout: float = 60) -> None:
+    """Wait until the server ``process`` (stdout piped) answers ``url/readyz`` with 200; its
+    output is the failure message if it exits first."""
+    def ready():
+        assert process.poll() is None, process.stdout.read().decode()
+        try:
+            return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+    wait_for(ready, timeout, interval=0.2, what=f"{url}/readyz to answer 200")
+
+
 def settings_for(**settings: str) -> Settings:
     """A Settings object exactly as a process started with ``factlink_env(**settings)`` reads it."""
     return Settings.from_env(factlink_env(**settings))

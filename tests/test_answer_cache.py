@@ -117,3 +117,11 @@ def test_without_its_notices_the_watch_serves_nothing_from_memory(start_redis):
             await watch.stop()
             await client.aclose()
     asyncio.run(scenario())
+
+
+def test_a_worker_reads_the_same_kb_version_the_api_watches(start_redis):
+    from workers.generations import kb_version_now
+    store = redis_client.Redis.from_url(start_redis().url)
+    assert kb_version_now(store, "base") == "base"
+    assert bump_kb_generation(store) == 1 and bump_kb_generation(store) == 2
+    assert kb_version_now(store, "base") == versioned("base", 2) == "base+g2"

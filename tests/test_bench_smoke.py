@@ -57,3 +57,14 @@ def test_synthetic_dump_builds_and_bench_links(tmp_path):
     assert [r["corpus"] for r in rows] == ["synthetic news paragraphs", "synthetic articles, 8 KB"]
     assert rows[0]["docs"] == 5 and rows[0]["p50_ms"] > 0
     assert rows[1]["docs"] == 2 and rows[1]["avg_chars"] >= 8192 and rows[1]["ms_per_kb"] > 0
+
+
+def test_bench_queue_path_cuts_every_request_into_its_steps():
+    import pytest
+    pytest.importorskip("requests")
+    from bench import queue_path
+    rows = queue_path.run(requests=3, kb_path=str(open_kb().path))
+    steps, total = rows[:-1], rows[-1]
+    assert len(steps) == len(queue_path.STEPS) + 1
+    assert total["requests"] == 3 and total["timelines"] == 3, "MONITOR saw every step"
+    assert all(step["median_ms"] >= 0 for step in steps)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import requests
-from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for
+from service_fixtures import REPO, SAMPLE_ARTICLE, factlink_env, wait_for_readyz
 
 from workers.embedded_redis import free_port
 
@@ -48,13 +48,7 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready():
-            assert serve.poll() is None, serve.stdout.read().decode()
-            try:
-                return requests.get(f"{url}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-        wait_for(ready, 60, interval=0.2, what="factlink serve to be ready")
+        wait_for_readyz(serve, url)
         response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
         assert response.status_code == 200
         assert "Q7184" in response.json()["entities"]

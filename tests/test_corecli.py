@@ -4,6 +4,8 @@ per problem on stderr (never a traceback), and the documented exit codes."""
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 
 import orjson
 import pytest
@@ -63,6 +65,25 @@ def test_kb_build_of_a_missing_dump_exits_3(factlink, tmp_path):
     code, _, err = factlink("kb", "build", tmp_path / "nope.json", "--out", tmp_path / "kb")
     assert code == EXIT_KB
     assert "nope.json" in err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("suffix", [".json.gz", ".json.bz2"])
+def test_kb_build_of_a_truncated_download_exits_4_with_a_message(factlink, tmp_path, suffix, workers):
+    whole = write_dump(tmp_path / f"news{suffix}", NEWS_WORLD * 40).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[: len(whole) // 2])             # a download cut short
+    code, out, err = factlink("kb", "build", cut, "--out", tmp_path / "kb", "--workers", workers)
+    assert (code, out) == (EXIT_DUMP, [])
+    assert "[dump_error]" in err and str(cut) in err and "ends early" in err
+    assert not (tmp_path / "kb").exists()
+
+
+def test_kb_build_of_a_file_that_is_not_gzip_exits_4(factlink, tmp_path):
+    fake = tmp_path / "dump.json.gz"
+    fake.write_bytes(b'{"id": "Q1"}\n')
+    code, _, err = factlink("kb", "build", fake, "--out", tmp_path / "kb")
+    assert code == EXIT_DUMP and "[dump_error]" in err and "gz" in err
 
 
 # --- link ------------------------------------------------------------------------------------
@@ -130,6 +151,43 @@ def test_link_all_good_json_lines_exits_0(factlink, news_kb, tmp_path):
     assert [r["id"] for r in results] == ["a", "b"]
 
 
+@pytest.fixture
+def stdin(monkeypatch):
+    def feed(data: bytes) -> None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    return feed
+
+
+def test_link_stdin_json_lines_are_detected_from_the_whole_input(factlink, news_kb, stdin):
+    stdin(b"exported 2022-02-10\n"                                   # line 1: not a JSON object
+          + orjson.dumps({"id": "a", "text": "Macron met Putin."}) + b"\n"
+          + orjson.dumps({"id": "b", "text": "NATO's allies met."}) + b"\n")
+    code, results, err = factlink("link", "-", "--kb", news_kb.path)
+    assert code == EXIT_PARTIAL
+    assert [r["id"] for r in results] == [1, "a", "b"]
+    assert results[0]["error"]["code"] == "malformed_json"
+    assert [m["qid"] for m in results[1]["mentions"]] == ["Q3052772", "Q7747"]
+    assert err.startswith("factlink: line 1: [malformed_json]")
+
+
+def test_link_format_flag_overrides_the_detection(factlink, news_kb, stdin):
+    line = orjson.dumps({"id": "a", "text": "Macron met Putin."})
+    stdin(line + b"\n")
+    code, [result], _ = factlink("link", "-", "--kb", news_kb.path, "--format", "text")
+    assert code == EXIT_OK and "id" not in result                 # one document: the JSON itself
+    stdin(b"Macron met Putin.\nNATO allies met.\nUkraine.\n")
+    code, results, err = factlink("link", "-", "--kb", news_kb.path, "--format", "jsonl")
+    assert code == EXIT_PARTIAL and len(results) == 3 and all("error" in r for r in results)
+    assert len(err.splitlines()) == 3
+
+
+def test_link_prose_quoting_a_json_line_is_one_text_with_a_hint(factlink, news_kb, stdin):
+    stdin(b"Macron met Putin.\nThe statement read:\n{\"NATO\": \"allies\"}\nUkraine answered.\n")
+    code, [result], err = factlink("link", "-", "--kb", news_kb.path)
+    assert code == EXIT_OK and "Q3052772" in {m["qid"] for m in result["mentions"]}
+    assert "1 line(s) look like JSON objects" in err and "--format jsonl" in err
+
+
 def test_link_input_that_is_not_utf8_exits_2(factlink, news_kb, tmp_path):
     article = tmp_path / "latin1.txt"
     article.write_bytes("Macron a rencontr\u00e9 Poutine \u00e0 Moscou.".encode("latin-1"))
@@ -170,10 +228,34 @@ def test_eval_links_the_gold_documents(factlink, news_kb, tmp_path):
     gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
         {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 11, "end": 16, "qid": "Q7747"},
         {"start": 23, "end": 30, "qid": "Q212"}, {"start": 34, "end": 39, "qid": "Q90"}]}) + b"\n")
-    code, [report], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    code, [report], err = factlink("eval", gold, "--kb", news_kb.path, "--json")
     assert code == EXIT_OK
     assert report["end_to_end"] == {"tp": 4, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
     assert report["kb_coverage"] == 1.0 and report["ms_per_doc"]["median"] > 0
+    assert "warning" not in err
+
+
+def test_eval_on_a_kb_missing_most_of_the_gold_warns_and_points_at_kb(factlink, starter_kb):
+    """The first-run trap: a public benchmark scored on the starter KB (F1 ~0.08)."""
+    gold, pred = BENCH / "reuters-128.jsonl", BENCH / "anchors" / "refined.reuters-128.jsonl"
+    if not pred.is_file():
+        pytest.skip(f"benchmarks not found at {BENCH}")
+    code, _, err = factlink("eval", gold, "--pred", pred, "--kb", starter_kb.path)
+    assert code == EXIT_OK
+    assert "warning: the KB" in err and "of the gold entities of reuters-128.jsonl" in err
+    assert "--kb" in err
+
+
+def test_eval_given_spans_disambiguates_only_the_gold_spans(factlink, news_kb, tmp_path):
+    text = "Macron met Putin about Ukraine in Paris."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(orjson.dumps({"id": 1, "text": text, "mentions": [
+        {"start": 0, "end": 6, "qid": "Q3052772"}, {"start": 34, "end": 39, "qid": "Q90"}]}) + b"\n")
+    _code, [spotted], _ = factlink("eval", gold, "--kb", news_kb.path, "--json")
+    code, [given], _ = factlink("eval", gold, "--kb", news_kb.path, "--json", "--given-spans")
+    assert code == EXIT_OK
+    assert spotted["end_to_end"]["fp"] == 2          # Putin and Ukraine, not in this gold
+    assert given["end_to_end"] == {"tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
 
 
 def test_eval_of_stored_predictions_reproduces_the_readme(factlink, news_kb):

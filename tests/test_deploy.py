@@ -30,7 +30,8 @@ DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 
 #: set by the image for Python/pip itself, not settings of the service
-RUNTIME_VARIABLES = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
+RUNTIME_VARIABLES = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK",
+                     "XDG_CACHE_HOME"}      # where the starter KB is built (linkers/kb/starter.py)
 API_COMMAND = ["factlink", "api", "--host", "0.0.0.0", "--port", "8080"]
 WORKER_COMMAND = ["factlink", "worker"]
 
@@ -472,6 +473,22 @@ def test_the_image_runs_as_a_non_root_user_and_installs_the_package():
                   if name == "RUN" and re.search(r"\bpip install \.(\s|$)", args)]
     assert install < names.index("USER") < names.index("CMD")   # installs as root, runs as not
     assert dockerfile_env()["FACTLINK_KB"] == "/kb"
+
+
+def test_the_image_ships_the_starter_kb_built_for_a_read_only_root():
+    """With FACTLINK_KB empty ("try without a KB"), no process may need to write the starter KB
+    at run time: the image builds it, as root, after the install, where XDG_CACHE_HOME points."""
+    docker = read_dockerfile()
+    names = [instruction for instruction, _ in docker]
+    (install,) = [i for i, (name, args) in enumerate(docker)
+                  if name == "RUN" and re.search(r"\bpip install \.(\s|$)", args)]
+    (starter,) = [i for i, (name, args) in enumerate(docker) if name == "RUN" and "open_kb()" in args]
+    (cache_env,) = [i for i, (name, args) in enumerate(docker)
+                    if name == "ENV" and "XDG_CACHE_HOME=" in args]
+    assert install < cache_env < starter < names.index("USER")
+    assert dockerfile_env()["XDG_CACHE_HOME"].startswith("/opt/")       # not a mounted home
+    assert "a+rX" in docker[starter][1]                                # readable by uid 10001
+    assert "FACTLINK_KB=`" in (DEPLOY / "README.md").read_text()         # how to unset /kb
 
 
 def test_the_build_context_has_what_pip_install_needs():

@@ -162,6 +162,19 @@ def test_a_job_claimed_but_never_sent_is_sent_again(tmp_path, redis_server, cele
     assert read_jsonl(tmp_path / "orphan-out.jsonl")[0]["mentions"]
 
 
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
+    """What a cron job or CI log sees: lines, not a bar redrawn with carriage returns."""
+    source = write_jsonl(tmp_path / "in.jsonl", articles(40))
+    done = relink(source, str(tmp_path / "out.jsonl"), "--local", "--workers", "1",
+                  "--chunk-size", "8", "--progress-every", "0")
+    assert done.returncode == 0, done.stderr.decode()
+    err = done.stderr.decode()
+    progress = [line for line in err.splitlines() if line.startswith("factlink: relink: ")]
+    assert len(progress) == 40 and "\r" not in err
+    assert progress[-1].startswith("factlink: relink: 40/40 docs (100%), ")
+    assert "docs/s" in progress[0] and "s left" in progress[0]
+
+
 def test_interrupted_local_run_exits_130_and_resumes(tmp_path):
     docs = [dict(doc, text=" ".join([doc["text"]] * 40)) for doc in articles(60)]
     source = write_jsonl(tmp_path / "in.jsonl", docs)
@@ -209,3 +222,16 @@ def test_no_workers_is_exit_5(tmp_path, start_redis):
     done = relink(source, str(tmp_path / "out.jsonl"), redis_url=redis.url)
     assert done.returncode == 5 and b"no_workers" in done.stderr
     assert time.monotonic() - started < 20
+
+
+def test_a_result_is_written_after_its_id_byte_for_byte_as_one_object(tmp_path):
+    from service.relink import InputLine, OutputFile
+    result = {"mentions": [{"text": "Zoë", "qid": "Q1"}], "entities": {}, "relations": [],
+              "kb_version": "v", "linker_version": "l", "published_at": None}
+    out = OutputFile(str(tmp_path / "out.jsonl"), "v")
+    ids = ["a1", 7, "ünïcode \"quoted\""]
+    for lineno, ident in enumerate(ids, 1):
+        out.write(InputLine(id=ident, lineno=lineno, article=None), orjson.dumps(result))
+    out.close()
+    assert (tmp_path / "out.jsonl").read_bytes().splitlines() == \
+        [orjson.dumps({"id": ident, **result}) for ident in ids]

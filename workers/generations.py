@@ -49,6 +49,12 @@ def _bump(redis, field: str) -> int:
     return int(generation)
 
 
+def kb_version_now(redis, base_version: str) -> str:
+    """Sync Redis client: the current ``kb_version`` of a base KB (a worker checking the version
+    a job was submitted for)."""
+    return versioned(base_version, int(redis.hget(keys.GENERATIONS, KB) or 0))
+
+
 def bump_kb_generation(redis) -> int:
     """Sync Redis client: the KB overlay changed; returns the new generation. Call it after the
     change is stored, so that whoever sees the new version also sees the change."""

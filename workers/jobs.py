@@ -34,22 +34,31 @@ class Article:
     text: str
     published_at: str | None = None
     options: LinkOptions = field(default_factory=LinkOptions)
+    # the spans to disambiguate (a NIF request's phrases); None: spot the names in the text
+    mention_spans: tuple[tuple[int, int], ...] | None = None
 
     def job_id(self, kb_version: str) -> str:
         identity = {"text": self.text, "published_at": self.published_at,
                     "options": self.options.to_dict(), "kb_version": kb_version,
                     "linker_version": LINKER_VERSION}
+        if self.mention_spans is not None:
+            identity["mention_spans"] = self.mention_spans
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
     def to_message(self) -> dict:
         """The JSON-safe form carried in a Celery task message."""
-        return {"text": self.text, "published_at": self.published_at,
-                "options": self.options.to_dict()}
+        message = {"text": self.text, "published_at": self.published_at,
+                   "options": self.options.to_dict()}
+        if self.mention_spans is not None:
+            message["mention_spans"] = self.mention_spans
+        return message
 
     @classmethod
     def from_message(cls, message: dict) -> "Article":
+        spans = message.get("mention_spans")
         return cls(text=message["text"], published_at=message.get("published_at"),
-                   options=LinkOptions.from_dict(message.get("options")))
+                   options=LinkOptions.from_dict(message.get("options")),
+                   mention_spans=None if spans is None else tuple(map(tuple, spans)))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The API's handle on the job queue: claim and send jobs, read their status, await their end.
 
-Used from the event loop (``redis.asyncio``). Publishing a Celery message is a blocking kombu
-call, so it runs in a thread. Completion is pushed, not polled: workers publish each finished
+Used from the event loop (``redis.asyncio``). Link tasks are pushed as Celery messages with one
+LPUSH from the loop (``workers.publish``), no thread and no kombu producer. Completion is pushed,
+not polled: workers publish each finished
 job id on ``keys.JOBS_DONE_CHANNEL``, one subscriber per API process wakes the waiting requests.
 A waiter still re-reads the status every second, so a notification lost to a reconnect costs at
 most that second, never the answer.
@@ -21,6 +22,7 @@ from linkers import errors
 
 from . import keys
 from .jobs import CLAIM_SCRIPT, ENQUEUE, Article, JobRecord, JobStatus
+from .publish import task_message
 from .settings import Settings
 from .tasks import LINK_ARTICLE, LINK_BATCH, REFRESH_ENTITIES
 
@@ -110,7 +112,7 @@ class JobQueue:
                 raise errors.RateLimited(f"the queue is full ({depth} tasks waiting); "
                                          "try again shortly", retry_after=5, queue_depth=depth)
             try:
-                await asyncio.get_running_loop().run_in_executor(None, self._send, to_send)
+                await self._send(to_send)
             except Exception as exc:
                 await self._unclaim(to_send)
                 raise errors.BrokerUnavailable(f"cannot queue the job: {exc}",
@@ -149,18 +151,20 @@ class JobQueue:
         """Send jobs already claimed as queued again (a crashed submitter may have claimed
         them and died before sending; a job sent twice is linked once, the second task
         finds the result stored)."""
-        await asyncio.get_running_loop().run_in_executor(None, self._send, jobs)
+        await self._send(jobs)
 
-    def _send(self, jobs: list[tuple[str, Article]]) -> None:
+    async def _send(self, jobs: list[tuple[str, Article]]) -> None:
         messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
-        with self._celery.producer_or_acquire() as producer:
-            if len(messages) == 1:
-                self._celery.send_task(LINK_ARTICLE, args=messages[0], queue=keys.QUEUE,
-                                       producer=producer)
-                return
-            for start in range(0, len(messages), BATCH_CHUNK):
-                self._celery.send_task(LINK_BATCH, args=[messages[start:start + BATCH_CHUNK]],
-                                       queue=keys.QUEUE, producer=producer)
+        if len(messages) == 1:
+            payloads = [task_message(self._celery, LINK_ARTICLE, messages[0], keys.QUEUE,
+                                     f"[{jobs[0][0]!r}, <article>, {self._kb_version!r}]")]
+        else:
+            payloads = [task_message(self._celery, LINK_BATCH, [chunk], keys.QUEUE,
+                                     f"[<{len(chunk)} jobs from {chunk[0][0]!r}>]")
+                        for chunk in (messages[start:start + BATCH_CHUNK]
+                                      for start in range(0, len(messages), BATCH_CHUNK))]
+        # one round trip; the worker takes from the other end, so the first is linked first
+        await self._redis.lpush(keys.QUEUE, *payloads)
 
     async def refresh_entities(self, qids: list[str], as_of: str | None) -> None:
         def send():

@@ -82,7 +82,8 @@ class WorkerRuntime:
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = link(article.text, self.kb, article.published_at, article.options)
+            result = link(article.text, self.kb, article.published_at, article.options,
+                          mention_spans=article.mention_spans)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
             jobs.mark_failed(store, job_id, exc.code, exc.message, ttl)

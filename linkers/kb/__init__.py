@@ -1,16 +1,14 @@
 """Knowledge base: the protocol the linker needs, the on-disk store, the build, the starter KB."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
 from ..errors import KBError
-from .build import BUILD_LOGIC, BuildReport, build_kb
+from .build import BuildReport, build_kb
+from .starter import STARTER_DUMP, ensure_starter_kb, starter_kb_path
 from .store import DiskKB
-
-STARTER_DUMP = Path(__file__).resolve().parent.parent / "starter" / "entities.json"
 
 
 @runtime_checkable
@@ -33,32 +31,21 @@ class KnowledgeBase(Protocol):
     def in_degree(self, eid: int) -> int: ...
     def in_degrees(self, eids): ...
     def candidates(self, key: str) -> list[tuple[int, float, int]]: ...
+    def superclasses(self, qid: str) -> frozenset[str]: ...
     def fact_card(self, qid: str, as_of: str | None = None) -> dict | None: ...
     def iter_qids(self) -> Iterator[str]: ...
 
 
-def starter_kb_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where the starter KB is built: a cache directory keyed by the starter dump's content and
-    the build logic (a KB built by older code is not reused)."""
-    if not STARTER_DUMP.is_file():
-        raise KBError(f"the starter KB dump is missing from the package: {STARTER_DUMP}")
-    digest = hashlib.sha256(STARTER_DUMP.read_bytes()).hexdigest()[:12]
-    base = Path(cache_dir) if cache_dir else Path(os.path.expanduser("~")) / ".cache" / "factlink"
-    return base / f"starter-kb-{digest}-b{BUILD_LOGIC}"
-
-
 def open_kb(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> DiskKB:
-    """Open a KB directory; with no path, the starter KB shipped in the repo (built on first use)."""
+    """Open a KB directory; with no path, the starter KB shipped in the repo, built on first use
+    (``linkers.kb.starter``: safe from any thread and from processes starting together)."""
     if path:
         p = Path(path)
         if not p.exists():
             raise KBError(f"KB directory not found: {p}", path=str(p))
         return DiskKB(p)
-    target = starter_kb_path(cache_dir)
-    if not (target / "meta.json").is_file():
-        # Concurrent first starts each build into their own temp dir; the rename is atomic.
-        build_kb([str(STARTER_DUMP)], str(target), workers=1, progress=False)
-    return DiskKB(target)
+    return DiskKB(ensure_starter_kb(cache_dir))
 
 
-__all__ = ["KnowledgeBase", "DiskKB", "BuildReport", "build_kb", "open_kb", "starter_kb_path", "STARTER_DUMP"]
+__all__ = ["KnowledgeBase", "DiskKB", "BuildReport", "build_kb", "open_kb", "starter_kb_path", "ensure_starter_kb",
+           "STARTER_DUMP"]

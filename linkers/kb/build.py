@@ -30,6 +30,7 @@ import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ import orjson
 from ..errors import DumpError, KBError
 from ..text import alias_key, case_class
 from . import layout
-from .dump import entity_json, is_person, open_dump
+from .dump import entity_json, is_person, open_dump, read_errors
 from .fastdump import compact_line
 
 # kb_version hashes the records in chunks of this many entity lines per source: changing it
@@ -193,7 +194,7 @@ class _Ring:
         """
         size = self.size
         for source, path in enumerate(sources):
-            with open_dump(path) as fh:
+            with open_dump(path) as fh, read_errors(path):
                 carry, eof = b"", False
                 while not eof:
                     if len(carry) > size // 2:            # one huge line: send it whole, as bytes
@@ -307,7 +308,7 @@ def _parse_lines(source: int, block: bytes, languages: tuple[str, ...]) -> _Bloc
 def _blocks(sources: list[str], size: int) -> Iterator[tuple[int, bytes]]:
     """(source index, block of whole lines) over the dumps."""
     for source, path in enumerate(sources):
-        with open_dump(path) as fh:
+        with open_dump(path) as fh, read_errors(path):
             rest = b""
             while True:
                 data = fh.read(size)
@@ -519,9 +520,8 @@ class _Entities:
 
 
 def _read_popularity(path: str) -> dict[int, float]:
-    from .dump import open_dump
     scores: dict[int, float] = {}
-    with open_dump(path) as fh:
+    with open_dump(path) as fh, read_errors(path):
         for line in fh:
             parts = line.split(b"\t")
             if len(parts) >= 2 and parts[0].startswith(b"Q"):
@@ -609,6 +609,8 @@ def _stream(tmp: Path, sources, languages, strict, workers, progress) -> _Stream
 
     global _ring
     fork = sys.platform != "win32"
+    if not may_fork():                # a spawned pool would re-import the caller's __main__
+        workers = 1
     ring = _Ring(workers + 2, BLOCK_BYTES) if fork or workers == 1 else None
     blocks = ring.blocks(sources) if ring else _blocks(sources, BLOCK_BYTES)
     tasks = ((source, block, languages) for source, block in blocks)
@@ -790,15 +792,29 @@ def _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popular
     return report
 
 
+def may_fork() -> bool:
+    """Whether the build may fork: only where fork exists and only from the main thread.
+
+    A child forked from another thread (``loop.run_in_executor``, a thread pool) takes that
+    thread as its main thread, and CPython's interpreter shutdown fails there after the work
+    is done: the child exits 1 without a word (issue 9, the first start of the API). Off the
+    main thread the build therefore does not fork at all: it parses and builds the trie in
+    this process, which is only slower (the starter KB takes ~0.3 s either way).
+    """
+    return ("fork" in mp.get_all_start_methods()
+            and threading.current_thread() is threading.main_thread())
+
+
 class _Background:
     """``fn(*args)`` in a forked child process, which sees the parent's arrays copy-on-write and
-    returns an int64 array through a file in ``tmp``; run inline where there is no fork, or
-    when the system refuses to fork a process this large (the build is then only slower)."""
+    returns an int64 array through a file in ``tmp``; run inline where the build may not fork
+    (``may_fork``), or when the system refuses to fork a process this large (the build is then
+    only slower)."""
 
     def __init__(self, fn, tmp: Path, *args):
         self.out, self.err = tmp / f"{fn.__name__}.out", tmp / f"{fn.__name__}.err"
         self.process = None
-        if "fork" in mp.get_all_start_methods():
+        if may_fork():
             process = mp.get_context("fork").Process(target=self._child, args=(fn, tmp, *args), daemon=True)
             try:
                 process.start()
@@ -817,6 +833,9 @@ class _Background:
         except BaseException as exc:         # the parent reports it, without a traceback
             self.err.write_text(f"{type(exc).__name__}: {exc}")
             os._exit(1)
+        # the work is in ``out``: skip the interpreter shutdown and the exit handlers this
+        # child inherited from the parent (they are the parent's to run)
+        os._exit(0)
 
     def result(self) -> np.ndarray:
         if self.process is not None:

@@ -19,11 +19,17 @@ in time (p). Deprecated statements are dropped; preferred ones are flagged ``r: 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import re
+import zlib
+from typing import Iterator
 
 import orjson
 from isal import igzip
+from isal.isal_zlib import IsalError
+
+from ..errors import DumpError
 
 # Item-valued properties never kept: huge fan-out, useless to a news reader's card or coherence.
 SKIPPED_PROPERTIES = frozenset({
@@ -101,6 +107,20 @@ def open_dump(path: str) -> io.BufferedIOBase:
     if path.endswith(".bz2"):
         return bz2.open(path, "rb")
     return open(path, "rb", buffering=1 << 20)
+
+
+@contextlib.contextmanager
+def read_errors(path: str) -> Iterator[None]:
+    """Reading ``path``: a truncated or corrupt compressed file is a ``DumpError`` naming the
+    file (exit 4), not an ``EOFError`` traceback (a download cut short is the usual cause)."""
+    try:
+        yield
+    except EOFError:
+        raise DumpError(f"{path}: the compressed file ends early (truncated, e.g. an "
+                        "interrupted download)", path=path) from None
+    except (IsalError, zlib.error, OSError) as exc:   # BadGzipFile, bz2 "Invalid data stream"
+        raise DumpError(f"{path}: cannot be read as a {path.rsplit('.', 1)[-1]} dump ({exc})",
+                        path=path) from None
 
 
 def entity_json(line: bytes) -> bytes | None:

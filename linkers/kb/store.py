@@ -62,6 +62,7 @@ class DiskKB:
         self.record = lru_cache(maxsize=65536)(self._record)
         self.internal_id = lru_cache(maxsize=262144)(self._internal_id)
         self._card = lru_cache(maxsize=16384)(self._fact_card)
+        self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
 
     # --- entities -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -121,6 +122,12 @@ class DiskKB:
         starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
         return sources, self._nbr_ent[starts + np.arange(total)].astype(np.int64)
 
+    def _superclasses(self, qid: str) -> frozenset[str]:
+        """Every class ``qid`` is a subclass of (P279, transitively) within this KB (memoised:
+        the type filter asks it once per type, not once per mention)."""
+        from ..classes import superclass_closure
+        return superclass_closure(qid, self.entity)
+
     def iter_qids(self) -> Iterator[str]:
         for num in self._qids:
             yield f"Q{int(num)}"
@@ -166,5 +173,5 @@ class DiskKB:
         for name in layout.ARRAYS:
             setattr(self, "_" + name, None)
         self._blob = None
-        for memo in (self.record, self.internal_id, self._card):
+        for memo in (self.record, self.internal_id, self._card, self.superclasses):
             memo.cache_clear()

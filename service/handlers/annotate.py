@@ -5,17 +5,24 @@ without parsing it; else a parsed article's result is one Redis GET away; the st
 the body either way. A miss queues the job and waits for the workers' completion notice without
 blocking the loop; past ``FACTLINK_SYNC_TIMEOUT`` it answers 202 with the job to poll instead of
 failing.
+
+Other formats (``service.formats``: Web Annotation, NIF) are rendered from the same result bytes,
+cached or not; a NIF body (GERBIL) is linked context by context and answered in NIF.
 """
 from __future__ import annotations
+
+import asyncio
+from typing import NamedTuple
 
 import orjson
 from aiohttp import web
 
 from linkers import errors
-from workers.jobs import JobStatus
+from workers.jobs import Article, JobStatus
 
-from .. import shapes
-from ..body import article_body_limit, read_body
+from .. import formats, shapes
+from ..body import article_body_limit, read_body, read_bytes
+from ..formats import Format, nif, webannotation
 from ..resources import ANSWERS, GENERATIONS, JOBS, METRICS, SETTINGS, WORKERS
 
 CACHE_HEADER = "X-Factlink-Cache"
@@ -35,24 +42,60 @@ def _remember(answers, memory_key: tuple | None, job_id: str, result: bytes) -> 
 
 async def annotate(request: web.Request) -> web.Response:
     app = request.app
-    settings, jobs, metrics = app[SETTINGS], app[JOBS], app[METRICS]
+    settings, metrics = app[SETTINGS], app[METRICS]
+    if formats.is_turtle(request.content_type):
+        return await _annotate_nif(request)
+    chosen, media_type = formats.negotiate(request.query.get("format"),
+                                           request.headers.get("Accept"))
+    source = formats.parse_source(request.query.get("source"))
     body = await read_body(request, article_body_limit(settings.max_text_bytes,
                                                        settings.max_body_bytes))
     generations, answers = app[GENERATIONS], app[ANSWERS]
     # the key is made before anything is awaited: an answer is kept under the version it is for
     memory_key = ("annotate", generations.kb_version, body) if generations.live else None
+    # other formats are remembered apart: their bytes also name the document (source or job).
+    # Web Annotation too: its conversion took ~4 ms for a 4 KB article under load (Dec 6), so
+    # converting on every hit held a core at 500 req/s (bench.http: p50 724 ms)
+    rendered_key = (memory_key + (chosen.value, source, request.url.origin())
+                    if memory_key is not None and chosen is not Format.json else None)
+    if rendered_key is not None:
+        rendered = answers.get(rendered_key)
+        if rendered is not None:
+            metrics.cache_hit("result")
+            return _formatted(rendered[1], media_type, rendered[0], "hit")
     if memory_key is not None:
         remembered = answers.get(memory_key)
         if remembered is not None:
             metrics.cache_hit("result")
-            return _result(remembered[1], remembered[0], "hit")
+            if chosen is Format.json:
+                return _result(remembered[1], remembered[0], "hit")
+            article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+            return await _rendered(request, chosen, media_type, source, article, rendered_key,
+                                   _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
     article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+    linked = await _linked(app, article)
+    if linked.result is None:
+        return _accepted([linked])
+    _remember(answers, memory_key, linked.job_id, linked.result)
+    if chosen is Format.json:
+        return _result(linked.result, linked.job_id, linked.cache)
+    return await _rendered(request, chosen, media_type, source, article, rendered_key, linked)
+
+
+class _Linked(NamedTuple):
+    job_id: str
+    result: bytes | None        # the result JSON; None: not done within the sync timeout
+    cache: str                  # "hit" or "miss"
+    status: JobStatus
+
+
+async def _linked(app: web.Application, article: Article) -> _Linked:
+    settings, jobs, metrics = app[SETTINGS], app[JOBS], app[METRICS]
     job_id = jobs.job_id(article)
     cached = await jobs.result(job_id)
     if cached is not None:
         metrics.cache_hit("result")
-        _remember(answers, memory_key, job_id, cached)
-        return _result(cached, job_id, "hit")
+        return _Linked(job_id, cached, "hit", JobStatus.done)
     metrics.cache_miss("result")
 
     if not await app[WORKERS].workers():
@@ -61,11 +104,76 @@ async def annotate(request: web.Request) -> web.Response:
     record, result = await jobs.wait_result(job_id, settings.sync_timeout)
     if record is not None and record.status is JobStatus.failed:
         raise record.error()
-    if result is not None:
-        _remember(answers, memory_key, job_id, result)
-        return _result(result, job_id, "miss")
-    status = record.status if record is not None else JobStatus.queued
-    return web.Response(status=202, body=orjson.dumps(shapes.job_accepted(job_id, status)),
-                        content_type="application/json",
-                        headers={"Location": shapes.poll_path(job_id), JOB_HEADER: job_id,
+    status = JobStatus.done if result is not None else \
+        record.status if record is not None else JobStatus.queued
+    return _Linked(job_id, result, "miss", status)
+
+
+def _formatted(body: bytes, media_type: str, job_id: str, cache: str) -> web.Response:
+    return web.Response(body=body, headers={"Content-Type": media_type, CACHE_HEADER: cache,
+                                            JOB_HEADER: job_id})
+
+
+async def _rendered(request: web.Request, chosen: Format, media_type: str, source: str | None,
+                    article: Article, rendered_key: tuple | None, linked: _Linked) -> web.Response:
+    """The result as Web Annotation or NIF; without ``source`` the document is the job. NIF is
+    written by rdflib, tens of milliseconds for a long article: off the event loop."""
+    job_iri = str(request.url.origin()) + shapes.poll_path(linked.job_id)
+    texts = [article.text]
+    if chosen is Format.webannotation:
+        body = orjson.dumps(webannotation.annotation_collection(
+            orjson.loads(linked.result), texts, source or job_iri, job_iri))
+    else:
+        body = await asyncio.to_thread(
+            lambda: nif.turtle(nif.document(orjson.loads(linked.result), texts, source or job_iri)))
+    _remember(request.app[ANSWERS], rendered_key, linked.job_id, body)
+    return _formatted(body, media_type, linked.job_id, linked.cache)
+
+
+def _accepted(linked: list[_Linked]) -> web.Response:
+    """202: not done within the sync timeout; poll the job (or jobs, for a NIF document)."""
+    accepted = [shapes.job_accepted(one.job_id, one.status) for one in linked]
+    body = accepted[0] if len(accepted) == 1 else {"jobs": accepted}
+    return web.Response(status=202, body=orjson.dumps(body), content_type="application/json",
+                        headers={"Location": shapes.poll_path(linked[0].job_id),
+                                 JOB_HEADER: ",".join(one.job_id for one in linked),
                                  CACHE_HEADER: "miss"})
+
+
+async def _annotate_nif(request: web.Request) -> web.Response:
+    """A NIF document in (GERBIL's web-service protocol), the same document annotated out."""
+    app = request.app
+    settings = app[SETTINGS]
+    chosen, media_type = formats.negotiate(request.query.get("format"),
+                                           request.headers.get("Accept"), natural=Format.nif)
+    if chosen is not Format.nif:
+        raise errors.NotAcceptable("a NIF request is answered in NIF (text/turtle or "
+                                   "application/x-turtle)")
+    # the same bound as a JSON article's: a NIF document is its text plus a few lines a phrase
+    data = await read_bytes(request, article_body_limit(settings.max_text_bytes,
+                                                        settings.max_body_bytes))
+    graph, contexts = await asyncio.to_thread(nif.parse_nif, data)
+    if len(contexts) > settings.max_batch:
+        raise errors.InvalidInput(f"{len(contexts)} nif:Context nodes; at most "
+                                  f"{settings.max_batch} per request", limit=settings.max_batch)
+    articles = []
+    for context in contexts:
+        size = len(context.text.encode("utf-8"))
+        if size > settings.max_text_bytes:
+            raise errors.TextTooLarge(f"nif:Context <{context.node}> is {size} bytes; the "
+                                      f"limit is {settings.max_text_bytes}",
+                                      limit=settings.max_text_bytes, size=size)
+        spans = tuple(context.phrases) if context.given else None
+        articles.append(Article(text=context.text, mention_spans=spans))
+    linked = await asyncio.gather(*(_linked(app, article) for article in articles))
+    if any(one.result is None for one in linked):
+        return _accepted(linked)
+
+    def annotated() -> bytes:
+        for context, one in zip(contexts, linked):
+            nif.annotate(graph, context, orjson.loads(one.result))
+        return nif.turtle(graph)
+
+    body = await asyncio.to_thread(annotated)
+    cache = "hit" if all(one.cache == "hit" for one in linked) else "miss"
+    return _formatted(body, media_type, ",".join(one.job_id for one in linked), cache)

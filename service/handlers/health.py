@@ -25,10 +25,9 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[REDIS].ping(), REDIS_PING_TIMEOUT)
     except (asyncio.TimeoutError, *DEPENDENCY_DOWN):
         raise errors.BrokerUnavailable("Redis cannot be reached", retry_after=5) from None
-    workers = await app[WORKERS].workers()
-    if not workers:
+    if not await app[WORKERS].workers():
         raise errors.NoWorkers("no linking worker answers", retry_after=5)
-    return web.Response(body=orjson.dumps({"status": "ready", "workers": workers,
+    return web.Response(body=orjson.dumps({"status": "ready", "worker_answered": True,
                                            "kb_version": app[GENERATIONS].kb_version}),
                         content_type="application/json")
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type, int] = {
     errors.InvalidInput: 400,
     errors.UnsupportedMediaType: 415,
+    errors.NotAcceptable: 406,
     errors.TextTooLarge: 413,
     errors.Unauthorized: 401,
     errors.NotFound: 404,

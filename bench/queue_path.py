@@ -1,0 +1,180 @@
+"""Where an uncached POST /v1/annotate spends its time between the API and the worker.
+
+    python -m bench.queue_path [--requests 40] [--chars 0] [--kb DIR] [--json]
+
+Starts a private Redis (bundled), one ``factlink worker --concurrency 1`` and ``factlink api``
+(pinned as in ``bench.http``: the API on one core, the rest on the other), sends ``--requests``
+distinct articles one at a time, and records every Redis command with ``MONITOR`` (its
+timestamps are the server's clock, the same clock as the client's on one host). Each request's
+timeline is cut at the commands that mark a step, and the median of each step is printed:
+
+    client sends -> API asks Redis for a cached result   (HTTP parse, body, job id)
+    -> claim (EVALSHA)                                   (the GET's round trip, worker check)
+    -> task pushed (LPUSH)                               (the claim's round trip, the message)
+    -> worker took it (ZADD unacked_index)               (Celery consumer: BRPOP, bookkeeping)
+    -> task started in the pool process (EXISTS)         (prefork hand-off, task tracing)
+    -> done announced (PUBLISH)                          (running mark, linking, result stored)
+    -> API woken (HGETALL)                               (pub/sub delivery, the waiter wakes)
+    -> client has the answer                             (record + result read, response)
+
+``--chars 0`` sends short sentences (linking well under 1 ms: the row "done announced" is then
+almost all overhead); ``--chars 4096`` sends 4 KB articles.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .http import REPO, _on_load_cpus, _wait_ready, free_port, pin_server
+
+#: (label, how the command that ends the step starts)
+STEPS = (
+    ("API asks Redis for a cached result", "GET factlink:result"),
+    ("claim sent (EVALSHA)", "EVALSHA"),
+    ("task pushed (LPUSH)", "LPUSH factlink "),
+    ("worker took it (ZADD unacked_index)", "ZADD unacked_index"),
+    ("task started in the pool process (EXISTS)", "EXISTS factlink:result"),
+    ("done announced (PUBLISH)", "PUBLISH factlink:jobs:done"),
+    ("API woken, reads record + result (HGETALL)", "HGETALL factlink:job"),
+)
+
+
+@contextmanager
+def _stack(kb_path: str | None):
+    from workers.embedded_redis import EmbeddedRedis
+    with tempfile.TemporaryDirectory(prefix="factlink-bench-queue-") as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "redis").start()
+        port = free_port()
+        env = {**os.environ, "REDIS_URL": redis.url, "FACTLINK_PORT": str(port),
+               "FACTLINK_WORKER_CONCURRENCY": "1"}
+        if kb_path:
+            env["FACTLINK_KB"] = kb_path
+        log = open(Path(tmp) / "stack.log", "wb")
+        worker = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--loglevel",
+                                   "WARNING"], env=env, cwd=REPO, stdout=log, stderr=log,
+                                  start_new_session=True, preexec_fn=_on_load_cpus)
+        api = subprocess.Popen([sys.executable, "-m", "service.cli", "api"], env=env, cwd=REPO,
+                               stdout=log, stderr=log, start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url + "/readyz", api)
+            pin_server(api.pid)
+            yield url, redis.url
+        finally:
+            for proc in (api, worker):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            redis.stop()
+            log.close()
+
+
+def _monitor(redis_url: str, lines: list, stop: threading.Event) -> None:
+    import redis
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with client.monitor() as monitor:
+            for command in monitor.listen():
+                lines.append((command["time"], command["command"]))
+                if stop.is_set():
+                    return
+    except redis.exceptions.ConnectionError:
+        return
+
+
+def _timeline(lines: list, started: float, ended: float) -> list[float] | None:
+    """Times (ms after ``started``) at which each step ended, or None if one is missing."""
+    marks, publish_seen = [], False
+    position = 0
+    for label, prefix in STEPS:
+        found = None
+        for i in range(position, len(lines)):
+            at, command = lines[i]
+            if at < started or at > ended:
+                continue
+            if command.startswith(prefix) and (prefix != "HGETALL factlink:job" or publish_seen):
+                found, position = at, i + 1
+                break
+        if found is None:
+            return None
+        publish_seen = publish_seen or prefix.startswith("PUBLISH")
+        marks.append((found - started) * 1000)
+    marks.append((ended - started) * 1000)
+    return marks
+
+
+def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[dict]:
+    import requests as http_client
+
+    from linkers import open_kb
+
+    from .linking import real_kb
+    from .news_corpus import NewsCorpus
+    kb = open_kb(kb_path) if kb_path else real_kb()
+    kb_path = kb_path or (str(kb.path) if kb is not None else None)
+    corpus = NewsCorpus(kb or open_kb(), seed=17)
+    stamp = time.time()
+    texts = [corpus.article(chars) if chars else f"Macron met Putin in Moscow (take {stamp} {i})."
+             for i in range(requests + 3)]
+    lines: list = []
+    timelines, totals = [], []
+    with _stack(kb_path) as (url, redis_url), http_client.Session() as session:
+        for text in texts[:3]:                                   # warm: KB pages, connections
+            session.post(url + "/v1/annotate", json={"text": text}).raise_for_status()
+        stop = threading.Event()
+        threading.Thread(target=_monitor, args=(redis_url, lines, stop), daemon=True).start()
+        time.sleep(0.3)
+        for text in texts[3:]:
+            started = time.time()
+            session.post(url + "/v1/annotate", json={"text": text}).raise_for_status()
+            ended = time.time()
+            totals.append((ended - started) * 1000)
+            time.sleep(0.2)                  # let MONITOR catch up; requests never overlap
+            found = _timeline(lines, started, ended)
+            if found is not None:
+                timelines.append(found)
+        stop.set()
+    rows = []
+    previous = 0.0
+    labels = [label for label, _ in STEPS] + ["client has the answer"]
+    for k, label in enumerate(labels):
+        step = [t[k] - (t[k - 1] if k else 0.0) for t in timelines]
+        rows.append({"bench": "queue path", "step": f"{k + 1}. {label}",
+                     "median_ms": round(statistics.median(step), 3) if step else None,
+                     "p90_ms": round(sorted(step)[int(0.9 * (len(step) - 1))], 3) if step else None,
+                     "ends_at_ms": round(previous + (statistics.median(step) if step else 0), 3)})
+        previous = rows[-1]["ends_at_ms"]
+    rows.append({"bench": "queue path", "step": "end to end (client)",
+                 "median_ms": round(statistics.median(totals), 3),
+                 "p90_ms": round(sorted(totals)[int(0.9 * (len(totals) - 1))], 3),
+                 "ends_at_ms": None, "requests": len(totals), "timelines": len(timelines),
+                 "chars": chars or "one sentence"})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.queue_path",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--chars", type=int, default=0,
+                        help="article size (0: one short sentence)")
+    parser.add_argument("--kb", help="KB directory (default: the Wikidata-subset KB)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    from .report import print_rows
+    print_rows(run(args.requests, args.chars, args.kb), as_json=args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
