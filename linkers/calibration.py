@@ -41,28 +41,28 @@ FEATURES = ("bias", "logit_pick", "logit_link", "logit_share", "margin", "log_pr
 
 # Fit by ``python -m bench.calibration`` (see the module docstring); refit when the ranker changes.
 COEFFICIENTS = (
-    -0.3088,  # bias
-    0.1907,  # logit_pick
-    0.2019,  # logit_link
-    0.1335,  # logit_share
-    1.4798,  # margin
-    -0.0849,  # log_prior
-    0.3109,  # popularity
-    -0.0001,  # label
-    0.2557,  # partial
-    -0.0081,  # acronym
-    -1.1578,  # one_word
-    -0.0118,  # modifier
-    1.9792,  # embedded
-    -0.4984,  # initial
-    0.0699,  # repeats
-    -0.7684,  # person
-    -0.1510,  # place
+    -0.2830,  # bias
+    0.1807,  # logit_pick
+    0.2089,  # logit_link
+    0.1278,  # logit_share
+    1.4292,  # margin
+    -0.0672,  # log_prior
+    0.1996,  # popularity
+    0.0369,  # label
+    0.1961,  # partial
+    0.0812,  # acronym
+    -1.1327,  # one_word
+    -0.0275,  # modifier
+    1.9186,  # embedded
+    -0.5228,  # initial
+    0.0806,  # repeats
+    -0.6990,  # person
+    -0.0571,  # place
 )
 
 # Then a monotone map (isotonic regression over the logistic output, pooled into equal-count
 # bins, linear between their centres) corrects what a linear model bends: (logistic, correct share).
-ISOTONIC = ((0.0909, 0.0462), (0.2576, 0.2462), (0.4678, 0.5231), (0.6177, 0.5938), (0.751, 0.75), (0.8384, 0.8125), (0.8921, 0.9062), (0.9432, 0.9583), (0.9911, 0.9844))
+ISOTONIC = ((0.093, 0.0462), (0.2629, 0.2308), (0.473, 0.5231), (0.6239, 0.6154), (0.7511, 0.7615), (0.8405, 0.8154), (0.8919, 0.8906), (0.9416, 0.9583), (0.991, 0.9844))
 
 # Bounds of a logit feature: a share of exactly 0 or 1 would be infinite.
 _CLIP = 1e-4

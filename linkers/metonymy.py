@@ -2,7 +2,8 @@
 
 - **A bare institution** ("Congress", "the Senate", "the Treasury", "the Navy") is the
   institution of the country the story is about. The story's country is the one its other
-  mentions name most (a country, or a place in it, by their likeliest reading). Readings of
+  mentions name most (a country, or a place in it, by their likeliest reading; counting
+  organisations' countries too was measured: reuters-128 +0.001, rss-500 -0.006 in-KB F1). Readings of
   the bare name whose label or description name that country are favoured ("United States
   Senate", "bicameral legislature of the United States"); when the name is also a common
   noun, or the KB has no reading for it at all, the country's own institution is looked up
