@@ -132,12 +132,12 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def factlink_server(kb_path: str | None):
+def factlink_server(kb_path: str | None, extra_env: dict[str, str] | None = None):
     """``factlink serve`` on a free port with a temp data dir, pinned; yields its base URL."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="factlink-bench-http-") as data_dir:
         env = {**os.environ, "FACTLINK_DATA_DIR": data_dir, "FACTLINK_PORT": str(port),
-               "FACTLINK_WORKER_CONCURRENCY": "1", "FACTLINK_RATE_LIMIT": "0"}
+               "FACTLINK_WORKER_CONCURRENCY": "1", "FACTLINK_RATE_LIMIT": "0", **(extra_env or {})}
         if kb_path:
             env["FACTLINK_KB"] = kb_path
         log = open(Path(data_dir) / "serve.log", "wb")

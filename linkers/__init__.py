@@ -6,9 +6,9 @@
 """
 from . import errors
 from .kb import BuildReport, DiskKB, KnowledgeBase, build_kb, open_kb
-from .linker import LINKER_VERSION, link, parse_published_at
+from .linker import LINKER_VERSION, link, link_segments, parse_published_at
 from .types import NIL, Candidate, LinkOptions, LinkResult, Mention, Relation
 
 __all__ = ["errors", "open_kb", "build_kb", "BuildReport", "DiskKB", "KnowledgeBase", "link",
-           "parse_published_at", "LINKER_VERSION", "NIL", "Candidate", "LinkOptions", "LinkResult",
-           "Mention", "Relation"]
+           "link_segments", "parse_published_at", "LINKER_VERSION", "NIL", "Candidate",
+           "LinkOptions", "LinkResult", "Mention", "Relation"]

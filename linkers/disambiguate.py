@@ -7,7 +7,7 @@ taken with the spotter's reading of it (a person cue before it, a list of names 
 capitalised word's prior without the common noun's: "her husband Seal", "Clapton, Beck, and
 Page", "the Moon"), but not its doubts about the span being a name at all (a modifier, a part of
 a longer capitalised run): the caller says it is one. In-KB F1 with the gold spans given
-(``factlink eval --given-spans``, 2026-12-06), without -> with the spotter's reading:
+(``factlink eval --given-spans``, 2026-12-06, linker 0.6), without -> with the spotter's reading:
 reuters-128 0.830 -> 0.834, kore50 0.679 -> 0.737, rss-500 0.683 -> 0.679, derczynski 0.697 ->
 0.697, spotlight 0.715 -> 0.715. Any other given span gets the spotter's candidate rules that
 are about the name itself (a name given as a lower-case word may be a common noun's entity; an

@@ -12,7 +12,8 @@
     │   └── TextTooLarge               text_too_large       text over the configured limit
     ├── NotFound                       not_found
     │   ├── UnknownEntity              unknown_entity       a QID the KB (and cache) do not know
-    │   └── UnknownJob                 unknown_job          a job id never submitted (or expired)
+    │   ├── UnknownJob                 unknown_job          a job id never submitted (or expired)
+    │   └── UnknownRule                unknown_rule         a newsroom rule id not in force
     ├── RateLimited                    rate_limited         over a rate or queue-depth limit
     ├── Unauthorized                   unauthorized         API key missing or wrong
     ├── Unavailable                    unavailable          a dependency is down (retry later)
@@ -89,6 +90,10 @@ class UnknownEntity(NotFound):
 
 class UnknownJob(NotFound):
     code = "unknown_job"
+
+
+class UnknownRule(NotFound):
+    code = "unknown_rule"
 
 
 class RateLimited(FactlinkError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .kb.dump import compact_entity, is_person
+from .kb.dump import compact_entity, is_person, is_qid
 
 # Labels of the properties cards and relations show (the KB holds items, not properties).
 PROPERTY_LABELS = {
@@ -137,7 +137,8 @@ def fact_card(record: dict, kb, as_of: str | None = None) -> dict:
         "types": [{"qid": t, "label": (kb.label(t) if kb is not None else None) or t} for t in record["t"]],
         "aliases": record["a"][:8],
         "wikipedia_url": f"https://en.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}" if title else None,
-        "wikidata_url": f"https://www.wikidata.org/wiki/{qid}",
+        # a newsroom's own entity (a local id, linkers.kb.overlay) has no Wikidata page
+        "wikidata_url": f"https://www.wikidata.org/wiki/{qid}" if is_qid(qid) else None,
         "facts": facts, "as_of": as_of, "kb_version": getattr(kb, "version", None),
     }
 

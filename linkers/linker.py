@@ -8,7 +8,8 @@ other names are added. ``options.types`` keeps only the entities of those classe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from .classes import TypeFilter
@@ -20,7 +21,7 @@ from .metonymy import favoured_readings
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
 from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
-from .shortforms import initials, is_short_form
+from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
@@ -69,7 +70,7 @@ class _LinkedNames:
             for k in range(1, len(words)):
                 self.by_words.setdefault(tuple(words[:k]), []).append(m)
                 self.by_words.setdefault(tuple(words[k:]), []).append(m)
-            abbreviation = initials(m.text)
+            abbreviation = initials(m.text) if len(words) > 1 else ""
             if abbreviation:
                 self.by_words.setdefault((abbreviation,), []).append(m)
 
@@ -84,6 +85,32 @@ class _LinkedNames:
                     if is_short_form(text, rec, is_person(rec)):
                         return m.qid, m.label, m.confidence
         return None, None, 0.0
+
+
+def _unknown_full_names(kb, spans, decisions, nil_mentions, nil_runs) -> dict[str, list[tuple[int, int | None]]]:
+    """Surname -> (start, pick) of the earlier full names left NIL ("Jerzy Urban", a person the
+    KB lacks), with the entity the ranker leaned to for each (None for a name no KB key fits)."""
+    out: dict[str, list[tuple[int, int | None]]] = {}
+    picks = {sp.start: d.pick.eid for sp, d in zip(spans, decisions) if d is not None}
+    for start, text in [(m.start, m.text) for m in nil_mentions] + [(sp.start, sp.text) for sp in nil_runs]:
+        words = text.split()
+        if len(words) >= 2 and all(w[:1].isupper() for w in words):
+            out.setdefault(same_word(words[-1]), []).append((start, picks.get(start)))
+    return out
+
+
+def _unlink_surname_of_unknown(kb, m: Mention, unknown) -> Mention:
+    """A surname after a full name the KB lacks is that unknown person ("Jerzy Urban ... Urban
+    said"), not someone else of the surname (Karl Urban): the mention is left NIL."""
+    if m.qid is None or " " in m.text:
+        return m
+    earlier = [pick for start, pick in unknown.get(same_word(m.text), ()) if start < m.start]
+    if not earlier:
+        return m
+    rec = kb.entity(m.qid)
+    if not is_person(rec) or any(pick is not None and kb.record(pick)["id"] == m.qid for pick in earlier):
+        return m
+    return replace(m, qid=None, label=None)
 
 
 @dataclass
@@ -192,8 +219,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     for m in mentions:
         prefixes.add(m)
     taken = [sp for sp, d in zip(spans, decisions) if d is not None]
+    taken_nil: list[Span] = []
     for sp in nil_spans(text, taken) if mention_spans is None else []:
         qid, label, confidence = prefixes.short_form_of(sp.text, sp.start)
+        if qid is None:
+            taken_nil.append(sp)
         if qid is None and not options.include_nil:
             continue
         if qid is not None:
@@ -202,6 +232,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
                                 qid, label, confidence, []))
         prefixes.add(mentions[-1])
     mentions.sort(key=lambda m: m.start)
+    unknown = _unknown_full_names(kb, spans, decisions, [m for m in mentions if m.qid is None], taken_nil)
+    if unknown:
+        mentions = [m for m in (_unlink_surname_of_unknown(kb, m, unknown) for m in mentions)
+                    if m.qid is not None or options.include_nil]
+        linked = {m.qid: linked[m.qid] for m in mentions if m.qid is not None}
     if options.types:
         kept = TypeFilter(kb, options.types)
         mentions = [m for m in mentions if kept.admits(m.qid)]
@@ -211,3 +246,35 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []
     return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
                       linker_version=LINKER_VERSION, published_at=as_of, options=options)
+
+
+# Between two segments: a line with a full stop. No name runs across it (the spotter stops at
+# a key no alias has, the NIL runs at punctuation), and the next segment starts a sentence, as
+# a new paragraph, heading or list item does.
+SEGMENT_SEPARATOR = "\n.\n"
+
+
+def link_segments(segments: list[str], kb, published_at: str | None = None,
+                  options: LinkOptions | None = None,
+                  weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+    """Link the blocks of one document (a web page's paragraphs, headings, list items) as one
+    text, so that coherence and short forms work across them; each mention carries its
+    ``segment`` and offsets into that segment. A name is never found across two segments."""
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise InvalidInput("'segments' must be a list of strings", field="segments")
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += len(segment) + len(SEGMENT_SEPARATOR)
+    result = link(SEGMENT_SEPARATOR.join(segments), kb, published_at, options, weights)
+    utf16 = [Utf16Offsets(s) for s in segments]
+    mentions = []
+    for m in result.mentions:
+        k = bisect_right(starts, m.start) - 1
+        start, end = m.start - starts[k], m.end - starts[k]
+        if end > len(segments[k]):
+            continue    # the separator makes this impossible; never report a cross-segment span
+        mentions.append(replace(m, start=start, end=end, start_utf16=utf16[k](start),
+                                end_utf16=utf16[k](end), segment=k))
+    result.mentions = mentions
+    return result

@@ -232,7 +232,7 @@ class DocumentRanker:
             if sp.candidates:
                 for w in set(long_words[i]):
                     having.setdefault(w, []).append(i)
-                abbreviation = initials(sp.text)
+                abbreviation = initials(sp.text) if " " in sp.text else ""
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out

@@ -25,6 +25,8 @@ _SUFFIX_WORDS = COMPANY_SUFFIXES | {"&", "and", "the"}
 def same_word(word: str) -> str:
     """One spelling for the romanisations of a word's Slavic ending ("Zelenskiy", "Zelenskyy"
     and "Zelensky" are one surname)."""
+    if word[-1:] not in ("y", "i"):
+        return word
     for end in TRANSLITERATED_ENDINGS:
         if word.endswith(end) and len(word) > len(end) + 2:
             return word[:-len(end)] + "sky"
@@ -50,7 +52,7 @@ def initials(name: str) -> str:
 
 def is_acronym(surface: str) -> bool:
     """One word in capitals, two letters or more ("AP", "IBM")."""
-    return " " not in surface and case_class(surface) == 2
+    return surface.isupper() and " " not in surface and case_class(surface) == 2
 
 
 def _run_in(short: list[str], words: list[str]) -> bool:

@@ -80,12 +80,15 @@ class Mention:
     label: str | None
     confidence: float
     candidates: list[Candidate] = field(default_factory=list)
+    segment: int | None = None   # segment input: the segment's index; offsets are into it
 
     def to_dict(self, with_candidates: bool = False) -> dict:
         out = {"start": self.start, "end": self.end,
                "start_utf16": self.start_utf16, "end_utf16": self.end_utf16,
                "text": self.text, "qid": self.qid, "label": self.label,
                "confidence": round(self.confidence, 4)}
+        if self.segment is not None:
+            out["segment"] = self.segment
         if with_candidates:
             out["candidates"] = [c.to_dict() for c in self.candidates]
         return out

@@ -10,6 +10,7 @@ from aiohttp import web
 from workers.settings import Settings
 
 from .handlers import ROUTES
+from .handlers.page import ROUTES as PAGE_ROUTES
 from .metrics import ServiceMetrics
 from .middleware.api_keys import api_key_middleware
 from .middleware.cors import cors_middleware
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(CLEANUP_CONTEXTS)
     app.on_startup.append(_freeze_startup_objects)     # runs after every cleanup context opened
     app.add_routes(ROUTES)
+    app.add_routes(PAGE_ROUTES)          # the newsroom page at /: a client of the API
     return app
 
 

@@ -4,6 +4,7 @@
     factlink api [--host H] [--port P]     the HTTP API only
     factlink worker [--concurrency N]      a Celery worker only (scale out: many, one Redis)
     factlink kb build | link | eval        the linking core's commands (service.corecli)
+    factlink kb add                        entities into the KB overlay (service.kbcli)
     factlink relink                        re-link stored articles (service.relink, when present)
 
 Settings come from the environment (``workers.settings.ENVIRONMENT``), read here once; flags
@@ -20,7 +21,7 @@ import sys
 from linkers import errors
 from workers.settings import Settings, SettingsError
 
-from . import corecli
+from . import corecli, kbcli
 
 log = logging.getLogger("factlink")
 
@@ -107,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
 
-    corecli.add_parsers(sub)
+    kbcli.add_parsers(corecli.add_parsers(sub))
     _add_optional_parser(sub, "service.relink")
     _add_optional_parser(sub, "service.bench_cli")
     return parser

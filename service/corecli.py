@@ -283,7 +283,8 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register the core's commands; returns the ``kb`` sub-commands (others add to them)."""
     kb = sub.add_parser("kb", help="knowledge base commands")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     b = kb_sub.add_parser("build", help="build a KB directory from Wikidata JSON dumps")
@@ -320,3 +321,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--given-spans", action="store_true",
                     help="disambiguate the gold spans instead of spotting (GERBIL's D2KB task)")
     ev.set_defaults(func=cmd_eval)
+    return kb_sub

@@ -54,6 +54,16 @@ class ServiceMetrics:
         self._cache_children: dict[tuple[str, str], object] = {}
         self.queue_depth = Gauge(
             "factlink_queue_depth", "Tasks waiting in the queue", registry=self.registry)
+        self.kb_generation = Gauge(
+            "factlink_kb_generation", "KB overlay generation this API process serves",
+            registry=self.registry)
+        self.follow_lag = Gauge(
+            "factlink_kb_follow_lag_seconds",
+            "`kb follow`: seconds between the last Wikidata event handled and its handling",
+            registry=self.registry)
+        self.follow_events = Gauge(
+            "factlink_kb_follow_events", "`kb follow`: stream events handled, by outcome",
+            ["outcome"], registry=self.registry)
         self._link_time = _WorkerLinkTime()
         self.registry.register(self._link_time)
 
@@ -71,16 +81,25 @@ class ServiceMetrics:
             child = self._cache_children[kind, outcome] = self.cache.labels(kind, outcome)
         return child
 
-    async def read_shared(self, redis) -> None:
+    async def read_shared(self, redis, kb_base_version: str | None = None) -> None:
         """Refresh what lives in Redis; if Redis is down, the process metrics still render."""
         try:
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.llen(keys.QUEUE)
                 pipe.hgetall(keys.LINK_STATS)
-                depth, link_stats = await pipe.execute()
+                if kb_base_version is not None:
+                    pipe.hgetall(keys.kb_follow(kb_base_version))
+                depth, link_stats, *follow = await pipe.execute()
         except Exception as exc:
             log.warning("metrics: cannot read Redis (%s)", exc)
             return
+        if follow and follow[0]:
+            state = {k.decode(): v for k, v in follow[0].items()}
+            if b"lag_seconds" in follow[0]:
+                self.follow_lag.set(float(state["lag_seconds"]))
+            for outcome, field in (("handled", "events"), ("malformed", "malformed"),
+                                   ("changes", "changes")):
+                self.follow_events.labels(outcome).set(int(state.get(field, 0)))
         self.queue_depth.set(depth)
         self._link_time.snapshot = stats.cumulative_buckets(link_stats)
 

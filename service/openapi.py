@@ -102,7 +102,9 @@ def build_openapi(settings: Settings) -> dict:
                           "404": _error("unknown (or expired) job")}}},
         "/v1/entities/{qid}": {"get": {
             "summary": "An entity's fact card (ETag, Cache-Control; 304 on If-None-Match)",
-            "parameters": [_path("qid", {"type": "string", "pattern": shapes.QID_PATTERN.pattern}),
+            "parameters": [_path("qid", {"type": "string", "pattern": shapes.entity_id_pattern(
+                               settings.local_id_prefix), "description": "a QID, or a newsroom "
+                               "entity's local id (FACTLINK_LOCAL_ID_PREFIX + name)"}),
                            _query("as_of", {"type": "string", "format": "date"},
                                   "facts as of this date (default: current)")],
             "responses": {"200": _json(shapes.FACT_CARD, "the fact card"),
@@ -114,6 +116,27 @@ def build_openapi(settings: Settings) -> dict:
             "requestBody": _body(shapes.REFRESH_REQUEST),
             "responses": {"202": _json(shapes.REFRESH_ACCEPTED, "the refresh is queued"),
                           **SUBMIT_ERRORS}}},
+        "/v1/kb/entities": {"post": {
+            "summary": "Add or update entities in the KB overlay (from Wikidata, or the newsroom's own)",
+            "requestBody": _body(shapes.KB_ADD_REQUEST),
+            "responses": {"200": _json(shapes.KB_ADDED, "added; linking, lookups and cards see "
+                                                         "them from now on"),
+                          "400": BAD_REQUEST,
+                          "404": _error("a QID Wikidata does not have (nothing was added)"),
+                          "503": _retry_later("Redis or the Wikidata API is unavailable")}}},
+        "/v1/overrides": {
+            "post": {"summary": "Add newsroom rules: pin an alias, ban an entity or alias, add a house alias",
+                     "requestBody": _body(shapes.OVERRIDES_REQUEST),
+                     "responses": {"200": _json(shapes.OVERRIDES_ADDED, "in force for every caller from now on"),
+                                   "400": BAD_REQUEST,
+                                   "404": _error("an entity the KB does not have (no rule was added)")}},
+            "get": {"summary": "The rules in force and the audit log (who, when, what)",
+                    "responses": {"200": _json(shapes.OVERRIDES, "rules and audit log")}}},
+        "/v1/overrides/{rule_id}": {"delete": {
+            "summary": "Remove a newsroom rule",
+            "parameters": [_path("rule_id", {"type": "string"})],
+            "responses": {"200": _json({"type": "object"}, "removed"),
+                          "404": _error("no such rule in force")}}},
         "/v1/lookup": {"get": {
             "summary": "Ranked candidate entities for a surface form",
             "parameters": [_query("mention", {"type": "string"}, "the surface form, e.g. NATO",

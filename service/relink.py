@@ -447,6 +447,21 @@ async def _run(args, linker, out: OutputFile, max_text_bytes: int) -> Tally:
             await linker.close()
 
 
+def _service_kb_version(settings: Settings, base_version: str) -> str:
+    """The version the workers serve: the KB plus the service's overlay (and newsroom rules)
+    in Redis, so lines linked before an overlay change are linked again."""
+    import redis
+
+    from workers.kb_delta import effective_kb_version
+    client = redis.Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        return effective_kb_version(client, base_version)
+    except redis.exceptions.RedisError:
+        return base_version          # the workers' check reports Redis being down
+    finally:
+        client.close()
+
+
 def cmd_relink(args: argparse.Namespace) -> int:
     if args.chunk_size < 1 or args.window < 1 or (args.workers is not None and args.workers < 1):
         return corecli.fail(errors.InvalidInput("--chunk-size, --window and --workers must be >= 1"))
@@ -460,6 +475,8 @@ def cmd_relink(args: argparse.Namespace) -> int:
         kb = open_kb(kb_path)
         kb_version = kb.version
         kb.close()
+        if not args.local:
+            kb_version = _service_kb_version(settings, kb_version)
     except errors.FactlinkError as exc:
         return corecli.fail(exc)
     try:

@@ -13,6 +13,7 @@ import orjson
 
 from linkers import LinkOptions, errors, parse_published_at
 from linkers.classes import COARSE_CLASSES, COARSE_SPELLINGS, MAX_TYPES
+from linkers.linker import SEGMENT_SEPARATOR
 from workers.jobs import Article, JobRecord, JobStatus
 from workers.queue import Submission
 
@@ -22,6 +23,7 @@ DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_MENTION_CHARS = 256
 MAX_LOOKUP_LIMIT = 50
 MAX_REFRESH_QIDS = 50
+MAX_SEGMENTS = 10_000
 
 # --- JSON Schemas (OpenAPI 3.1 dialect) ------------------------------------------------------
 
@@ -58,10 +60,18 @@ ERROR = {
 }
 
 ARTICLE = {
-    "type": "object", "required": ["text"], "additionalProperties": False,
+    "type": "object", "additionalProperties": False,
+    "oneOf": [{"required": ["text"]}, {"required": ["segments"]}],
     "properties": {
         "text": {"type": "string", "minLength": 1,
                  "description": "the article; at most FACTLINK_MAX_TEXT_BYTES UTF-8 bytes"},
+        "segments": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                     "maxItems": MAX_SEGMENTS,
+                     "description": "instead of text: the blocks of one document (a web page's "
+                                    "paragraphs, headings, list items), linked as one text; "
+                                    "each mention then has 'segment' and offsets into it, and "
+                                    "no name is found across two segments. At most "
+                                    "FACTLINK_MAX_TEXT_BYTES UTF-8 bytes in all"},
         "published_at": {"type": ["string", "null"], "examples": ["2022-02-10"],
                          "description": "ISO 8601 date or timestamp; facts are chosen as of it"},
         "options": {"type": "object", "additionalProperties": False,
@@ -117,6 +127,8 @@ MENTION = {
         "end": {"type": "integer"},
         "start_utf16": {"type": "integer", "description": "UTF-16 offset (JavaScript index)"},
         "end_utf16": {"type": "integer"},
+        "segment": {"type": "integer", "minimum": 0,
+                    "description": "segment input only: the segment's index (offsets are into it)"},
         "text": {"type": "string"}, "qid": {"type": ["string", "null"]},
         "label": {"type": ["string", "null"]}, "confidence": {"type": "number"},
         "candidates": {"type": "array", "items": CANDIDATE},
@@ -203,6 +215,48 @@ REFRESH_ACCEPTED = {
                    "status": {"const": "queued"}},
 }
 
+MAX_ADD_QIDS = 500
+MAX_ADD_ENTITIES = 1000
+
+KB_ADD_REQUEST = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "qids": {"type": "array", "items": {"type": "string", "pattern": QID_PATTERN.pattern},
+                 "maxItems": MAX_ADD_QIDS, "description": "fetched from the Wikidata API"},
+        "entities": {"type": "array", "items": {"type": "object"}, "maxItems": MAX_ADD_ENTITIES,
+                     "description": "entities in Wikidata dump layout; ids carry the local prefix "
+                                    "(FACTLINK_LOCAL_ID_PREFIX, default local:)"},
+        "wikidata_ids": {"type": "boolean", "default": False,
+                         "description": "accept QIDs in entities (Wikidata's own entities)"}},
+}
+
+KB_ADDED = {
+    "type": "object", "required": ["added", "kb_version", "generation"],
+    "properties": {"added": {"type": "array", "items": {"type": "string"}},
+                   "kb_version": {"type": "string"}, "generation": {"type": "integer"}},
+}
+
+RULE = {
+    "type": "object", "required": ["kind"],
+    "properties": {"kind": {"enum": ["pin", "ban_qid", "ban_alias", "house_alias"]},
+                   "alias": {"type": "string", "maxLength": 120},
+                   "qid": {"type": "string"}},
+}
+OVERRIDES_REQUEST = {
+    "type": "object", "required": ["rules"],
+    "properties": {"rules": {"type": "array", "items": RULE, "minItems": 1, "maxItems": 100}},
+}
+OVERRIDES_ADDED = {
+    "type": "object", "required": ["rules", "kb_version", "generation"],
+    "properties": {"rules": {"type": "array", "items": RULE}, "kb_version": {"type": "string"},
+                   "generation": {"type": "integer"}},
+}
+OVERRIDES = {
+    "type": "object", "required": ["rules", "audit"],
+    "properties": {"rules": {"type": "array", "items": RULE},
+                   "audit": {"type": "array", "items": {"type": "object"}}},
+}
+
 #: ``worker_answered``: a Celery worker answered the readiness ping. The ping stops at the first
 #: answer, so nothing here counts workers or their processes (a count named "workers" said 1
 #: while 2 processes ran); ``celery inspect stats`` counts them.
@@ -234,23 +288,50 @@ def parse_article(value: object, max_text_bytes: int, where: str = "") -> Articl
     unknown = sorted(set(value) - set(ARTICLE["properties"]))
     if unknown:
         raise errors.InvalidInput(f"unknown field(s) {where}{', '.join(unknown)}", field=unknown[0])
-    if "text" not in value:
-        raise errors.MissingField(f"'{where}text' is required", field=f"{where}text")
-    text = value["text"]
-    if not isinstance(text, str):
-        raise errors.InvalidInput(f"'{where}text' must be a string", field=f"{where}text")
-    if not text:
-        raise errors.InvalidInput(f"'{where}text' is empty", field=f"{where}text")
-    size = len(text.encode("utf-8"))
+    segments = _parse_segments(value, where)
+    if segments is not None:
+        text = SEGMENT_SEPARATOR.join(segments)
+        size = sum(len(s.encode("utf-8")) for s in segments)
+        field = "segments"
+    else:
+        if "text" not in value:
+            raise errors.MissingField(f"'{where}text' (or '{where}segments') is required",
+                                      field=f"{where}text")
+        text = value["text"]
+        if not isinstance(text, str):
+            raise errors.InvalidInput(f"'{where}text' must be a string", field=f"{where}text")
+        if not text:
+            raise errors.InvalidInput(f"'{where}text' is empty", field=f"{where}text")
+        size = len(text.encode("utf-8"))
+        field = "text"
     if size > max_text_bytes:
-        raise errors.TextTooLarge(f"'{where}text' is {size} bytes; the limit is {max_text_bytes}",
-                                  limit=max_text_bytes, size=size)
+        raise errors.TextTooLarge(f"'{where}{field}' is {size} bytes; the limit is "
+                                  f"{max_text_bytes}", limit=max_text_bytes, size=size)
     try:
         published_at = parse_published_at(value.get("published_at"))
         options = LinkOptions.from_dict(value.get("options"))
     except errors.InvalidInput as exc:
         raise type(exc)(f"{where}{exc.message}" if where else exc.message, **exc.details) from None
-    return Article(text=text, published_at=published_at, options=options)
+    return Article(text=text, published_at=published_at, options=options, segments=segments)
+
+
+def _parse_segments(value: dict, where: str) -> tuple[str, ...] | None:
+    """``segments``, validated: a non-empty list of strings, not all blank (None: not given).
+    Blank segments are kept, so a client's indices stay its own."""
+    if "segments" not in value:
+        return None
+    field = f"{where}segments"
+    if "text" in value:
+        raise errors.InvalidInput(f"give '{where}text' or '{field}', not both", field=field)
+    segments = value["segments"]
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise errors.InvalidInput(f"'{field}' must be a list of strings", field=field)
+    if len(segments) > MAX_SEGMENTS:
+        raise errors.InvalidInput(f"{len(segments)} segments; at most {MAX_SEGMENTS}",
+                                  field=field, limit=MAX_SEGMENTS)
+    if not any(s.strip() for s in segments):
+        raise errors.InvalidInput(f"'{field}' has no text", field=field)
+    return tuple(segments)
 
 
 def parse_jobs(value: object, max_text_bytes: int, max_batch: int) -> list[Article]:
@@ -306,6 +387,45 @@ def parse_lookup(mention: str | None, limit: str | None) -> tuple[str, int]:
         raise errors.InvalidInput(f"'limit' must be an integer in [1, {MAX_LOOKUP_LIMIT}]",
                                   field="limit")
     return mention, int(limit)
+
+
+def parse_kb_add(value: object) -> tuple[list[str], list[dict], bool]:
+    if not isinstance(value, dict):
+        raise errors.MalformedJSON("the body must be a JSON object")
+    unknown = sorted(set(value) - set(KB_ADD_REQUEST["properties"]))
+    if unknown:
+        raise errors.InvalidInput(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
+    qids, entities = value.get("qids", []), value.get("entities", [])
+    if not isinstance(qids, list) or len(qids) > MAX_ADD_QIDS:
+        raise errors.InvalidInput(f"'qids' must be a list of at most {MAX_ADD_QIDS} QIDs", field="qids")
+    for qid in qids:
+        if not isinstance(qid, str):
+            raise errors.InvalidInput(f"not a Wikidata item id: {qid!r}", field="qids")
+        parse_qid(qid)
+    if not isinstance(entities, list) or len(entities) > MAX_ADD_ENTITIES:
+        raise errors.InvalidInput(f"'entities' must be a list of at most {MAX_ADD_ENTITIES} entities",
+                                  field="entities")
+    if not qids and not entities:
+        raise errors.MissingField("name 'qids' to fetch or 'entities' to add", field="qids")
+    wikidata_ids = value.get("wikidata_ids", False)
+    if not isinstance(wikidata_ids, bool):
+        raise errors.InvalidInput("'wikidata_ids' must be a boolean", field="wikidata_ids")
+    return list(dict.fromkeys(qids)), entities, wikidata_ids
+
+
+def entity_id_pattern(local_prefix: str) -> str:
+    """The pattern of a QID or a local id (``linkers.kb.overlay``), for the OpenAPI document."""
+    from linkers.kb.overlay import LOCAL_SUFFIX_PATTERN
+    return f"^(Q[1-9][0-9]{{0,11}}|{re.escape(local_prefix)}{LOCAL_SUFFIX_PATTERN})$"
+
+
+def parse_entity_id(raw: str, local_prefix: str) -> str:
+    """A QID or a newsroom entity's local id (``local:acme-corp``)."""
+    from linkers.kb.overlay import is_local_id
+    if QID_PATTERN.match(raw) or is_local_id(raw, local_prefix):
+        return raw
+    raise errors.InvalidInput(f"not an entity id: {raw!r} (expected Q<number> or {local_prefix}<name>)",
+                              field="qid")
 
 
 def parse_refresh(value: object) -> tuple[list[str], str | None]:

@@ -81,7 +81,7 @@ def test_a_refreshed_card_replaces_the_remembered_one_at_once(http, start_redis,
     before = http.get(f"{api.url}/v1/entities/Q7184")
     assert http.get(f"{api.url}/v1/entities/Q7184").headers["X-Factlink-Cache"] == "hit"
     refreshed = {**before.json(), "label": "NATO (refreshed)"}
-    cache.write_overlay(store, "Q7184", None, refreshed, ttl=60)
+    cache.write_card_refresh(store, "Q7184", None, refreshed, ttl=60)
     watch = api.app[GENERATIONS]
     wait_for(lambda: watch.card_generation == 1, 10, what="the card generation")
     after = http.get(f"{api.url}/v1/entities/Q7184")
@@ -124,4 +124,4 @@ def test_a_worker_reads_the_same_kb_version_the_api_watches(start_redis):
     store = redis_client.Redis.from_url(start_redis().url)
     assert kb_version_now(store, "base") == "base"
     assert bump_kb_generation(store) == 1 and bump_kb_generation(store) == 2
-    assert kb_version_now(store, "base") == versioned("base", 2) == "base+g2"
+    assert kb_version_now(store, "base") == versioned("base", 2) == "base+o2"

@@ -69,4 +69,4 @@ def test_a_refreshed_card_is_served_over_the_kb_card(http, api, redis_server, wi
         assert after.headers["ETag"] != before.headers["ETag"]
         assert after.headers["X-Factlink-Cache"] == "hit"
     finally:
-        redis_client.Redis.from_url(redis_server.url).delete(keys.overlay("Q90", None))
+        redis_client.Redis.from_url(redis_server.url).delete(keys.card_refresh("Q90", None))

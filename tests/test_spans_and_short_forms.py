@@ -9,6 +9,7 @@ import pytest
 
 from linkers import link, open_kb
 from linkers.shortforms import initials, is_short_form
+from service.corecli import evaluate_file
 
 from wikidata_dump import built_kb, item, shared_data_dir
 
@@ -52,7 +53,9 @@ RUSSIA = item("Q159", "Russia", "sovereign state in Eastern Europe and Northern 
               enwiki="Russia")
 NEW_YORK_CITY = item("Q60", "New York City", "largest city in the United States", ["New York", "NY City"],
                      claims={"P31": [CITY]}, enwiki="New York City")
-ITEMS = [CRYSTAL_PALACE, ASTON_VILLA, MOSCOW, RUSSIA, NEW_YORK_CITY, CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
+KARL_URBAN = item("Q132430", "Karl Urban", "New Zealand actor", ["Karl-Heinz Urban"], claims={"P31": [HUMAN]},
+                   enwiki="Karl Urban")
+ITEMS = [KARL_URBAN, CRYSTAL_PALACE, ASTON_VILLA, MOSCOW, RUSSIA, NEW_YORK_CITY, CALIFORNIA, MICHIGAN, NEW_JERSEY, HOME_DEPOT, UK, DELHI, NOIDA, US_SECRETARY_OF_STATE, BARBARA_WALTERS, JULIE_WALTERS, AP, ANDHRA_PRADESH, PRESIDENT_OF_UKRAINE, UKRAINE, ZELENSKYY]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +85,14 @@ def test_initials_after_the_full_name_are_that_name(kb):
     # "AP" alone is more often Andhra Pradesh; after "The Associated Press" it is the agency
     got = linked("The Associated Press reported the fire. AP said three people died.", kb)
     assert ("AP", "Q40469") in got
+
+
+def test_a_surname_after_a_full_name_the_kb_lacks_is_not_someone_else_of_that_surname(kb):
+    # the context fits the actor Karl Urban, but the story named Jerzy Urban first
+    text = "Jerzy Urban, the actor, arrived in Hollywood. Urban said he liked New Zealand."
+    assert [m.qid for m in link(text, kb).mentions if m.text == "Urban"] in ([], [None])
+    # without the full name before it, the surname may still be the actor
+    assert ("Urban", "Q132430") in linked("Karl Urban arrived. Urban said he was glad.", kb)
 
 
 def test_what_a_real_short_form_is():
@@ -169,6 +180,13 @@ def test_the_suite_sentences_cover_kinds_4_to_6_with_exact_spans():
     for d in docs:
         for m in d["mentions"]:
             assert d["text"][m["start"]:m["end"]] == m["surface"], (d["id"], m)
+
+
+def test_the_suite_scores_as_measured_through_factlink_eval(full_kb):
+    # 0.931 in-KB F1 when written (2026-12-06); a floor a little under it, so losing a few
+    # cases of a kind shows
+    result = evaluate_file(str(SUITE), open_kb(full_kb))
+    assert result["in_kb"]["f1"] >= 0.88, result["in_kb"]
 
 
 def test_every_qid_of_the_suite_is_in_the_kb_of_the_shared_wikidata(full_kb):

@@ -1,7 +1,7 @@
 """Cached fact cards: one Redis round trip per request, ETag stored next to the bytes it names.
 
-An entry is ``etag + b"\\n" + card JSON``, so the hot path is an MGET of the Wikidata overlay and
-the KB card followed by a split: no hashing, no JSON work. The overlay (written by the
+An entry is ``etag + b"\\n" + card JSON``, so the hot path is an MGET of the card refresh and
+the KB card followed by a split: no hashing, no JSON work. The card refresh (written by the
 ``refresh_entities`` task) wins over the card computed from the KB. Linking results need no
 helper here: they are one GET of ``keys.result(job_id)``, written by ``workers.jobs.mark_done``.
 """
@@ -20,12 +20,12 @@ from .generations import bump_card_generation
 class CachedCard:
     etag: str          # quoted, ready for the ETag header
     body: bytes        # the fact card JSON
-    overlay: bool      # True: refreshed from Wikidata, not the KB
+    refreshed: bool    # True: refreshed from Wikidata, not the KB
 
 
-def card_etag(kb_version: str, qid: str, as_of: str | None, overlay_version: str = "") -> str:
-    """Names one card: a KB card changes only with the KB, an overlay with its content."""
-    identity = f"{kb_version}|{qid}|{as_of or keys.CURRENT}|{overlay_version}".encode()
+def card_etag(kb_version: str, qid: str, as_of: str | None, refresh_version: str = "") -> str:
+    """Names one card: a KB card changes only with the KB, a card refresh with its content."""
+    identity = f"{kb_version}|{qid}|{as_of or keys.CURRENT}|{refresh_version}".encode()
     return '"' + hashlib.blake2b(identity, digest_size=12).hexdigest() + '"'
 
 
@@ -33,25 +33,25 @@ def encode_entry(etag: str, body: bytes) -> bytes:
     return etag.encode() + b"\n" + body
 
 
-def _decode_entry(raw: bytes, overlay: bool) -> CachedCard:
+def _decode_entry(raw: bytes, refreshed: bool) -> CachedCard:
     etag, _, body = raw.partition(b"\n")
-    return CachedCard(etag=etag.decode(), body=body, overlay=overlay)
+    return CachedCard(etag=etag.decode(), body=body, refreshed=refreshed)
 
 
 async def read_card(redis, kb_version: str, qid: str, as_of: str | None) -> CachedCard | None:
-    """The overlay card if there is one, else the cached KB card, else None (async client)."""
-    overlay, card = await redis.mget(keys.overlay(qid, as_of), keys.card(kb_version, qid, as_of))
-    if overlay is not None:
-        return _decode_entry(overlay, overlay=True)
+    """The card refresh if there is one, else the cached KB card, else None (async client)."""
+    refreshed, card = await redis.mget(keys.card_refresh(qid, as_of), keys.card(kb_version, qid, as_of))
+    if refreshed is not None:
+        return _decode_entry(refreshed, refreshed=True)
     if card is not None:
-        return _decode_entry(card, overlay=False)
+        return _decode_entry(card, refreshed=False)
     return None
 
 
 def kb_card_entry(kb_version: str, qid: str, as_of: str | None, card: dict) -> CachedCard:
     """A card just computed from the KB, ready to serve and to store."""
     return CachedCard(etag=card_etag(kb_version, qid, as_of), body=orjson.dumps(card),
-                      overlay=False)
+                      refreshed=False)
 
 
 async def write_card(redis, kb_version: str, qid: str, as_of: str | None,
@@ -59,12 +59,12 @@ async def write_card(redis, kb_version: str, qid: str, as_of: str | None,
     await redis.set(keys.card(kb_version, qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
 
 
-def write_overlay(redis, qid: str, as_of: str | None, card: dict, ttl: int) -> CachedCard:
+def write_card_refresh(redis, qid: str, as_of: str | None, card: dict, ttl: int) -> CachedCard:
     """Worker side (sync client): store a card refreshed from Wikidata over the KB's."""
     body = orjson.dumps(card)
     version = hashlib.blake2b(body, digest_size=8).hexdigest()
     entry = CachedCard(etag=card_etag(card.get("kb_version") or "", qid, as_of, version),
-                       body=body, overlay=True)
-    redis.set(keys.overlay(qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
+                       body=body, refreshed=True)
+    redis.set(keys.card_refresh(qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
     bump_card_generation(redis)         # API processes drop the cards they hold in memory
     return entry

@@ -4,10 +4,10 @@ Two counters live in the hash ``keys.GENERATIONS``, each bumped with a notice on
 ``keys.GENERATIONS_CHANNEL``:
 
 - ``kb``: the KB overlay's generation. ``kb_version`` is the base KB's version, plus this
-  generation once it is above 0 (``versioned``). The overlay work calls ``bump_kb_generation``
-  after a change is visible to every worker; every answer cached under the old version (job ids,
-  card keys, the API's in-process cache) is then out of reach.
-- ``cards``: bumped by every Wikidata card refresh (``workers.cache.write_overlay``), so an API
+  generation once it is above 0 (``versioned``). ``workers.kb_delta.push_changes`` sets it to
+  the length of the overlay's change list, with the changes, in one script; every answer cached
+  under the old version (job ids, card keys, the API's in-process cache) is then out of reach.
+- ``cards``: bumped by every Wikidata card refresh (``workers.cache.write_card_refresh``), so an API
   process drops the cards it holds in memory.
 
 Each API process keeps a ``GenerationWatch``: it subscribes first, then reads the hash, so a bump
@@ -38,7 +38,9 @@ RESUBSCRIBE_SECONDS = 0.5
 
 def versioned(base_version: str, kb_generation: int) -> str:
     """``kb_version`` of a base KB at an overlay generation (generation 0: the base as it is)."""
-    return base_version if kb_generation <= 0 else f"{base_version}+g{kb_generation}"
+    # the form ``linkers.kb.overlay.OverlayKB.version`` has: a worker's result names the
+    # version its job id was made with
+    return base_version if kb_generation <= 0 else f"{base_version}+o{kb_generation}"
 
 
 def _bump(redis, field: str) -> int:

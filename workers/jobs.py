@@ -15,7 +15,7 @@ from enum import Enum
 
 import orjson
 
-from linkers import LINKER_VERSION, LinkOptions, errors
+from linkers import LINKER_VERSION, LinkOptions, LinkResult, errors, link, link_segments
 
 from . import keys, stats
 
@@ -29,11 +29,15 @@ class JobStatus(str, Enum):
 
 @dataclass(frozen=True)
 class Article:
-    """One article to link, validated (the HTTP layer builds it from a request body)."""
+    """One article to link, validated (the HTTP layer builds it from a request body).
+
+    Given as ``segments`` (a web page's blocks), ``text`` is the segments as the linker joins
+    them, and the mentions' offsets are into their segment."""
 
     text: str
     published_at: str | None = None
     options: LinkOptions = field(default_factory=LinkOptions)
+    segments: tuple[str, ...] | None = None
     # the spans to disambiguate (a NIF request's phrases); None: spot the names in the text
     mention_spans: tuple[tuple[int, int], ...] | None = None
 
@@ -41,23 +45,34 @@ class Article:
         identity = {"text": self.text, "published_at": self.published_at,
                     "options": self.options.to_dict(), "kb_version": kb_version,
                     "linker_version": LINKER_VERSION}
+        if self.segments is not None:   # text alone would not tell the offsets apart
+            identity["segments"] = self.segments
         if self.mention_spans is not None:
             identity["mention_spans"] = self.mention_spans
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+    def link(self, kb) -> LinkResult:
+        if self.segments is not None:
+            return link_segments(list(self.segments), kb, self.published_at, self.options)
+        return link(self.text, kb, self.published_at, self.options,
+                    mention_spans=self.mention_spans)
 
     def to_message(self) -> dict:
         """The JSON-safe form carried in a Celery task message."""
         message = {"text": self.text, "published_at": self.published_at,
                    "options": self.options.to_dict()}
+        if self.segments is not None:
+            message["segments"] = list(self.segments)
         if self.mention_spans is not None:
             message["mention_spans"] = self.mention_spans
         return message
 
     @classmethod
     def from_message(cls, message: dict) -> "Article":
-        spans = message.get("mention_spans")
+        segments, spans = message.get("segments"), message.get("mention_spans")
         return cls(text=message["text"], published_at=message.get("published_at"),
                    options=LinkOptions.from_dict(message.get("options")),
+                   segments=None if segments is None else tuple(segments),
                    mention_spans=None if spans is None else tuple(map(tuple, spans)))
 
 

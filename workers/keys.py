@@ -4,9 +4,16 @@
     factlink:job:{job_id}                      hash: status, error_code, error_message, timestamps
     factlink:jobs:done                         pub/sub channel: a job id, published when it ends
     factlink:card:{kb_version}:{qid}:{as_of}   "etag\\n" + fact card JSON, computed from the KB
-    factlink:overlay:{qid}:{as_of}             "etag\\n" + fact card JSON, refreshed from Wikidata
+    factlink:card_refresh:{qid}:{as_of}        "etag\\n" + fact card JSON, refreshed from Wikidata
     factlink:stats:link                        hash: linking-time histogram reported by workers
-    factlink:generations                       hash: kb (overlay) and cards generations
+    factlink:kb:{base}:changes                 list: KB overlay changes (JSON), oldest first; its
+                                               length is the overlay generation
+    factlink:kb:{base}:snapshot                hash: generation, state (the overlay's derived state)
+    factlink:kb:cached:{qid}                   set: cache keys holding the entity (bounded)
+    factlink:kb:{base}:follow                  hash: `kb follow`'s stream position, lag, counts
+    factlink:kb:audit                          list: newsroom rule changes (who, when, what), newest first
+    factlink:generations                       hash: kb (overlay: the changes list's length) and cards
+                                               generations
     factlink:generations                       pub/sub channel: a field name, published on a bump
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
@@ -26,6 +33,8 @@ LINK_STATS = f"{PREFIX}:stats:link"
 GENERATIONS = f"{PREFIX}:generations"
 GENERATIONS_CHANNEL = f"{PREFIX}:generations"
 
+KB_AUDIT = f"{PREFIX}:kb:audit"
+
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
 CURRENT = "current"
 
@@ -42,5 +51,21 @@ def card(kb_version: str, qid: str, as_of: str | None) -> str:
     return f"{PREFIX}:card:{kb_version}:{qid}:{as_of or CURRENT}"
 
 
-def overlay(qid: str, as_of: str | None) -> str:
-    return f"{PREFIX}:overlay:{qid}:{as_of or CURRENT}"
+def card_refresh(qid: str, as_of: str | None) -> str:
+    return f"{PREFIX}:card_refresh:{qid}:{as_of or CURRENT}"
+
+
+def kb_changes(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:changes"
+
+
+def kb_snapshot(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:snapshot"
+
+
+def kb_cached(qid: str) -> str:
+    return f"{PREFIX}:kb:cached:{qid}"
+
+
+def kb_follow(base_version: str) -> str:
+    return f"{PREFIX}:kb:{base_version}:follow"

@@ -24,7 +24,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_MAX_BODY_BYTES": ("max_body_bytes", "largest request body of any kind; larger: 413"),
     "FACTLINK_MAX_BATCH": ("max_batch", "most articles in one POST /v1/jobs"),
     "FACTLINK_RESULT_TTL": ("result_ttl", "seconds a linking result and its job status are kept"),
-    "FACTLINK_CARD_TTL": ("card_ttl", "seconds a cached fact card or Wikidata overlay is kept"),
+    "FACTLINK_CARD_TTL": ("card_ttl", "seconds a cached fact card or Wikidata card refresh is kept"),
     "FACTLINK_CARD_MAX_AGE": ("card_max_age", "Cache-Control max-age of fact cards, seconds"),
     "FACTLINK_ANSWER_CACHE_BYTES": ("answer_cache_bytes",
                                     "bytes of annotate results and cards each API process keeps "
@@ -32,6 +32,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FACTLINK_CORS_ORIGINS": ("cors_origins", "comma list of allowed browser origins, `*` for any"),
     "FACTLINK_API_KEYS": ("api_keys", "comma list of accepted X-API-Key values; empty: keys off"),
     "FACTLINK_WIKIDATA_API": ("wikidata_api", "Wikidata API endpoint for entity refreshes"),
+    "FACTLINK_LOCAL_ID_PREFIX": ("local_id_prefix",
+                                 "prefix of newsroom entity ids (`kb add --file`); must end in `:`"),
+    "FACTLINK_EVENTSTREAM_URL": ("eventstream_url",
+                                 "Wikimedia EventStream (recentchange) that `kb follow` reads"),
+    "FACTLINK_FOLLOW_NEW": ("follow_new",
+                            "new items `kb follow` adds: `P31:<QID>`, `label`, `sitelink`, `bots`; `off`"),
+    "FACTLINK_FOLLOW_RATE": ("follow_rate", "Wikidata API requests/s of `kb follow` (50 ids each)"),
     "FACTLINK_SYNC_TIMEOUT": ("sync_timeout", "seconds POST /v1/annotate waits before answering 202"),
     "FACTLINK_MAX_QUEUE": ("max_queue", "queued tasks above which submissions get 429"),
     "FACTLINK_RATE_LIMIT": ("rate_limit", "requests/s per client (API key or IP); 0: off"),
@@ -66,6 +73,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)   # secrets: never logged
     wikidata_api: str = "https://www.wikidata.org/w/api.php"
+    local_id_prefix: str = "local:"
+    eventstream_url: str = "https://stream.wikimedia.org/v2/stream/recentchange"
+    follow_new: str = "P31:Q5,label,sitelink"
+    follow_rate: float = 5.0
     sync_timeout: float = 10.0
     max_queue: int = 10_000
     rate_limit: float = 0.0
@@ -76,6 +87,12 @@ class Settings:
     debug_link_delay: float = 0.0
 
     def __post_init__(self):
+        from linkers.errors import InvalidInput
+        from linkers.kb.overlay import check_local_prefix
+        try:
+            check_local_prefix(self.local_id_prefix)
+        except InvalidInput as exc:
+            raise SettingsError(f"FACTLINK_LOCAL_ID_PREFIX: {exc.message}") from None
         if not 0 <= self.port <= 65535 or not 0 <= self.redis_port <= 65535:
             raise SettingsError("FACTLINK_PORT and FACTLINK_REDIS_PORT must be ports (0-65535)")
         positive = ("worker_concurrency", "max_text_bytes", "max_body_bytes", "max_batch",
@@ -84,7 +101,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_variable(name)} must be positive")
         for name in ("card_max_age", "answer_cache_bytes", "sync_timeout", "max_queue", "rate_limit", "rate_burst",
-                     "debug_link_delay"):
+                     "debug_link_delay", "follow_rate"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_variable(name)} must not be negative")
 

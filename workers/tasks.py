@@ -15,9 +15,10 @@ import redis
 from celery import Celery
 from celery.signals import worker_process_init
 
-from linkers import errors, link, open_kb
+from linkers import errors, open_kb
 
 from . import cache, jobs, keys
+from .kb_delta import RedisOverlay, generation_of, remember_cached
 from .settings import Settings
 from .wikidata import WikidataClient, refresh_cards
 
@@ -37,21 +38,35 @@ class WorkerRuntime:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._kb = None
+        self._overlay: RedisOverlay | None = None
         self._redis = None
         self._wikidata = None
 
     def open(self, **_signal_kwargs) -> None:
-        """Open the KB and Redis in this process (after the pool forked it)."""
-        self._kb = open_kb(self.settings.kb_path)
+        """Open the KB, Redis and the KB overlay in this process (after the pool forked it)."""
         self._redis = redis.Redis.from_url(self.settings.redis, socket_connect_timeout=2,
                                            socket_timeout=10, health_check_interval=30)
+        self._overlay = RedisOverlay(self._redis, open_kb(self.settings.kb_path))
+        try:
+            self._overlay.load()
+        except TRANSIENT_REDIS as exc:      # caught up on a later task, when Redis is back
+            log.warning("KB overlay not loaded yet (%s)", exc)
+
+    @property
+    def overlay(self) -> RedisOverlay:
+        if self._overlay is None:
+            self.open()
+        return self._overlay
 
     @property
     def kb(self):
-        if self._kb is None:
-            self.open()
-        return self._kb
+        """The KB with the overlay as of at most ``kb_delta.CHECK_SECONDS`` ago."""
+        overlay = self.overlay
+        try:
+            overlay.sync()
+        except TRANSIENT_REDIS as exc:
+            log.warning("KB overlay not refreshed (%s)", exc)
+        return overlay.kb
 
     @property
     def redis(self) -> redis.Redis:
@@ -68,11 +83,14 @@ class WorkerRuntime:
     def link_job(self, job_id: str, message: dict, kb_version: str) -> None:
         """Link one article and record the outcome; transient Redis errors propagate (retry)."""
         ttl, store = self.settings.result_ttl, self.redis
-        if self.kb.version != kb_version:
+        generation = generation_of(kb_version, self.overlay.base_version)
+        if generation is None:
             jobs.mark_failed(store, job_id, errors.KBError.code,
-                             f"this worker serves KB {self.kb.version}, the job was submitted "
-                             f"for KB {kb_version}", ttl)
+                             f"this worker serves KB {self.overlay.base_version}, the job was "
+                             f"submitted for KB {kb_version}", ttl)
             return
+        if generation > self.overlay.generation:   # the API saw a change this worker has not yet
+            self.overlay.sync(at_least=generation)
         if store.exists(keys.result(job_id)):      # a redelivered or duplicate task
             jobs.mark_done(store, job_id, None, ttl)
             return
@@ -82,8 +100,7 @@ class WorkerRuntime:
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = link(article.text, self.kb, article.published_at, article.options,
-                          mention_spans=article.mention_spans)
+            result = article.link(self.kb)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
             jobs.mark_failed(store, job_id, exc.code, exc.message, ttl)
@@ -93,14 +110,16 @@ class WorkerRuntime:
             jobs.mark_failed(store, job_id, "internal", f"linking failed ({type(exc).__name__})", ttl)
             return
         jobs.mark_done(store, job_id, orjson.dumps(result.to_dict()), ttl, seconds)
+        remember_cached(store, [m.qid for m in result.mentions if m.qid], keys.result(job_id))
 
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
-        """Fetch fresh facts from Wikidata and store them as overlay cards; returns the QIDs
+        """Fetch fresh facts from Wikidata and store them as card refreshes; returns the QIDs
         refreshed (ids Wikidata does not know keep whatever card they had)."""
         cards = refresh_cards(qids, self.wikidata, self.kb, as_of)
         refreshed = sorted(qid for qid, card in cards.items() if card is not None)
         for qid in refreshed:
-            cache.write_overlay(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
+            cache.write_card_refresh(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
+            remember_cached(self.redis, [qid], keys.card_refresh(qid, as_of))
         return refreshed
 
 

@@ -779,6 +779,8 @@ def _arrays(tmp, t0, phases, streamed, trie_job, names, n_keys, sources, popular
                          candidates=len(cand["cand_ent"]), edges=len(nbr_ent), malformed=n_malformed,
                          duplicates=duplicates, seconds=seconds, malformed_examples=malformed)
     meta = {"format": layout.FORMAT, "kb_version": kb_version, "languages": list(languages),
+            # pop = raw popularity / raw_pop_max: the KB overlay puts new entities on this scale
+            "raw_pop_max": float(raw_pop.max()) if len(raw_pop) else 0.0,
             "sources": [os.path.basename(s) for s in sources],
             "popularity": os.path.basename(popularity) if popularity else None,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

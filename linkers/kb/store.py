@@ -32,7 +32,47 @@ def _map_array(path: Path, dtype) -> np.ndarray:
     return np.frombuffer(mm, dtype=dtype)
 
 
-class DiskKB:
+class LookupsAndCards:
+    """What every KB (``DiskKB``, ``linkers.kb.overlay.OverlayKB``) derives the same way from its
+    ``internal_id``, ``record`` and ``candidates``: records by QID, lookups of a surface form,
+    fact cards and superclasses (``self._card`` and ``self.superclasses``: ``lru_cache``s of
+    ``_fact_card`` and ``_superclasses`` owned by the instance)."""
+
+    def entity(self, qid: str) -> dict | None:
+        """The compact record of ``qid`` (see linkers.kb.dump), or None."""
+        eid = self.internal_id(qid)
+        return None if eid is None else self.record(eid)
+
+    def label(self, qid: str) -> str | None:
+        rec = self.entity(qid)
+        return rec["l"] if rec else None
+
+    def lookup(self, surface: str, limit: int = 10):
+        """Ranked candidates for a surface form, e.g. a selection in a browser ("NATO")."""
+        from ..types import Candidate
+        out = []
+        for eid, prior, _flags in self.candidates(alias_key(surface), max(0, limit)):
+            rec = self.record(eid)
+            out.append(Candidate(qid=rec["id"], label=rec["l"], score=prior, description=rec["d"]))
+        return out
+
+    def fact_card(self, qid: str, as_of: str | None = None) -> dict | None:
+        """The entity's fact card as of a date (memoised: treat it as read-only)."""
+        return self._card(qid, as_of)
+
+    def _superclasses(self, qid: str) -> frozenset[str]:
+        """Every class ``qid`` is a subclass of (P279, transitively) within this KB (memoised:
+        the type filter asks it once per type, not once per mention)."""
+        from ..classes import superclass_closure
+        return superclass_closure(qid, self.entity)
+
+    def _fact_card(self, qid: str, as_of: str | None) -> dict | None:
+        from ..facts import fact_card
+        rec = self.entity(qid)
+        return None if rec is None else fact_card(rec, self, as_of)
+
+
+class DiskKB(LookupsAndCards):
     """A KB directory built by ``linkers.kb.build.build_kb``."""
 
     def __init__(self, path: str | Path):
@@ -87,15 +127,6 @@ class DiskKB:
         lo, hi = int(self._entities_off[eid]), int(self._entities_off[eid + 1])
         return orjson.loads(self._blob[lo:hi].tobytes())
 
-    def entity(self, qid: str) -> dict | None:
-        """The compact record of ``qid`` (see linkers.kb.dump), or None."""
-        eid = self.internal_id(qid)
-        return None if eid is None else self.record(eid)
-
-    def label(self, qid: str) -> str | None:
-        rec = self.entity(qid)
-        return rec["l"] if rec else None
-
     def popularity(self, eid: int) -> float:
         return float(self._pop[eid])
 
@@ -122,12 +153,6 @@ class DiskKB:
         starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
         return sources, self._nbr_ent[starts + np.arange(total)].astype(np.int64)
 
-    def _superclasses(self, qid: str) -> frozenset[str]:
-        """Every class ``qid`` is a subclass of (P279, transitively) within this KB (memoised:
-        the type filter asks it once per type, not once per mention)."""
-        from ..classes import superclass_closure
-        return superclass_closure(qid, self.entity)
-
     def iter_qids(self) -> Iterator[str]:
         for num in self._qids:
             yield f"Q{int(num)}"
@@ -149,25 +174,6 @@ class DiskKB:
             hi = min(hi, lo + limit)
         return list(zip(self._cand_ent[lo:hi].tolist(), self._cand_prior[lo:hi].tolist(),
                         self._cand_flags[lo:hi].tolist()))
-
-    def lookup(self, surface: str, limit: int = 10):
-        """Ranked candidates for a surface form, e.g. a selection in a browser ("NATO")."""
-        from ..types import Candidate
-        out = []
-        for eid, prior, _flags in self.candidates(alias_key(surface), max(0, limit)):
-            rec = self.record(eid)
-            out.append(Candidate(qid=rec["id"], label=rec["l"], score=prior, description=rec["d"]))
-        return out
-
-    # --- facts ----------------------------------------------------------------------------
-    def fact_card(self, qid: str, as_of: str | None = None) -> dict | None:
-        """The entity's fact card as of a date (memoised: treat it as read-only)."""
-        return self._card(qid, as_of)
-
-    def _fact_card(self, qid: str, as_of: str | None) -> dict | None:
-        from ..facts import fact_card
-        rec = self.entity(qid)
-        return None if rec is None else fact_card(rec, self, as_of)
 
     def close(self) -> None:
         for name in layout.ARRAYS:

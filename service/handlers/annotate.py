@@ -119,7 +119,7 @@ async def _rendered(request: web.Request, chosen: Format, media_type: str, sourc
     """The result as Web Annotation or NIF; without ``source`` the document is the job. NIF is
     written by rdflib, tens of milliseconds for a long article: off the event loop."""
     job_iri = str(request.url.origin()) + shapes.poll_path(linked.job_id)
-    texts = [article.text]
+    texts = list(article.segments) if article.segments is not None else [article.text]
     if chosen is Format.webannotation:
         body = orjson.dumps(webannotation.annotation_collection(
             orjson.loads(linked.result), texts, source or job_iri, job_iri))

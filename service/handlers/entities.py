@@ -2,7 +2,7 @@
 
 A card the process served before comes from its answer cache (``service.answer_cache``, keyed
 with ``kb_version`` and the card generation that every refresh bumps); else it is one MGET away:
-the Wikidata overlay if a refresh stored one, else the KB card cached earlier; on a miss it is
+the card refresh if a Wikidata refresh stored one, else the KB card cached earlier; on a miss it is
 computed from the (mmap-backed) KB and cached. If Redis is down the KB card is still served,
 just not cached.
 """
@@ -35,7 +35,7 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 async def card(request: web.Request) -> web.Response:
     app = request.app
-    qid = shapes.parse_qid(request.match_info["qid"])
+    qid = shapes.parse_entity_id(request.match_info["qid"], app[SETTINGS].local_id_prefix)
     as_of = shapes.parse_as_of(request.query.get("as_of"))
     kb, metrics, generations, answers = app[KB], app[METRICS], app[GENERATIONS], app[ANSWERS]
     kb_version = generations.kb_version

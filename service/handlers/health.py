@@ -10,7 +10,7 @@ from linkers import errors
 
 from ..metrics import CONTENT_TYPE
 from ..middleware.errors import DEPENDENCY_DOWN
-from ..resources import GENERATIONS, METRICS, OPENAPI, REDIS, WORKERS
+from ..resources import GENERATIONS, METRICS, OPENAPI, OVERLAY, REDIS, WORKERS
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -34,7 +34,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service_metrics = request.app[METRICS]
-    await service_metrics.read_shared(request.app[REDIS])
+    overlay = request.app[OVERLAY]
+    service_metrics.kb_generation.set(overlay.generation)
+    await service_metrics.read_shared(request.app[REDIS], overlay.base_version)
     return web.Response(body=service_metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -7,5 +7,8 @@
     rate_limit   optional per-client token bucket
 """
 
-#: probes and scrapers: never behind an API key or a rate limit
-OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})
+from ..handlers.page import PAGE_PATHS
+
+#: probes and scrapers, and the newsroom page's files (it holds no data and asks the user for
+#: a key): never behind an API key or a rate limit
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"}) | PAGE_PATHS

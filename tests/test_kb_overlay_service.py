@@ -1,0 +1,270 @@
+"""The service's KB overlay, end to end: a private Redis, a real Celery worker and the real HTTP
+app over a private starter KB, with a local stand-in of the Wikidata API serving real entities.
+
+What a newsroom sees: a name the KB lacked is linked right after ``POST /v1/kb/entities`` (or
+``factlink kb add --service``); a changed label shows in the next annotate and card; nothing
+cached before a change is served as current; bad input adds nothing."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import subprocess
+import sys
+import time
+
+import pytest
+import redis as redis_client
+from service_fixtures import (REPO, ApiServer, WorkerProcess, factlink_env, settings_for,
+                              wait_for)
+# the same stand-in of the Wikidata API, serving real entities (reset per test by `wikidata`)
+from test_wikidata_refresh import entities, read_entities, running_server, wikidata  # noqa: F401
+from test_wikidata_refresh import pytestmark as needs_samples
+
+from linkers import open_kb
+from service.resources import OVERLAY
+from workers import keys
+from workers.embedded_redis import EmbeddedRedis
+from workers.kb_delta import MAX_CACHED_PER_ENTITY, remember_cached
+
+pytestmark = [needs_samples, pytest.mark.integration]
+
+QUINE = "Q214969"                 # in the API sample, not in the starter KB
+BARRETT = "Q7608665"              # Stephen Barrett, Irish politician: likewise
+TEXT = "The philosopher Willard Van Orman Quine met Macron in Paris."
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, running_server):
+    """Redis, one worker and the API on a private copy of the starter KB."""
+    kb = open_kb(cache_dir=tmp_path_factory.mktemp("overlay-kb"))
+    kb_path = str(kb.path)
+    kb.close()
+    env = {"FACTLINK_KB": kb_path, "FACTLINK_WIKIDATA_API": running_server.url}
+    with EmbeddedRedis(tmp_path_factory.mktemp("overlay-redis")) as server:
+        worker = WorkerProcess(server.url, **env).wait_ready()
+        api = ApiServer(settings_for(REDIS_URL=server.url, **env)).start()
+        try:
+            yield {"redis": server.url, "api": api, "env": env, "kb": kb_path}
+        finally:
+            api.stop()
+            worker.stop()
+
+
+@pytest.fixture
+def api(stack, wikidata):
+    return stack["api"]
+
+
+def annotate(http, api, text: str = TEXT) -> tuple[dict, dict]:
+    reply = http.post(f"{api.url}/v1/annotate", json={"text": text})
+    assert reply.status_code == 200, reply.text
+    return reply.json(), reply.headers
+
+
+def linked(result: dict) -> dict[str, str | None]:
+    return {m["text"]: m["qid"] for m in result["mentions"]}
+
+
+def _base(stack) -> str:
+    return stack["api"].app[OVERLAY].base_version
+
+
+def generation(stack) -> int:
+    return int(redis_client.Redis.from_url(stack["redis"]).llen(keys.kb_changes(_base(stack))))
+
+
+def test_a_nil_mention_is_linked_after_adding_the_entity(http, api, stack):
+    before, headers = annotate(http, api)
+    assert linked(before)["Willard Van Orman Quine"] is None
+    reply = http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["added"] == [QUINE] and body["kb_version"] == f"{_base(stack)}+o{body['generation']}"
+    after, headers = annotate(http, api)
+    assert linked(after)["Willard Van Orman Quine"] == QUINE
+    assert after["kb_version"] == body["kb_version"] and headers["X-Factlink-Cache"] == "miss"
+    card = http.get(f"{api.url}/v1/entities/{QUINE}")
+    assert card.status_code == 200 and card.json()["label"] == "Willard Van Orman Quine"
+    lookup = http.get(f"{api.url}/v1/lookup", params={"mention": "Quine"}).json()
+    assert lookup["candidates"][0]["qid"] == QUINE
+
+
+def test_a_label_change_shows_in_the_next_annotate_and_card(http, api, stack, wikidata):
+    assert http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).status_code == 200
+    old_card = http.get(f"{api.url}/v1/entities/{QUINE}")
+    annotate(http, api)                                       # cached under this version
+    edited = copy.deepcopy(wikidata.entities[QUINE])
+    edited["labels"]["en"]["value"] = "W. V. O. Quine"
+    wikidata.entities[QUINE] = edited
+    try:
+        assert http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).status_code == 200
+        result, headers = annotate(http, api, "W. V. O. Quine met Macron in Paris.")
+        assert linked(result)["W. V. O. Quine"] == QUINE
+        assert result["entities"][QUINE]["label"] == "W. V. O. Quine"
+        card = http.get(f"{api.url}/v1/entities/{QUINE}",
+                        headers={"If-None-Match": old_card.headers["ETag"]})
+        assert card.status_code == 200 and card.json()["label"] == "W. V. O. Quine"
+        again, headers = annotate(http, api)                  # the old text: re-linked, not served
+        assert headers["X-Factlink-Cache"] == "miss" and again["kb_version"] == result["kb_version"]
+        assert QUINE not in again["entities"]                 # the old label is no name of it now
+    finally:
+        wikidata.entities[QUINE] = read_entities()[QUINE]
+
+
+def test_a_stale_card_refresh_of_a_changed_entity_is_dropped(http, api, stack):
+    """Card refreshes are not keyed by kb_version: the entity index deletes them on a change."""
+    store = redis_client.Redis.from_url(stack["redis"])
+    assert http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).status_code == 200
+    assert http.post(f"{api.url}/v1/entities/refresh", json={"qids": [QUINE]}).status_code == 202
+    wait_for(lambda: store.exists(keys.card_refresh(QUINE, None)), 20, what="the card refresh")
+    assert keys.card_refresh(QUINE, None).encode() in store.smembers(keys.kb_cached(QUINE))
+    assert http.post(f"{api.url}/v1/kb/entities", json={"entities": [{
+        "id": QUINE, "type": "item", "labels": {"en": {"language": "en", "value": "Quine (edited)"}},
+        "descriptions": {}, "aliases": {}, "claims": {}, "sitelinks": {}}],
+        "wikidata_ids": True}).status_code == 200
+    assert not store.exists(keys.card_refresh(QUINE, None))
+    assert http.get(f"{api.url}/v1/entities/{QUINE}").json()["label"] == "Quine (edited)"
+
+
+def test_an_unknown_qid_is_404_and_adds_nothing(http, api, stack):
+    before = http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).json()["generation"]
+    reply = http.post(f"{api.url}/v1/kb/entities", json={"qids": [BARRETT, "Q999999999991"]})
+    assert reply.status_code == 404
+    error = reply.json()["error"]
+    assert error["code"] == "unknown_entity" and "Q999999999991" in error["message"]
+    assert generation(stack) == before
+    assert http.get(f"{api.url}/v1/entities/{BARRETT}").status_code == 404
+
+
+def test_wikidata_answering_html_or_429_is_a_clear_503(http, api, stack, wikidata):
+    wikidata.always = (200, {"Content-Type": "text/html"}, b"<html>Wikimedia Error</html>")
+    reply = http.post(f"{api.url}/v1/kb/entities", json={"qids": [BARRETT]})
+    assert reply.status_code == 503 and "unexpected reply" in reply.json()["error"]["message"]
+    wikidata.always = (429, {"Retry-After": "3600"}, {"error": "slow down"})
+    reply = http.post(f"{api.url}/v1/kb/entities", json={"qids": [BARRETT]})
+    assert reply.status_code == 503 and "asks to wait" in reply.json()["error"]["message"]
+    assert int(reply.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"entities": [{"id": "Q42", "labels": {"en": {"value": "Our Douglas"}}}]}, "is a Wikidata QID"),
+    ({"entities": [{"id": "acme", "labels": {"en": {"value": "Acme"}}}]}, "local id"),
+    ({"qids": ["P31"]}, "not a Wikidata item id"),
+    ({}, "name 'qids'"),
+    ({"qids": [QUINE], "extra": 1}, "unknown field"),
+])
+def test_bad_entities_are_400_and_add_nothing(http, api, stack, body, message):
+    before = generation(stack)
+    reply = http.post(f"{api.url}/v1/kb/entities", json=body)
+    assert reply.status_code == 400 and message in reply.json()["error"]["message"]
+    assert generation(stack) == before
+
+
+def test_a_newsroom_entity_is_linked_and_has_a_card(http, api, stack):
+    entity = {"id": "local:philo-wire", "type": "item",
+              "labels": {"en": {"language": "en", "value": "Philosopher Wire"}},
+              "aliases": {"en": [{"language": "en", "value": "PhiloWire"}]},
+              "descriptions": {"en": {"language": "en", "value": "news agency"}}}
+    assert http.post(f"{api.url}/v1/kb/entities", json={"entities": [entity]}).status_code == 200
+    result, _ = annotate(http, api, "PhiloWire reported that Macron met Putin.")
+    assert linked(result)["PhiloWire"] == "local:philo-wire"
+    card = http.get(f"{api.url}/v1/entities/local:philo-wire")
+    assert card.status_code == 200 and card.json()["label"] == "Philosopher Wire"
+
+
+def test_kb_add_from_the_command_line_reaches_every_process(http, api, stack):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "service.cli", "kb", "add", BARRETT, "--service"],
+                          env=factlink_env(REDIS_URL=stack["redis"], **stack["env"]), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: linked(annotate(http, api, "Stephen Barrett spoke in Dublin.")[0])
+             .get("Stephen Barrett") == BARRETT, 10, what="the API and worker to see the change")
+    assert time.monotonic() - started < 30
+
+
+def test_adding_needs_an_api_key_when_keys_are_on(http, stack):
+    keyed = ApiServer(settings_for(REDIS_URL=stack["redis"], FACTLINK_API_KEYS="newsroom-key",
+                                   **stack["env"])).start()
+    try:
+        reply = http.post(f"{keyed.url}/v1/kb/entities", json={"qids": [QUINE]})
+        assert reply.status_code == 401 and reply.json()["error"]["code"] == "unauthorized"
+        reply = http.post(f"{keyed.url}/v1/kb/entities", json={"qids": [QUINE]},
+                          headers={"X-API-Key": "newsroom-key"})
+        assert reply.status_code == 200
+        # overrides too; the audit log names the key by its fingerprint, never the key
+        rule = {"rules": [{"kind": "house_alias", "alias": "WVO", "qid": QUINE}]}
+        assert http.post(f"{keyed.url}/v1/overrides", json=rule).status_code == 401
+        added = http.post(f"{keyed.url}/v1/overrides", json=rule, headers={"X-API-Key": "newsroom-key"})
+        rule_id = added.json()["rules"][0]["id"]
+        audit = http.get(f"{keyed.url}/v1/overrides", headers={"X-API-Key": "newsroom-key"}).json()["audit"]
+        assert audit[0]["by"] == "key:" + hashlib.sha256(b"newsroom-key").hexdigest()[:12]
+        assert "newsroom-key" not in str(audit)
+        http.delete(f"{keyed.url}/v1/overrides/{rule_id}", headers={"X-API-Key": "newsroom-key"})
+    finally:
+        keyed.stop()
+
+
+def test_the_entity_index_is_bounded_and_evicts_what_it_forgets(stack):
+    store = redis_client.Redis.from_url(stack["redis"])
+    qid = "local:bounded-test"
+    for i in range(MAX_CACHED_PER_ENTITY + 10):
+        store.set(f"factlink:test-entry:{i}", b"x")
+        remember_cached(store, [qid], f"factlink:test-entry:{i}")
+    indexed = store.smembers(keys.kb_cached(qid))
+    assert len(indexed) == MAX_CACHED_PER_ENTITY
+    alive = [i for i in range(MAX_CACHED_PER_ENTITY + 10) if store.exists(f"factlink:test-entry:{i}")]
+    assert len(alive) == MAX_CACHED_PER_ENTITY           # everything cached is indexed
+
+
+# --- newsroom overrides ----------------------------------------------------------------------
+CRIMEA, REPUBLIC_OF_CRIMEA, PUTIN = "Q7835", "Q15966495", "Q7747"
+
+
+def qids_anywhere(result: dict) -> set[str]:
+    return ({m["qid"] for m in result["mentions"]} | set(result["entities"])
+            | {c["qid"] for m in result["mentions"] for c in m.get("candidates", [])})
+
+
+def test_a_pinned_alias_wins_until_the_rule_is_removed(http, api, stack):
+    text = "Putin spoke about Crimea."
+    assert linked(annotate(http, api, text)[0])["Crimea"] == CRIMEA
+    reply = http.post(f"{api.url}/v1/overrides",
+                      json={"rules": [{"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA}]})
+    assert reply.status_code == 200, reply.text
+    rule_id = reply.json()["rules"][0]["id"]
+    assert linked(annotate(http, api, text)[0])["Crimea"] == REPUBLIC_OF_CRIMEA
+    listed = http.get(f"{api.url}/v1/overrides").json()
+    (rule,) = [r for r in listed["rules"] if r["id"] == rule_id]
+    assert rule["kind"] == "pin" and rule["by"].startswith("anonymous@127.0.0.1") and rule["at"] > 0
+    assert listed["audit"][0]["id"] == rule_id and listed["audit"][0]["by"] == rule["by"]
+    assert http.delete(f"{api.url}/v1/overrides/{rule_id}").status_code == 200
+    assert linked(annotate(http, api, text)[0])["Crimea"] == CRIMEA
+    assert http.get(f"{api.url}/v1/overrides").json()["audit"][0]["rule"] is None   # the removal
+    assert http.delete(f"{api.url}/v1/overrides/{rule_id}").json()["error"]["code"] == "unknown_rule"
+
+
+def test_a_banned_qid_never_appears(http, api, stack):
+    from service_fixtures import SAMPLE_ARTICLE
+    body = {"text": SAMPLE_ARTICLE, "options": {"top_k": 10}}
+    assert PUTIN in qids_anywhere(http.post(f"{api.url}/v1/annotate", json=body).json())
+    reply = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "ban_qid", "qid": PUTIN}]})
+    rule_id = reply.json()["rules"][0]["id"]
+    try:
+        result = http.post(f"{api.url}/v1/annotate", json=body).json()
+        assert PUTIN not in qids_anywhere(result)
+        lookup = http.get(f"{api.url}/v1/lookup", params={"mention": "Putin"}).json()
+        assert PUTIN not in {c["qid"] for c in lookup["candidates"]}
+    finally:
+        http.delete(f"{api.url}/v1/overrides/{rule_id}")
+
+
+def test_an_override_for_an_unknown_qid_is_404_and_adds_nothing(http, api, stack):
+    before = generation(stack)
+    reply = http.post(f"{api.url}/v1/overrides", json={"rules": [
+        {"kind": "house_alias", "alias": "Vova", "qid": PUTIN},
+        {"kind": "pin", "alias": "Stephen", "qid": "Q999999999991"}]})
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "unknown_entity"
+    assert generation(stack) == before
+    bad = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "veto", "qid": PUTIN}]})
+    assert bad.status_code == 400 and "unknown rule kind" in bad.json()["error"]["message"]
