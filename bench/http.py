@@ -1,7 +1,8 @@
 """HTTP latency and throughput of ``factlink serve``, next to a minimal aiohttp "hello" app.
 
     python -m bench.http [--url http://127.0.0.1:8080] [--requests 2000] [--rate 500]
-                         [--uncached 60] [--uncached-rate 10] [--saturate 5] [--json]
+                         [--uncached 60] [--uncached-rate 10] [--saturate 5] [--repeat 3]
+                         [--sequential 40] [--json]
 
 Without ``--url`` it starts ``factlink serve`` (bundled Redis, temp data dir, free port, one worker
 process; ``--kb`` or the Wikidata-subset KB of ``bench.linking``, else the starter KB). On a
@@ -9,7 +10,7 @@ machine with two or more cores the API process (every thread of it) is pinned to
 everything else (Redis, the worker pool, the load generator) to another, so the numbers are about
 one API process rather than about who got the CPU.
 
-Two kinds of scenario:
+Three kinds of scenario, then the issue's figures (``http figures`` rows):
 
 - **latency** (open loop): a separate load-generator process (aiohttp client, keep-alive pool on
   loopback) sends request *i* at ``start + i / rate`` whether or not earlier ones have answered,
@@ -21,7 +22,13 @@ Two kinds of scenario:
 - **saturation** (closed loop, ``--saturate`` seconds; 0 skips): ``wrk`` (Debian package ``wrk``,
   a benchmarking tool only, never a dependency) with 16 keep-alive connections on one thread; if
   it is not installed, the aiohttp client in closed loop instead (slower: it may cap the rate).
-  Reports requests/s; its latencies are closed-loop and only say how deep the queue was.
+  Reports requests/s; its latencies are closed-loop and only say how deep the queue was. Run in
+  ``--repeat`` rounds of hello (asyncio), hello on uvloop, cached annotate, cached card, back to
+  back with both servers up: each ratio to hello compares runs seconds apart, and the figures
+  are the medians of the per-round ratios (the machine may be shared).
+- **queue overhead** (``--sequential`` distinct 4 KB articles, one at a time): each one's end to
+  end time and the worker's linking time for it (``factlink_link_seconds_sum`` from ``/metrics``
+  read before and after), so the figure is p50 minus linking p50, nothing queued behind anything.
 """
 from __future__ import annotations
 

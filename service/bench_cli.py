@@ -1,4 +1,4 @@
-"""``factlink bench [linking|http|bulk|kb|all] [--json]``: run the benchmarks in ``bench/``, print their tables.
+"""``factlink bench [linking|http|queue|bulk|kb|all] [--json]``: run the benchmarks in ``bench/``, print their tables.
 
 The benchmarks live in the repository's ``bench/`` package (not installed with the service), so
 this command works from a checkout; each part is also runnable alone (``python -m bench.linking``).
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import corecli
 
-PARTS = ("linking", "http", "bulk", "kb")
+PARTS = ("linking", "http", "queue", "bulk", "kb")
 
 
 def _bench(module: str):
@@ -44,6 +44,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         elif part == "http":
             rows += _bench("http").run(args.url, args.kb, args.requests, args.rate,
                                        time_limit=args.time_limit, saturate_seconds=args.saturate)
+        elif part == "queue":
+            rows += _bench("queue_path").run(args.requests_queue, kb_path=args.kb)
         elif part == "bulk":
             rows += _bench("bulk").run(args.docs or 2000, args.kb, celery_docs=args.celery_docs)
         elif part == "kb":
@@ -53,7 +55,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="benchmarks: linking speed, HTTP, bulk relink, KB scale",
+    p = subparsers.add_parser("bench", help="benchmarks: linking speed, HTTP, queue path, bulk relink, KB scale",
                               description=__doc__.split("\n")[0])
     p.add_argument("part", nargs="?", default="linking", choices=PARTS + ("all",))
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per row")
@@ -73,6 +75,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--time-limit", type=float, default=30.0, help="http: seconds per scenario at most")
     p.add_argument("--saturate", type=float, default=5.0,
                    help="http: seconds per closed-loop saturation scenario (wrk if installed); 0: skip")
+    p.add_argument("--requests-queue", type=int, default=40,
+                   help="queue: sequential uncached annotates cut into steps")
     p.add_argument("--celery-docs", type=int, default=10_000,
                    help="bulk: articles relinked through 2 Celery workers, with kills; 0: skip")
     p.set_defaults(func=cmd_bench)
