@@ -16,6 +16,7 @@
     │   └── UnknownRule                unknown_rule         a newsroom rule id not in force
     ├── RateLimited                    rate_limited         over a rate or queue-depth limit
     ├── Unauthorized                   unauthorized         API key missing or wrong
+    │   └── Forbidden                  forbidden            the key may not do this (a global rule)
     ├── Unavailable                    unavailable          a dependency is down (retry later)
     │   ├── BrokerUnavailable          redis_unavailable    Redis cannot be reached
     │   └── NoWorkers                  no_workers           no Celery worker answers
@@ -102,6 +103,10 @@ class RateLimited(FactlinkError):
 
 class Unauthorized(FactlinkError):
     code = "unauthorized"
+
+
+class Forbidden(Unauthorized):
+    code = "forbidden"
 
 
 class Unavailable(FactlinkError):

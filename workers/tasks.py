@@ -100,7 +100,7 @@ class WorkerRuntime:
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = article.link(self.kb)
+            result = article.link(self.kb.scoped(article.rules_scope))
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
             jobs.mark_failed(store, job_id, exc.code, exc.message, ttl)

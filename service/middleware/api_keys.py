@@ -1,4 +1,5 @@
-"""Optional API keys: with ``FACTLINK_API_KEYS`` set, requests need a known ``X-API-Key``."""
+"""Optional API keys: with ``FACTLINK_API_KEYS`` (or ``FACTLINK_ADMIN_KEYS``) set, requests need a
+known ``X-API-Key``."""
 from __future__ import annotations
 
 import hmac
@@ -14,7 +15,7 @@ HEADER = "X-API-Key"
 
 
 def api_key_middleware(settings: Settings):
-    accepted = [key.encode() for key in settings.api_keys]
+    accepted = [key.encode() for key in settings.accepted_keys]
 
     @web.middleware
     async def require_api_key(request: web.Request, handler) -> web.StreamResponse:
