@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import orjson
 import pytest
 import redis as redis_client
 from service_fixtures import (REPO, ApiServer, WorkerProcess, factlink_env, settings_for,
@@ -366,3 +367,34 @@ def test_a_key_scope_needs_keys_on(http, api):
     odd = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "ban_alias", "alias": "X"}],
                                                        "scope": "everyone"})
     assert odd.status_code == 400 and "'scope'" in odd.json()["error"]["message"]
+
+
+def test_relink_with_an_api_key_applies_that_keys_rules(http, keyed, stack, tmp_path):
+    pin = {"rules": [{"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA}], "scope": "key"}
+    rule_id = as_key(http, keyed, DESK_A, "POST", "/v1/overrides", json=pin).json()["rules"][0]["id"]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a1", "text": "Putin spoke about Crimea."}\n')
+
+    def relink(out: str, *flags: str) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "service.cli", "relink", str(source), "--out",
+                               str(tmp_path / out), "--quiet", *flags],
+                              env=factlink_env(REDIS_URL=stack["redis"], **stack["env"]), cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return [orjson.loads(line) for line in (tmp_path / out).read_bytes().splitlines()]
+
+    try:
+        (mine,) = relink("desk-a.jsonl", "--api-key", DESK_A)
+        (plain,) = relink("plain.jsonl")
+        assert linked(mine)["Crimea"] == REPUBLIC_OF_CRIMEA and mine["rules_scope"].startswith("key:")
+        assert linked(plain)["Crimea"] == CRIMEA and "rules_scope" not in plain
+        # the same output file without the key: the key's line is not current, it is redone
+        (redone,) = relink("desk-a.jsonl")
+        assert linked(redone)["Crimea"] == CRIMEA
+    finally:
+        as_key(http, keyed, DESK_A, "DELETE", f"/v1/overrides/{rule_id}")
+    local = subprocess.run([sys.executable, "-m", "service.cli", "relink", str(source), "--out",
+                            str(tmp_path / "local.jsonl"), "--local", "--api-key", DESK_A],
+                           env=factlink_env(**stack["env"]), cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert local.returncode != 0 and "without --local" in local.stderr

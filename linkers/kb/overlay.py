@@ -138,6 +138,12 @@ RULE_KINDS = {"pin": ("alias", "qid"), "ban_qid": ("qid",), "ban_alias": ("alias
 _SCOPE_RE = re.compile(r"^key:[0-9a-f]{12}$")
 
 
+def key_scope(api_key: str) -> str:
+    """The scope of an API key's rules, also how the audit log names the key: a fingerprint,
+    never the key itself."""
+    return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
 def rule_change(kind: str, alias: str | None = None, qid: str | None = None,
                 by: str | None = None, at: float | None = None,
                 local_prefix: str = DEFAULT_LOCAL_PREFIX, scope: str | None = None) -> dict:

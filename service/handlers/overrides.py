@@ -18,7 +18,6 @@ key's fingerprint). Who may do what:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import time
 
@@ -26,7 +25,7 @@ import orjson
 from aiohttp import web
 
 from linkers import errors
-from linkers.kb.overlay import rule_change, rule_removal
+from linkers.kb.overlay import key_scope, rule_change, rule_removal
 from workers.kb_delta import audit_log, push_changes
 
 from ..body import read_json
@@ -40,15 +39,10 @@ BODY_LIMIT = 256 * 1024
 SCOPES = ("global", "key")
 
 
-def key_fingerprint(key: str) -> str:
-    """How logs, the audit trail and rule scopes name an API key: never the key itself."""
-    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
 def who(request: web.Request) -> str:
     key = request.headers.get(HEADER)
     if key:
-        return key_fingerprint(key)
+        return key_scope(key)
     return f"anonymous@{request.remote or 'unknown'}"
 
 
@@ -59,7 +53,7 @@ def keys_on(request: web.Request) -> bool:
 def caller_scope(request: web.Request) -> str | None:
     """The scope of the caller's own rules: its key's fingerprint (None with keys off)."""
     key = request.headers.get(HEADER)
-    return key_fingerprint(key) if key and keys_on(request) else None
+    return key_scope(key) if key and keys_on(request) else None
 
 
 def rules_scope(request: web.Request) -> str | None:
