@@ -603,3 +603,43 @@ def test_readme_explains_each_file():
                  *K8S.glob("*.yaml")]:
         assert path.name in readme, path.name
     assert shlex.join(API_COMMAND) in readme or " ".join(API_COMMAND) in readme
+
+
+# --- kb follow ---------------------------------------------------------------------------------
+FOLLOW_COMMAND = ["factlink", "kb", "follow"]
+
+
+def test_kb_follow_runs_once_with_the_kb_and_settings_of_the_workers(compose, manifests):
+    follow = compose["services"]["kb-follow"]
+    assert follow["command"] == FOLLOW_COMMAND and follow["env_file"] == "factlink.env"
+    assert "deploy" not in follow and not {"ports", "healthcheck"} & set(follow)   # one, no port
+    assert follow["volumes"] == compose["services"]["worker"]["volumes"]           # the same KB
+    assert follow["depends_on"]["redis"]["condition"] == "service_healthy"
+
+    deployment = manifests[("Deployment", "factlink-kb-follow")]
+    # one replica, never two at once: it resumes from its position in Redis
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    spec = container(deployment)
+    assert spec["command"] == FOLLOW_COMMAND and "ports" not in spec
+    assert {"configMapRef": {"name": "factlink-config"}} in spec["envFrom"]
+    worker = pod_spec(manifests[("Deployment", "factlink-worker")])
+    assert pod_spec(deployment)["volumes"] == worker["volumes"]
+    (kb_mount,) = [m for m in spec["volumeMounts"] if m["name"] == "kb"]
+    assert kb_mount == {"name": "kb", "mountPath": "/kb", "readOnly": True}
+    assert pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_admin_keys_come_from_the_secret_like_the_api_keys(compose, manifests):
+    assert "FACTLINK_ADMIN_KEYS" not in manifests[("ConfigMap", "factlink-config")]["data"]
+    (entry,) = [e for e in container(manifests[("Deployment", "factlink-api")])["env"]
+                if e["name"] == "FACTLINK_ADMIN_KEYS"]
+    assert entry["valueFrom"]["secretKeyRef"]["name"] == "factlink-api-keys"
+    assert compose["services"]["api"]["environment"]["FACTLINK_ADMIN_KEYS"].startswith("${")
+
+
+def test_the_cli_knows_kb_follow():
+    done = subprocess.run([sys.executable, "-m", "service.cli", *FOLLOW_COMMAND[1:], "--help"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0 and "--stream" in done.stdout
