@@ -44,6 +44,7 @@ STEM_RESTORE = ("", "a", "e", "o", "y", "ia", "land", "and")
 EVIDENCE = {"demonym": 3, "claims": 2, "description": 2, "ending": 2}
 
 
+@lru_cache(maxsize=65536)
 def is_country(kb, eid: int) -> bool:
     return any(t in COUNTRY_TYPES for t in kb.record(eid)["t"])
 
@@ -78,10 +79,11 @@ def _countries_by_ending(kb, word: str) -> list[int]:
     found: list[int] = []
     for ending in ADJECTIVE_ENDINGS:
         stem = low[:-len(ending)] if low.endswith(ending) else None
-        if not stem or len(stem) < 3:
-            continue
+        if not stem or len(stem) < 3 or not kb.has_prefix(stem):
+            continue                # no name starts so: no country to restore
         for restore in STEM_RESTORE:
-            found += _countries_under(kb, stem + restore)
+            if kb.has_key(stem + restore):
+                found += _countries_under(kb, stem + restore)
     return list(dict.fromkeys(found))
 
 
@@ -152,10 +154,10 @@ def _is_language_or_people(kb, eid: int) -> bool:
 
 def _may_name_a_country(kb, sp: Span) -> bool:
     """A one-word span that could be a demonym: an adjective ending, or a language or people
-    among its readings (what ``demonym_country`` needs to find anything)."""
+    among its likeliest readings (what ``demonym_country`` needs to find anything)."""
     return (" " not in sp.text and bool(sp.candidates)
             and (sp.text.endswith(ADJECTIVE_ENDINGS)
-                 or any(_is_language_or_people(kb, eid) for eid, _p, _f in sp.candidates[:5])))
+                 or any(_is_language_or_people(kb, eid) for eid, _p, _f in sp.candidates[:3])))
 
 
 def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
@@ -164,7 +166,7 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
     modifiers the KB has no item for ("a Kenyan runner", also at a sentence start)."""
     out = list(spans)
     for sp in spans:
-        if not _may_name_a_country(kb, sp) or not _modifies_noun(text, sp.end):
+        if " " in sp.text or not _modifies_noun(text, sp.end) or not _may_name_a_country(kb, sp):
             continue
         readings = tuple(eid for eid, _p, _f in sp.candidates)
         country = demonym_country(kb, sp.text, readings)
@@ -175,13 +177,11 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
     starts = None
     for m in _ADJECTIVE_WORD_RE.finditer(text):
         s, e = m.span()
-        if not _modifies_noun(text, e):
-            continue
         if starts is None:
             starts = sorted((sp.start, sp.end) for sp in spans)
         at = bisect.bisect_right(starts, (e, e))
-        if at and starts[at - 1][1] > s:
-            continue                        # a span covers it
+        if (at and starts[at - 1][1] > s) or not _modifies_noun(text, e):
+            continue                        # a span covers it, or no noun follows
         country = demonym_country(kb, m.group(), ())
         if country is not None:
             out.append(Span(s, e, m.group(), alias_key(m.group()), [(country, 1.0, FLAG_DEMONYM)], modifier=True))

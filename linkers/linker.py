@@ -23,11 +23,11 @@ from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
 from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
-from .text import Utf16Offsets, normalize
+from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.7"
+LINKER_VERSION = "factlink-linker/0.8"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
@@ -149,7 +149,6 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         for c in row:
             votes[c.eid] = votes.get(c.eid, 0.0) + c.prob
 
-    norm = normalize(text)
     out: list[Decision | None] = []
     for sp, row in zip(spans, ranked):
         if not row:
@@ -158,11 +157,10 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         votes = by_key[sp.key]
         pick = max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
         prior, flags = next(((p, f) for e, p, f in sp.candidates if e == pick.eid), (0.0, 0))
-        words = sp.text.split()
-        shape = MentionShape(acronym=len(sp.text) >= 2 and sp.text.replace(".", "").isupper(),
-                             one_word=len(words) == 1, modifier=sp.modifier, embedded=sp.embedded,
-                             initial=len(words) == 1 and _sentence_initial(norm, sp.start),
-                             repeats=repeats[sp.key])
+        one_word = " " not in sp.text
+        # (the raw text is enough to see a sentence start: normalising changes no offsets)
+        shape = MentionShape(len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
+                             sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
         features = mention_features(kb, shape, pick.eid, [(c.eid, c.prob) for c in row], prior, flags)
         out.append(Decision(sp, row, pick, features, confidence(features, coefficients)))
     return spans, out

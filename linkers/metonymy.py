@@ -2,7 +2,8 @@
 
 - **A bare institution** ("Congress", "the Senate", "the Treasury", "the Navy") is the
   institution of the country the story is about. The story's country is the one its other
-  mentions name most (a country, or a place in it, by their likeliest reading). Readings of
+  mentions name most (a country, or a place in it, by their likeliest reading; counting
+  organisations' countries too was measured: reuters-128 +0.001, rss-500 -0.006 in-KB F1). Readings of
   the bare name whose label or description name that country are favoured ("United States
   Senate", "bicameral legislature of the United States"); when the name is also a common
   noun, or the KB has no reading for it at all, the country's own institution is looked up
@@ -172,9 +173,13 @@ def _teams(kb, name: str) -> tuple[int, ...]:
 def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
     """The spans (with institution readings added, and spans for bare institutions the KB has
     only as common nouns) and, by span index, the readings the story favours."""
-    country = story_country(kb, spans)
     sports = SCORE_RE.search(text) is not None
     out = list(spans)
+    # the story's country, only if some span may be a bare institution (most texts have one)
+    country = None
+    if any(sp.candidates and sp.text.count(" ") < 3 and _kind(kb, sp.candidates[0][0]) in ("organization", "other")
+           for sp in spans) or _THE_NAME_RE.search(text):
+        country = story_country(kb, spans)
     if country is not None:
         more = _unspotted_institutions(kb, text, spans, country)
         if more:
@@ -199,14 +204,13 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
                 favoured.setdefault(i, set()).update(own)
             elif mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
                 favoured.setdefault(i, set()).update(mine)
-        if top_kind == "place" and _acts(text, sp.start, sp.end):
+        if top_kind == "place" and _government(kb, top) and _acts(text, sp.start, sp.end):
+            # the government is what the capital's name means here: it takes the name's best
+            # prior (the KB may list it under the name, far down)
             government = set(_government(kb, top))
-            if government:
-                # the government is what the capital's name means here: it takes the
-                # name's best prior (the KB may list it under the name, far down)
-                sp.candidates = ([c for c in sp.candidates if c[0] not in government]
-                                 + [(eid, sp.candidates[0][1], 0) for eid in government])
-                favoured.setdefault(i, set()).update(government)
+            sp.candidates = ([c for c in sp.candidates if c[0] not in government]
+                             + [(eid, sp.candidates[0][1], 0) for eid in government])
+            favoured.setdefault(i, set()).update(government)
         if sports:
             teams = {eid for eid, _p, _f in sp.candidates if _is_team(kb, eid)} | set(_teams(kb, sp.text))
             if teams:

@@ -305,7 +305,7 @@ class DocumentRanker:
         if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid)))
                 and not self._title_follows(sp)):
             s += w.embedded
-        if eid in self.favoured.get(sp.start, ()):
+        if self.favoured and eid in self.favoured.get(sp.start, ()):
             s += w.story
         if sp.modifier:
             s += w.modifier

@@ -200,3 +200,19 @@ def test_openapi_documents_the_formats_and_the_type_filter(http, api):
     assert "406" in post["responses"]
     types = post["requestBody"]["content"]["application/json"]["schema"]["properties"]["options"]["properties"]["types"]
     assert "organisation" in types["items"]["anyOf"][0]["enum"]
+
+
+def test_a_segments_request_in_web_annotation_and_nif_anchors_each_mention_in_its_segment(http, api):
+    segments = ["Macron in Paris", "Putin met him there."]
+    web = annotate(http, api, "?format=webannotation&source=https://news.example/s", segments=segments)
+    assert web.status_code == 200, web.text
+    quotes = {a["body"]: a["target"]["selector"] for a in web.json()["first"]["items"]}
+    assert quotes[str(WD.Q7747)] == [{"type": "TextQuoteSelector", "exact": "Putin", "prefix": "",
+                                      "suffix": " met him there."}]
+    turtle = annotate(http, api, "?format=nif&source=https://news.example/s", segments=segments)
+    graph = Graph().parse(data=turtle.text, format="turtle")
+    contexts = {str(graph.value(c, NIF.isString)): c for c in graph.subjects(RDF.type, NIF.Context)}
+    assert contexts.keys() == set(segments)
+    [putin] = graph.subjects(ITSRDF.taIdentRef, WD.Q7747)
+    assert graph.value(putin, NIF.referenceContext) == contexts["Putin met him there."]
+    assert (int(graph.value(putin, NIF.beginIndex)), int(graph.value(putin, NIF.endIndex))) == (0, 5)

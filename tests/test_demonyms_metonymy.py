@@ -195,3 +195,4 @@ def test_a_name_followed_by_a_title_and_a_person_is_not_part_of_a_longer_name(tm
     kb = built_kb(tmp_path, [bundesbank])
     text = "The minister met Bundesbank President Karl Otto Poehl in Frankfurt on Friday."
     assert linked(text, kb)["Bundesbank"] == "Q162222"
+

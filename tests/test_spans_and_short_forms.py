@@ -220,3 +220,6 @@ def test_the_reference_article_keeps_the_office_and_the_person_apart(which, requ
     assert all(qid != "Q579677" for text, qid in spans if text == "Ukrainian")
     assert ("Ukrainian President", "Q579677") in spans
     assert {qid for text, qid in spans if text in ("Zelensky", "Volodymyr Zelensky")} == {"Q3874799"}
+    # "Washington" is the city, or the US government where the KB has it: never NIL
+    washington = {qid for text, qid in spans if text == "Washington"}
+    assert washington and washington <= {"Q61", "Q48525"}
