@@ -13,7 +13,7 @@ key's fingerprint). Who may do what:
   since without keys a header proves nothing;
 - API keys on: a key listed in ``FACTLINK_ADMIN_KEYS`` may add and remove global rules, any
   other key gets 403 ``forbidden``; every key may add and remove its own scoped rules, and
-  sees the global rules and its own (an admin key sees every scope's).
+  sees the global rules and its own (an admin key sees, and may remove, every scope's).
 """
 from __future__ import annotations
 
@@ -139,8 +139,9 @@ def _visible(request: web.Request, scope: str | None) -> bool:
 async def list_rules(request: web.Request) -> web.Response:
     overlay = request.app[OVERLAY]
     audit = await asyncio.get_running_loop().run_in_executor(None, audit_log, overlay.redis)
-    audit = [entry for entry in audit if _visible(request, (entry.get("rule") or {}).get("scope")
-                                                  if entry.get("rule") else entry.get("scope"))]
+    # an addition's scope is in its rule, a removal's beside it (the rule is gone)
+    audit = [entry for entry in audit
+             if _visible(request, (entry.get("rule") or {}).get("scope") or entry.get("scope"))]
     in_force = {**overlay.kb.rules, **overlay.kb.scoped_rules(caller_scope(request))}
     if keys_on(request) and is_admin(request):
         in_force = overlay.kb.all_rules()
