@@ -35,7 +35,7 @@ from linkers.kb.overlay import key_scope
 from workers import keys
 from workers.jobs import Article, JobStatus
 from workers.process import die_with_parent
-from workers.settings import Settings
+from workers.settings import Settings, redact_url
 
 from . import corecli
 from .shapes import parse_article
@@ -252,7 +252,7 @@ class CeleryLinker:
         self._settings = settings
         self._timeout = timeout
         self._rules_scope = rules_scope
-        self._redis = aioredis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0",
+        self._redis = aioredis.Redis.from_url(settings.redis,
                                               socket_connect_timeout=2, socket_timeout=10)
         self._celery = create_celery(settings)
         self._queue = JobQueue(self._redis, self._celery, settings, kb_version)
@@ -263,7 +263,7 @@ class CeleryLinker:
             await self._redis.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             raise errors.BrokerUnavailable(
-                f"cannot reach Redis at {self._settings.redis_url or 'the default URL'}: {exc}")
+                f"cannot reach Redis at {redact_url(self._settings.redis)}: {exc}")
         loop = asyncio.get_running_loop()
         replies = await loop.run_in_executor(None, lambda: self._celery.control.ping(timeout=2, limit=1))
         if not replies:
