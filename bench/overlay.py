@@ -50,6 +50,28 @@ def overlay_changes(base, records: int) -> list[dict]:
     return changes
 
 
+def link_alternating(texts: list[str], first, second) -> tuple:
+    """(cpu, ms per text with ``first``, with ``second``, CPU s of each): both KBs link each
+    text in turn on one core, after ``WARMUP`` texts, so both see the same machine load."""
+    options = LinkOptions()
+    with one_core() as cpu:
+        for text in texts[:WARMUP]:
+            link(text, first, options=options)
+            link(text, second, options=options)
+        ms_first, ms_second, cpu_first, cpu_second = [], [], 0.0, 0.0
+        for text in texts:
+            t0, c0 = time.perf_counter(), time.process_time()
+            link(text, first, options=options)
+            t1, c1 = time.perf_counter(), time.process_time()
+            link(text, second, options=options)
+            t2, c2 = time.perf_counter(), time.process_time()
+            ms_first.append((t1 - t0) * 1000)
+            ms_second.append((t2 - t1) * 1000)
+            cpu_first += c1 - c0
+            cpu_second += c2 - c1
+    return cpu, ms_first, ms_second, cpu_first, cpu_second
+
+
 def run(records: int = 100_000, docs: int = 300) -> list[dict]:
     base = real_kb()
     if base is None:
@@ -100,22 +122,7 @@ def run(records: int = 100_000, docs: int = 300) -> list[dict]:
     rows.append({"bench": "overlay", "what": "apply one change on top", "records": records,
                  **latency_summary(applies)})
 
-    options = LinkOptions()
-    with one_core() as cpu:
-        for text in texts[:WARMUP]:
-            link(text, base, options=options)
-            link(text, overlay, options=options)
-        ms_base, ms_overlay, cpu_base, cpu_overlay = [], [], 0.0, 0.0
-        for text in texts:
-            t0, c0 = time.perf_counter(), time.process_time()
-            link(text, base, options=options)
-            t1, c1 = time.perf_counter(), time.process_time()
-            link(text, overlay, options=options)
-            t2, c2 = time.perf_counter(), time.process_time()
-            ms_base.append((t1 - t0) * 1000)
-            ms_overlay.append((t2 - t1) * 1000)
-            cpu_base += c1 - c0
-            cpu_overlay += c2 - c1
+    cpu, ms_base, ms_overlay, cpu_base, cpu_overlay = link_alternating(texts, base, overlay)
     b, o = statistics.median(ms_base), statistics.median(ms_overlay)
     rows.append({"bench": "overlay", "what": "linking, base alone", "cpu": cpu, "docs": len(texts),
                  **latency_summary(ms_base)})

@@ -17,6 +17,7 @@
     │   └── UnknownRule                unknown_rule         a newsroom rule id not in force
     ├── RateLimited                    rate_limited         over a rate or queue-depth limit
     ├── Unauthorized                   unauthorized         API key missing or wrong
+    │   └── Forbidden                  forbidden            the key may not do this (a global rule)
     ├── Unavailable                    unavailable          a dependency is down (retry later)
     │   ├── BrokerUnavailable          redis_unavailable    Redis cannot be reached
     │   │   ├── RedisDiskFull          redis_disk_full      Redis refuses writes: it cannot persist (MISCONF)
@@ -111,6 +112,10 @@ class RateLimited(FactlinkError):
 
 class Unauthorized(FactlinkError):
     code = "unauthorized"
+
+
+class Forbidden(Unauthorized):
+    code = "forbidden"
 
 
 class Unavailable(FactlinkError):

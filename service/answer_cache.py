@@ -8,8 +8,9 @@ made, read from ``workers.generations.GenerationWatch``, so a newer version can 
 older answer; on a change the whole cache is dropped, since nothing in it can be reached again.
 Annotate entries are keyed by the raw request body: a body accepted once parses to the same
 article again, so a hit skips JSON parsing, validation and the job-id hash too. Whatever else a
-result comes to depend on (per-API-key overrides, say) must join the key the same way the
-version does.
+result comes to depend on must join the key the same way the version does: the caller's own
+newsroom rules do (``service.handlers.overrides.rules_scope``: the key's fingerprint while it
+has rules, else None).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
     if settings.cors_origins:
         chain.append(cors_middleware(settings))
     chain.append(json_errors)
-    if settings.api_keys:
+    if settings.accepted_keys:
         chain.append(api_key_middleware(settings))
     if settings.rate_limit > 0:
         chain.append(rate_limit_middleware(settings))

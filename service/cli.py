@@ -45,7 +45,7 @@ def open_kb_before_the_loop(settings: Settings) -> None:
 
 def warn_if_open(settings: Settings) -> None:
     """Anyone who can reach the port can use the API when keys are off: say so at start."""
-    if settings.open_to_the_network and not settings.api_keys:
+    if settings.open_to_the_network and not settings.accepted_keys:
         log.warning("the API is reachable on %s without API keys (FACTLINK_API_KEYS is empty): "
                     "anyone who reaches the port can use it", settings.published_on or
                     settings.host)

@@ -127,8 +127,10 @@ def build_openapi(settings: Settings) -> dict:
         "/v1/overrides": {
             "post": {"summary": "Add newsroom rules: pin an alias, ban an entity or alias, add a house alias",
                      "requestBody": _body(shapes.OVERRIDES_REQUEST),
-                     "responses": {"200": _json(shapes.OVERRIDES_ADDED, "in force for every caller from now on"),
+                     "responses": {"200": _json(shapes.OVERRIDES_ADDED, "in force from now on, for "
+                                                              "every caller or (scope key) the sending key"),
                                    "400": BAD_REQUEST,
+                                   "403": _error("a global rule from a key not in FACTLINK_ADMIN_KEYS"),
                                    "404": _error("an entity the KB does not have (no rule was added)")}},
             "get": {"summary": "The rules in force and the audit log (who, when, what)",
                     "responses": {"200": _json(shapes.OVERRIDES, "rules and audit log")}}},
@@ -136,7 +138,8 @@ def build_openapi(settings: Settings) -> dict:
             "summary": "Remove a newsroom rule",
             "parameters": [_path("rule_id", {"type": "string"})],
             "responses": {"200": _json({"type": "object"}, "removed"),
-                          "404": _error("no such rule in force")}}},
+                          "403": _error("a global rule and a key not in FACTLINK_ADMIN_KEYS"),
+                          "404": _error("no such rule in force (or another key's)")}}},
         "/v1/lookup": {"get": {
             "summary": "Ranked candidate entities for a surface form",
             "parameters": [_query("mention", {"type": "string"}, "the surface form, e.g. NATO",
@@ -169,5 +172,5 @@ def build_openapi(settings: Settings) -> dict:
             "schemas": {"Error": shapes.ERROR},
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         },
-        **({"security": [{"apiKey": []}]} if settings.api_keys else {}),
+        **({"security": [{"apiKey": []}]} if settings.accepted_keys else {}),
     }

@@ -31,6 +31,7 @@ import redis
 from tqdm import tqdm
 
 from linkers import errors, link, open_kb
+from linkers.kb.overlay import key_scope
 from workers import keys
 from workers.jobs import Article, JobStatus
 from workers.process import die_with_parent
@@ -109,9 +110,11 @@ def count_lines(path: str) -> int:
 class OutputFile:
     """The output JSON Lines file, append-only, and the keys of the lines it already holds."""
 
-    def __init__(self, path: str, kb_version: str):
+    def __init__(self, path: str, kb_version: str, rules_scope: str | None = None):
         self.path = path
         self.kb_version = kb_version
+        self.rules_scope = rules_scope          # an API key's rules applied (``--api-key``)
+        self._scope_field = b"" if rules_scope is None else b'"rules_scope":' + orjson.dumps(rules_scope) + b","
         self.done: set[str] = set()
         self.failed: set[str] = set()       # keys of the error lines among ``done``
         self.dropped_stale = 0
@@ -132,7 +135,8 @@ class OutputFile:
                 try:
                     line = orjson.loads(raw)
                     key = resume_key(line.get("id"), line.get("line"))
-                    current = line.get("kb_version") == self.kb_version
+                    current = (line.get("kb_version") == self.kb_version
+                               and line.get("rules_scope") == self.rules_scope)
                     retry = (line.get("error") or {}).get("code") in RETRIED_ON_RESUME
                 except (orjson.JSONDecodeError, AttributeError):
                     current, retry = False, False
@@ -158,11 +162,12 @@ class OutputFile:
         the error of this line."""
         if isinstance(outcome, errors.FactlinkError):
             line = orjson.dumps({"id": item.id, "line": item.lineno, "kb_version": self.kb_version,
-                                 "error": {"code": outcome.code, "message": outcome.message}})
+                                 "error": {"code": outcome.code, "message": outcome.message},
+                                 **({"rules_scope": self.rules_scope} if self.rules_scope else {})})
             self.failed.add(item.key)
         else:
             # the bytes of {"id": id, **result} without decoding the result: a result has no "id"
-            line = b'{"id":' + orjson.dumps(item.id) + b"," + outcome[1:]
+            line = b'{"id":' + orjson.dumps(item.id) + b"," + self._scope_field + outcome[1:]
         # one write per line of whole bytes: a kill leaves at most the last line torn
         self._fh.write(line + b"\n")
         self.done.add(item.key)
@@ -237,7 +242,8 @@ def _outcome_from(outcome: bytes | dict):
 class CeleryLinker:
     """The Celery workers, through the API's own ``JobQueue`` (same job ids, same claims)."""
 
-    def __init__(self, settings: Settings, kb_version: str, timeout: float):
+    def __init__(self, settings: Settings, kb_version: str, timeout: float,
+                 rules_scope: str | None = None):
         # imported here: --local needs neither Celery nor the asyncio Redis client
         import redis.asyncio as aioredis
 
@@ -245,6 +251,7 @@ class CeleryLinker:
         from workers.queue import JobQueue
         self._settings = settings
         self._timeout = timeout
+        self._rules_scope = rules_scope
         self._redis = aioredis.Redis.from_url(settings.redis,
                                               socket_connect_timeout=2, socket_timeout=10)
         self._celery = create_celery(settings)
@@ -265,6 +272,8 @@ class CeleryLinker:
         await self._queue.start()
 
     async def link_chunk(self, articles: list[Article]) -> list:
+        if self._rules_scope is not None:   # the key's rules on top of the global ones
+            articles = [dataclasses.replace(a, rules_scope=self._rules_scope) for a in articles]
         try:
             return await self._link_chunk(articles)
         except (redis.exceptions.RedisError, OSError) as exc:
@@ -467,6 +476,12 @@ def cmd_relink(args: argparse.Namespace) -> int:
         return corecli.fail(errors.InvalidInput("--chunk-size, --window and --workers must be >= 1"))
     if not os.path.isfile(args.input):
         return corecli.fail(errors.InvalidInput(f"cannot read {args.input}: no such file"))
+    if args.api_key is not None and args.local:
+        return corecli.fail(errors.InvalidInput("--api-key applies that key's newsroom rules, kept in "
+                                                "the service's Redis: use it without --local"))
+    if args.api_key is not None and not args.api_key:
+        return corecli.fail(errors.InvalidInput("--api-key needs a key"))
+    rules_scope = key_scope(args.api_key) if args.api_key else None
     settings = Settings.from_env()
     kb_path = corecli.kb_path_arg(args) or settings.kb_path
     settings = dataclasses.replace(settings, kb_path=kb_path)
@@ -480,7 +495,7 @@ def cmd_relink(args: argparse.Namespace) -> int:
     except errors.FactlinkError as exc:
         return corecli.fail(exc)
     try:
-        out = OutputFile(args.out, kb_version)
+        out = OutputFile(args.out, kb_version, rules_scope)
     except OSError as exc:
         return corecli.fail(errors.InvalidInput(f"cannot write {args.out}: {exc.strerror}"))
     if out.dropped_stale:
@@ -489,7 +504,7 @@ def cmd_relink(args: argparse.Namespace) -> int:
     if args.local:
         linker = LocalLinker(kb_path, args.workers or os.cpu_count() or 1)
     else:
-        linker = CeleryLinker(settings, kb_version, args.timeout)
+        linker = CeleryLinker(settings, kb_version, args.timeout, rules_scope)
     started = time.perf_counter()
     try:
         tally = asyncio.run(_run(args, linker, out, settings.max_text_bytes))
@@ -527,6 +542,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", type=int, default=4, help="chunks in flight at once")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds to wait for one chunk's jobs (workers path)")
+    p.add_argument("--api-key", metavar="KEY",
+                   help="apply this API key's own newsroom rules too (workers path); output "
+                        "lines name its fingerprint, and resume only lines of the same key")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
                    help="when stderr is not a terminal: a progress line this often (default 10)")

@@ -247,7 +247,10 @@ RULE = {
 }
 OVERRIDES_REQUEST = {
     "type": "object", "required": ["rules"],
-    "properties": {"rules": {"type": "array", "items": RULE, "minItems": 1, "maxItems": 100}},
+    "properties": {"rules": {"type": "array", "items": RULE, "minItems": 1, "maxItems": 100},
+                   "scope": {"enum": ["global", "key"], "default": "global",
+                             "description": "global: for every caller (an admin key when keys are "
+                                            "on); key: only for requests with the sending key"}},
 }
 OVERRIDES_ADDED = {
     "type": "object", "required": ["rules", "kb_version", "generation"],

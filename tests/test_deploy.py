@@ -443,8 +443,10 @@ def test_the_worker_is_checked_by_a_celery_ping_not_http(compose, manifests):
 def test_one_health_check_per_role(compose):
     """The image runs the API and workers: an image-wide HTTP probe failed every worker."""
     assert "HEALTHCHECK" not in [instruction for instruction, _ in read_dockerfile()]
+    # kb-follow serves nothing to probe: it exits on what it cannot handle (restart policy) and
+    # its staleness is the API's factlink_kb_follow_lag_seconds
     checks = {name: " ".join(service["healthcheck"]["test"])
-              for name, service in compose["services"].items()}
+              for name, service in compose["services"].items() if name != "kb-follow"}
     assert set(checks) == {"redis", "api", "worker"}
     assert "/readyz" in checks["api"] and "workers.ping" in checks["worker"]
     assert "redis-cli ping" in checks["redis"]
@@ -520,7 +522,7 @@ def test_kubernetes_lets_only_factlink_pods_reach_redis(manifests):
                 if spec["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": "redis"}]
     (rule,) = redis["ingress"]
     allowed = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]}
-    assert allowed == {"factlink-api", "factlink-worker"}
+    assert allowed == {"factlink-api", "factlink-worker", "factlink-kb-follow"}
 
 
 # --- commands, image -----------------------------------------------------------------------
@@ -684,3 +686,48 @@ def test_readme_explains_each_file():
                  *K8S.glob("*.yaml")]:
         assert path.name in readme, path.name
     assert shlex.join(API_COMMAND) in readme or " ".join(API_COMMAND) in readme
+
+
+# --- kb follow ---------------------------------------------------------------------------------
+FOLLOW_COMMAND = ["factlink", "kb", "follow"]
+
+
+def test_kb_follow_runs_once_with_the_kb_and_settings_of_the_workers(compose, manifests):
+    follow = compose["services"]["kb-follow"]
+    assert follow["command"] == FOLLOW_COMMAND and follow["env_file"] == "factlink.env"
+    assert "deploy" not in follow and not {"ports", "healthcheck"} & set(follow)   # one, no port
+    assert follow["volumes"] == compose["services"]["worker"]["volumes"]           # the same KB
+    assert follow["depends_on"]["redis"]["condition"] == "service_healthy"
+
+    deployment = manifests[("Deployment", "factlink-kb-follow")]
+    # one replica, never two at once: it resumes from its position in Redis
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    spec = container(deployment)
+    assert spec["command"] == FOLLOW_COMMAND and "ports" not in spec
+    assert {"configMapRef": {"name": "factlink-config"}} in spec["envFrom"]
+    worker = pod_spec(manifests[("Deployment", "factlink-worker")])
+    assert pod_spec(deployment)["volumes"] == worker["volumes"]
+    (kb_mount,) = [m for m in spec["volumeMounts"] if m["name"] == "kb"]
+    assert kb_mount == {"name": "kb", "mountPath": "/kb", "readOnly": True}
+    assert pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["readOnlyRootFilesystem"] is True
+    # Redis's password, as the workers get it
+    redis_password = compose["services"]["redis"]["environment"]["REDIS_PASSWORD"]
+    assert follow["environment"]["REDIS_PASSWORD"] == redis_password
+    (entry,) = [e for e in spec["env"] if e["name"] == "REDIS_PASSWORD"]
+    assert entry["valueFrom"]["secretKeyRef"] == {"name": "factlink-redis", "key": "REDIS_PASSWORD"}
+
+
+def test_admin_keys_come_from_the_secret_like_the_api_keys(compose, manifests):
+    assert "FACTLINK_ADMIN_KEYS" not in manifests[("ConfigMap", "factlink-config")]["data"]
+    (entry,) = [e for e in container(manifests[("Deployment", "factlink-api")])["env"]
+                if e["name"] == "FACTLINK_ADMIN_KEYS"]
+    assert entry["valueFrom"]["secretKeyRef"]["name"] == "factlink-api-keys"
+    assert compose["services"]["api"]["environment"]["FACTLINK_ADMIN_KEYS"].startswith("${")
+
+
+def test_the_cli_knows_kb_follow():
+    done = subprocess.run([sys.executable, "-m", "service.cli", *FOLLOW_COMMAND[1:], "--help"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0 and "--stream" in done.stdout

@@ -250,6 +250,48 @@ def test_rules_survive_a_snapshot_and_follow_their_entity(base):
     assert linked(link("Vova met Macron.", again)).get("Vova") is None
 
 
+NEWSDESK, SPORTSDESK = "key:0123456789ab", "key:ba9876543210"
+
+
+def test_a_scoped_pin_holds_for_its_scope_only(base):
+    kb = OverlayKB(base, [rule_change("pin", "Crimea", REPUBLIC_OF_CRIMEA, scope=NEWSDESK)], 1)
+    text = "Putin spoke about Crimea."
+    assert linked(link(text, kb))["Crimea"] == CRIMEA                       # unscoped: untouched
+    assert linked(link(text, kb.scoped(SPORTSDESK)))["Crimea"] == CRIMEA    # another scope too
+    assert kb.scoped(SPORTSDESK) is kb and kb.scoped(None) is kb
+    assert linked(link(text, kb.scoped(NEWSDESK)))["Crimea"] == REPUBLIC_OF_CRIMEA
+    assert kb.rules == {} and set(kb.scoped_rules(NEWSDESK)) == {next(iter(kb._scoped[NEWSDESK]))}
+    assert kb.scoped(NEWSDESK).version == kb.version
+
+
+def test_global_rules_hold_inside_a_scope_and_a_scoped_pin_overrides_a_global_one(base):
+    kb = OverlayKB(base, [rule_change("ban_qid", qid=PUTIN),
+                          rule_change("pin", "Crimea", CRIMEA),
+                          rule_change("pin", "Crimea", REPUBLIC_OF_CRIMEA, scope=NEWSDESK),
+                          rule_change("house_alias", "Vova", MACRON, scope=NEWSDESK)], 4)
+    view = kb.scoped(NEWSDESK)
+    mentions = linked(link("Vova met Putin about Crimea.", view))
+    assert mentions["Crimea"] == REPUBLIC_OF_CRIMEA and mentions["Vova"] == MACRON
+    assert PUTIN not in {m.qid for m in link("Vladimir Putin spoke.", view).mentions}
+    assert linked(link("Vova met Putin about Crimea.", kb)).get("Vova") is None
+
+
+def test_scoped_rules_survive_a_snapshot_and_can_be_removed(base):
+    rule = rule_change("house_alias", "Vova", PUTIN, scope=NEWSDESK)
+    kb = OverlayKB(base, [rule], 1)
+    again = OverlayKB.from_snapshot(base, kb.snapshot())
+    assert again.rules == {} and again.scoped_rules(NEWSDESK) == kb.scoped_rules(NEWSDESK)
+    assert linked(link("Vova met Macron.", again.scoped(NEWSDESK)))["Vova"] == PUTIN
+    assert again.rule(rule["id"])["scope"] == NEWSDESK
+    again.apply([rule_removal(rule["id"])], 2)
+    assert again.scoped(NEWSDESK) is again and again.rule(rule["id"]) is None
+
+
+def test_a_scope_must_be_a_key_fingerprint():
+    with pytest.raises(errors.InvalidInput, match="scope"):
+        rule_change("ban_alias", "Macron", scope="everyone")
+
+
 @pytest.mark.parametrize("args, message", [
     (("pin", "Crimea", None), "needs a 'qid'"), (("pin", "", CRIMEA), "needs an 'alias'"),
     (("ban_qid", None, "crimea"), "needs a 'qid'"), (("veto", "x", CRIMEA), "unknown rule kind"),

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import orjson
 import pytest
 import redis as redis_client
 from service_fixtures import (REPO, ApiServer, WorkerProcess, factlink_env, settings_for,
@@ -192,8 +193,8 @@ def test_adding_needs_an_api_key_when_keys_are_on(http, stack):
         reply = http.post(f"{keyed.url}/v1/kb/entities", json={"qids": [QUINE]},
                           headers={"X-API-Key": "newsroom-key"})
         assert reply.status_code == 200
-        # overrides too; the audit log names the key by its fingerprint, never the key
-        rule = {"rules": [{"kind": "house_alias", "alias": "WVO", "qid": QUINE}]}
+        # overrides too (a plain key's own); the audit log names the key by its fingerprint
+        rule = {"rules": [{"kind": "house_alias", "alias": "WVO", "qid": QUINE}], "scope": "key"}
         assert http.post(f"{keyed.url}/v1/overrides", json=rule).status_code == 401
         added = http.post(f"{keyed.url}/v1/overrides", json=rule, headers={"X-API-Key": "newsroom-key"})
         rule_id = added.json()["rules"][0]["id"]
@@ -268,3 +269,132 @@ def test_an_override_for_an_unknown_qid_is_404_and_adds_nothing(http, api, stack
     assert generation(stack) == before
     bad = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "veto", "qid": PUTIN}]})
     assert bad.status_code == 400 and "unknown rule kind" in bad.json()["error"]["message"]
+
+
+# --- newsroom overrides per API key --------------------------------------------------------
+DESK_A, DESK_B, CHIEF = "desk-a-key", "desk-b-key", "chief-editor-key"
+CRIMEA_TEXT = "Putin spoke about Crimea."
+
+
+@pytest.fixture(scope="module")
+def keyed(stack):
+    """A second API process on the same Redis and worker, with keys on: two desks and an admin."""
+    server = ApiServer(settings_for(REDIS_URL=stack["redis"], FACTLINK_API_KEYS=f"{DESK_A},{DESK_B}",
+                                    FACTLINK_ADMIN_KEYS=CHIEF, **stack["env"])).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def as_key(http, keyed, key: str, method: str, path: str, **kwargs):
+    return http.request(method, f"{keyed.url}{path}", headers={"X-API-Key": key}, **kwargs)
+
+
+def annotate_as(http, keyed, key: str, text: str = CRIMEA_TEXT):
+    reply = as_key(http, keyed, key, "POST", "/v1/annotate", json={"text": text})
+    assert reply.status_code == 200, reply.text
+    return linked(reply.json()), reply.headers
+
+
+def test_a_key_scoped_pin_wins_for_that_key_and_no_cached_result_leaks(http, keyed):
+    before_b, headers_b = annotate_as(http, keyed, DESK_B)      # cached for everyone first
+    assert before_b["Crimea"] == CRIMEA
+    pin = {"rules": [{"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA}], "scope": "key"}
+    added = as_key(http, keyed, DESK_A, "POST", "/v1/overrides", json=pin)
+    assert added.status_code == 200, added.text
+    rule = added.json()["rules"][0]
+    assert rule["scope"] == "key:" + hashlib.sha256(DESK_A.encode()).hexdigest()[:12]
+    try:
+        mine, headers_a = annotate_as(http, keyed, DESK_A)
+        assert mine["Crimea"] == REPUBLIC_OF_CRIMEA
+        again, again_headers = annotate_as(http, keyed, DESK_A)      # from the answer cache
+        assert again["Crimea"] == REPUBLIC_OF_CRIMEA and again_headers["X-Factlink-Cache"] == "hit"
+        theirs, headers_b = annotate_as(http, keyed, DESK_B)          # same body, other key
+        assert theirs["Crimea"] == CRIMEA
+        assert headers_b["X-Factlink-Job"] != headers_a["X-Factlink-Job"]
+        # the job id is the Redis result cache's key: the scope is part of it, for /v1/jobs too
+        job = as_key(http, keyed, DESK_A, "POST", "/v1/jobs", json={"text": CRIMEA_TEXT})
+        assert job.status_code == 202 and job.json()["jobs"][0]["id"] == headers_a["X-Factlink-Job"]
+        other = as_key(http, keyed, DESK_B, "POST", "/v1/jobs", json={"text": CRIMEA_TEXT})
+        assert other.json()["jobs"][0]["id"] == headers_b["X-Factlink-Job"]
+        # desk B neither sees nor removes desk A's rule
+        listed = as_key(http, keyed, DESK_B, "GET", "/v1/overrides").json()
+        assert rule["id"] not in {r["id"] for r in listed["rules"]}
+        assert rule["id"] not in {entry["id"] for entry in listed["audit"]}
+        gone = as_key(http, keyed, DESK_B, "DELETE", f"/v1/overrides/{rule['id']}")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "unknown_rule"
+        assert rule["id"] in {r["id"] for r in as_key(http, keyed, DESK_A, "GET", "/v1/overrides").json()["rules"]}
+    finally:
+        assert as_key(http, keyed, DESK_A, "DELETE", f"/v1/overrides/{rule['id']}").status_code == 200
+    assert annotate_as(http, keyed, DESK_A)[0]["Crimea"] == CRIMEA
+    audit = as_key(http, keyed, DESK_A, "GET", "/v1/overrides").json()["audit"]
+    assert audit[0]["id"] == rule["id"] and audit[0]["rule"] is None and audit[0]["scope"] == rule["scope"]
+    assert DESK_A not in str(audit)
+
+
+def test_a_global_rule_needs_an_admin_key_and_holds_for_every_key(http, keyed, api):
+    ban = {"rules": [{"kind": "ban_alias", "alias": "Crimea"}]}
+    refused = as_key(http, keyed, DESK_A, "POST", "/v1/overrides", json=ban)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert "FACTLINK_ADMIN_KEYS" in refused.json()["error"]["message"]
+    added = as_key(http, keyed, CHIEF, "POST", "/v1/overrides", json=ban)
+    assert added.status_code == 200, added.text
+    rule_id = added.json()["rules"][0]["id"]
+    scoped = as_key(http, keyed, DESK_A, "POST", "/v1/overrides", json={
+        "rules": [{"kind": "house_alias", "alias": "Vova", "qid": PUTIN}], "scope": "key"})
+    scoped_id = scoped.json()["rules"][0]["id"]
+    try:
+        text = "Vova spoke about Crimea."
+        mine = annotate_as(http, keyed, DESK_A, text)[0]
+        assert mine.get("Crimea") is None and mine["Vova"] == PUTIN      # global ban + own alias
+        theirs = annotate_as(http, keyed, DESK_B, text)[0]
+        assert theirs.get("Crimea") is None and theirs.get("Vova") is None
+        assert linked(annotate(http, api, text)[0]).get("Crimea") is None   # the key-less API too
+        assert as_key(http, keyed, DESK_A, "DELETE", f"/v1/overrides/{rule_id}").status_code == 403
+        everything = {r["id"] for r in as_key(http, keyed, CHIEF, "GET", "/v1/overrides").json()["rules"]}
+        assert {rule_id, scoped_id} <= everything                      # an admin sees every scope
+    finally:
+        assert as_key(http, keyed, CHIEF, "DELETE", f"/v1/overrides/{rule_id}").status_code == 200
+        as_key(http, keyed, DESK_A, "DELETE", f"/v1/overrides/{scoped_id}")
+    assert annotate_as(http, keyed, DESK_B)[0]["Crimea"] == CRIMEA
+
+
+def test_a_key_scope_needs_keys_on(http, api):
+    reply = http.post(f"{api.url}/v1/overrides", json={
+        "rules": [{"kind": "ban_alias", "alias": "Crimea"}], "scope": "key"})
+    assert reply.status_code == 400 and "needs API keys on" in reply.json()["error"]["message"]
+    odd = http.post(f"{api.url}/v1/overrides", json={"rules": [{"kind": "ban_alias", "alias": "X"}],
+                                                       "scope": "everyone"})
+    assert odd.status_code == 400 and "'scope'" in odd.json()["error"]["message"]
+
+
+def test_relink_with_an_api_key_applies_that_keys_rules(http, keyed, stack, tmp_path):
+    pin = {"rules": [{"kind": "pin", "alias": "Crimea", "qid": REPUBLIC_OF_CRIMEA}], "scope": "key"}
+    rule_id = as_key(http, keyed, DESK_A, "POST", "/v1/overrides", json=pin).json()["rules"][0]["id"]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a1", "text": "Putin spoke about Crimea."}\n')
+
+    def relink(out: str, *flags: str) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "service.cli", "relink", str(source), "--out",
+                               str(tmp_path / out), "--quiet", *flags],
+                              env=factlink_env(REDIS_URL=stack["redis"], **stack["env"]), cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return [orjson.loads(line) for line in (tmp_path / out).read_bytes().splitlines()]
+
+    try:
+        (mine,) = relink("desk-a.jsonl", "--api-key", DESK_A)
+        (plain,) = relink("plain.jsonl")
+        assert linked(mine)["Crimea"] == REPUBLIC_OF_CRIMEA and mine["rules_scope"].startswith("key:")
+        assert linked(plain)["Crimea"] == CRIMEA and "rules_scope" not in plain
+        # the same output file without the key: the key's line is not current, it is redone
+        (redone,) = relink("desk-a.jsonl")
+        assert linked(redone)["Crimea"] == CRIMEA
+    finally:
+        as_key(http, keyed, DESK_A, "DELETE", f"/v1/overrides/{rule_id}")
+    local = subprocess.run([sys.executable, "-m", "service.cli", "relink", str(source), "--out",
+                            str(tmp_path / "local.jsonl"), "--local", "--api-key", DESK_A],
+                           env=factlink_env(**stack["env"]), cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert local.returncode != 0 and "without --local" in local.stderr

@@ -88,6 +88,11 @@ class GenerationWatch:
         self._on_change.append(callback)
 
     async def start(self) -> None:
+        # read once before the app serves: a process started after overlay changes would
+        # otherwise submit its first jobs under the base version (the listener reads again
+        # after subscribing, so nothing bumped in between is missed)
+        with contextlib.suppress(Exception):
+            await self._read()
         self._listener = asyncio.create_task(self._listen(), name="factlink-generations")
 
     async def stop(self) -> None:

@@ -40,6 +40,9 @@ class Article:
     segments: tuple[str, ...] | None = None
     # the spans to disambiguate (a NIF request's phrases); None: spot the names in the text
     mention_spans: tuple[tuple[int, int], ...] | None = None
+    # whose newsroom rules apply on top of the global ones (an API key's fingerprint, set only
+    # when that key has rules): part of the job id, so one key's result never serves another
+    rules_scope: str | None = None
 
     def job_id(self, kb_version: str) -> str:
         identity = {"text": self.text, "published_at": self.published_at,
@@ -49,6 +52,8 @@ class Article:
             identity["segments"] = self.segments
         if self.mention_spans is not None:
             identity["mention_spans"] = self.mention_spans
+        if self.rules_scope is not None:
+            identity["rules_scope"] = self.rules_scope
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
     def link(self, kb, max_mentions: int | None = None) -> LinkResult:
@@ -67,6 +72,8 @@ class Article:
             message["segments"] = list(self.segments)
         if self.mention_spans is not None:
             message["mention_spans"] = self.mention_spans
+        if self.rules_scope is not None:
+            message["rules_scope"] = self.rules_scope
         return message
 
     @classmethod
@@ -75,7 +82,8 @@ class Article:
         return cls(text=message["text"], published_at=message.get("published_at"),
                    options=LinkOptions.from_dict(message.get("options")),
                    segments=None if segments is None else tuple(segments),
-                   mention_spans=None if spans is None else tuple(map(tuple, spans)))
+                   mention_spans=None if spans is None else tuple(map(tuple, spans)),
+                   rules_scope=message.get("rules_scope"))
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,9 @@ def push_changes(redis, base_version: str, changes: list[dict], position: str | 
             generation = int(push(keys=script_keys, args=args))
     if stale:
         redis.delete(*stale)            # after the new generation: nothing re-caches them as current
-    audit = [orjson.dumps({"at": c.get("at"), "by": c.get("by"), "id": c["id"], "rule": c.get("rule")})
+    # a rule's scope is in the rule; a removal names the scope of the rule it removed
+    audit = [orjson.dumps({"at": c.get("at"), "by": c.get("by"), "id": c["id"], "rule": c.get("rule"),
+                           **({"scope": c["scope"]} if c.get("scope") else {})})
              for c in changes if c["id"].startswith(RULE_PREFIX)]
     if audit:
         with redis.pipeline(transaction=False) as pipe:

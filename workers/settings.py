@@ -43,6 +43,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                     "in memory; 0: off"),
     "FACTLINK_CORS_ORIGINS": ("cors_origins", "comma list of allowed browser origins, `*` for any"),
     "FACTLINK_API_KEYS": ("api_keys", "comma list of accepted X-API-Key values; empty: keys off"),
+    "FACTLINK_ADMIN_KEYS": ("admin_keys", "comma list of API keys that may add or remove global "
+                            "newsroom rules (also accepted as API keys)"),
     "FACTLINK_WIKIDATA_API": ("wikidata_api", "Wikidata API endpoint for entity refreshes"),
     "FACTLINK_LOCAL_ID_PREFIX": ("local_id_prefix",
                                  "prefix of newsroom entity ids (`kb add --file`); must end in `:`"),
@@ -94,6 +96,7 @@ class Settings:
     answer_cache_bytes: int = 64 * 1024 * KIB
     cors_origins: tuple[str, ...] = ()
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)   # secrets: never logged
+    admin_keys: frozenset[str] = field(default=frozenset(), repr=False)
     wikidata_api: str = "https://www.wikidata.org/w/api.php"
     local_id_prefix: str = "local:"
     eventstream_url: str = "https://stream.wikimedia.org/v2/stream/recentchange"
@@ -166,6 +169,11 @@ class Settings:
     @property
     def rate_bucket_size(self) -> float:
         return self.rate_burst or 2 * self.rate_limit
+
+    @property
+    def accepted_keys(self) -> frozenset[str]:
+        """Every key a request may send: the API keys and the admin keys (empty: keys off)."""
+        return self.api_keys | self.admin_keys
 
     @property
     def cors_any_origin(self) -> bool:

@@ -168,7 +168,8 @@ class WorkerRuntime:
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = article.link(self.kb, max_mentions=self.settings.max_mentions)
+            result = article.link(self.kb.scoped(article.rules_scope),
+                                  max_mentions=self.settings.max_mentions)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
             write_with_retry(jobs.mark_failed, store, job_id, exc.code, exc.message, ttl)

@@ -132,15 +132,25 @@ def tombstone(entity_id: str, redirect: str | None = None) -> dict:
 RULE_PREFIX = "rule:"
 RULE_KINDS = {"pin": ("alias", "qid"), "ban_qid": ("qid",), "ban_alias": ("alias",),
               "house_alias": ("alias", "qid")}
+#: a rule's scope: global rules (no ``scope`` field) hold for every caller; a rule with a scope
+#: (the fingerprint of the API key that made it) only for linking asked with that scope
+#: (``OverlayKB.scoped``)
+_SCOPE_RE = re.compile(r"^key:[0-9a-f]{12}$")
+
+
+def key_scope(api_key: str) -> str:
+    """The scope of an API key's rules, also how the audit log names the key: a fingerprint,
+    never the key itself."""
+    return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
 def rule_change(kind: str, alias: str | None = None, qid: str | None = None,
                 by: str | None = None, at: float | None = None,
-                local_prefix: str = DEFAULT_LOCAL_PREFIX) -> dict:
+                local_prefix: str = DEFAULT_LOCAL_PREFIX, scope: str | None = None) -> dict:
     """The change that adds one newsroom rule: *pin* (this alias means this entity), *ban_qid*
     (never link it), *ban_alias* (never link this name), *house_alias* (one more name for an
-    entity). Its id is a hash of the rule, so adding it twice is one rule; ``by``/``at`` are the
-    audit trail (who, when)."""
+    entity). Its id is a hash of the rule (scope included), so adding it twice is one rule;
+    ``by``/``at`` are the audit trail (who, when). ``scope`` None: a global rule."""
     if not isinstance(kind, str) or kind not in RULE_KINDS:     # {} is unhashable: a 500 once
         raise InvalidInput(f"unknown rule kind {kind!r}: one of {', '.join(RULE_KINDS)}", field="kind")
     needs = RULE_KINDS[kind]
@@ -156,12 +166,21 @@ def rule_change(kind: str, alias: str | None = None, qid: str | None = None,
             raise InvalidInput(f"a {kind} rule needs a 'qid' (Q<number> or {local_prefix}<name>), "
                                f"not {qid!r}", field="qid")
         rule["qid"] = qid
+    if scope is not None:
+        if not isinstance(scope, str) or not _SCOPE_RE.match(scope):
+            raise InvalidInput(f"a rule scope is 'key:' and 12 hex digits, not {scope!r}", field="scope")
+        rule["scope"] = scope
     digest = hashlib.blake2b(orjson.dumps(rule, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
     return {"id": RULE_PREFIX + digest, "rule": rule, "by": by, "at": at}
 
 
-def rule_removal(rule_id: str, by: str | None = None, at: float | None = None) -> dict:
-    return {"id": rule_id, "rule": None, "by": by, "at": at}
+def rule_removal(rule_id: str, by: str | None = None, at: float | None = None,
+                 scope: str | None = None) -> dict:
+    """The change that removes a rule; ``scope`` (the removed rule's) is for the audit log."""
+    removal = {"id": rule_id, "rule": None, "by": by, "at": at}
+    if scope is not None:
+        removal["scope"] = scope
+    return removal
 
 
 @dataclass
@@ -339,7 +358,7 @@ class OverlayKB(LookupsAndCards):
         self.base = base
         self.path = getattr(base, "path", None)
         self.meta = getattr(base, "meta", {})
-        self._n = len(base)
+        self._n = getattr(base, "id_bound", None) or len(base)
         self._raw_max = raw_pop_max if raw_pop_max is not None else _raw_pop_max(base)
         self._ids: dict[str, int] = {}            # overlay id -> internal id
         self._records: dict[int, dict | bytes] = {}   # internal id -> live overlay record
@@ -351,7 +370,8 @@ class OverlayKB(LookupsAndCards):
         self._lists: dict[str, list[tuple[int, float, int]]] = {}
         self._raw_new: dict[int, float] = {}
         self._nbr: dict[int, np.ndarray] = {}
-        self._rule_set: dict[str, dict] = {}      # newsroom rules by id
+        self._rule_set: dict[str, dict] = {}      # newsroom rules by id (global ones)
+        self._scoped: dict[str, dict[str, dict]] = {}   # scope -> its rules by id
         self._rules = _Rules()
         self._next = self._n
         self.generation = 0
@@ -363,6 +383,11 @@ class OverlayKB(LookupsAndCards):
         self._changed = np.zeros(0, dtype=np.int64)
         self._after_change()
         self.apply(changes, generation)
+
+    @property
+    def id_bound(self) -> int:
+        """One past the largest internal id (an overlay stacked on this one numbers from here)."""
+        return self._next
 
     def _after_change(self, new_keys: Iterable[str] | None = None) -> None:
         """Refresh what derives from the state: all of it, or (``new_keys``) incrementally."""
@@ -376,6 +401,7 @@ class OverlayKB(LookupsAndCards):
         if new_keys is None or len(mine) != len(self._changed):
             self._changed = np.fromiter(sorted(mine), dtype=np.int64, count=len(mine))
         self._hash = hash((id(self), self.generation))
+        self._views: dict[str, _ScopedView] = {}   # scope -> this state with its rules on top
         self._card = lru_cache(maxsize=16384)(self._fact_card)
         self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
 
@@ -433,7 +459,7 @@ class OverlayKB(LookupsAndCards):
             self._redirects, {e: raw(r) for e, r in self._records.items()},
             {e: raw(r) for e, r in self._gone.items()}, sorted(self._own_links), self._raw_new,
             trie.tobytes(), off.tobytes(), rows,
-            {rule_id: orjson.dumps(rule) for rule_id, rule in self._rule_set.items()}, self._raw_max))
+            {rule_id: orjson.dumps(rule) for rule_id, rule in self.all_rules().items()}, self._raw_max))
 
     @classmethod
     def from_snapshot(cls, base, blob: bytes) -> "OverlayKB":
@@ -456,7 +482,12 @@ class OverlayKB(LookupsAndCards):
         kb._snap_off = np.frombuffer(state.list_off, dtype=np.uint64)
         kb._snap_rows = np.frombuffer(state.list_rows, dtype=_ROW)
         kb.generation = state.generation
-        kb._rule_set = {rule_id: orjson.loads(rule) for rule_id, rule in state.rules.items()}
+        for rule_id, raw_rule in state.rules.items():
+            rule = orjson.loads(raw_rule)
+            if "scope" in rule:
+                kb._scoped.setdefault(rule["scope"], {})[rule_id] = rule
+            else:
+                kb._rule_set[rule_id] = rule
         kb._rules = kb._derive_rules()
         # a prefix test in the trie is ~1 us; a bisect over 300k Python strings several
         kb._key_trie = marisa_trie.Trie().frombytes(state.trie)
@@ -478,6 +509,15 @@ class OverlayKB(LookupsAndCards):
             entity_id = change["id"]
             if entity_id.startswith(RULE_PREFIX):
                 old = self._rule_set.pop(entity_id, None)
+                scoped = change.get("rule") and change["rule"].get("scope")
+                if old is None or scoped:
+                    # a scoped rule changes no candidate list of this KB: only its scope's view
+                    changed_ids |= self._drop_scoped(entity_id)
+                if scoped:
+                    self._scoped.setdefault(scoped, {})[entity_id] = {
+                        **change["rule"], "by": change.get("by"), "at": change.get("at")}
+                    changed_ids.add(entity_id)
+                    continue
                 if change.get("rule"):
                     self._rule_set[entity_id] = {**change["rule"], "by": change.get("by"),
                                                  "at": change.get("at")}
@@ -531,6 +571,7 @@ class OverlayKB(LookupsAndCards):
         if rules_changed or changed_ids:
             self._rules = self._derive_rules()
         if changed_ids or generation is not None:
+            self._views = {}
             new_keys = [key for key in affected if key not in self._lists]
             self._reindex(affected, changed)
             self._after_change(new_keys)
@@ -542,13 +583,60 @@ class OverlayKB(LookupsAndCards):
         """The newsroom rules in force, by id (with who added them and when)."""
         return dict(self._rule_set)
 
+    def has_scoped_rules(self, scope: str | None = None) -> bool:
+        """Rules of ``scope`` are in force (no scope: of any scope)."""
+        return scope in self._scoped if scope else bool(self._scoped)
+
+    def scoped_rules(self, scope: str | None) -> dict[str, dict]:
+        """The rules of one scope (an API key's fingerprint), by id; global ones are ``rules``."""
+        return dict(self._scoped.get(scope, {})) if scope else {}
+
+    def rule(self, rule_id: str) -> dict | None:
+        """A rule in force, global or of any scope (its ``scope`` field says which)."""
+        return self.all_rules().get(rule_id)
+
+    def all_rules(self) -> dict[str, dict]:
+        """Every rule in force, global and of every scope, by id."""
+        rules = dict(self._rule_set)
+        for of_scope in self._scoped.values():
+            rules.update(of_scope)
+        return rules
+
+    def _drop_scoped(self, rule_id: str) -> set[str]:
+        for scope, of_scope in list(self._scoped.items()):
+            if of_scope.pop(rule_id, None) is not None:
+                if not of_scope:
+                    del self._scoped[scope]
+                return {rule_id}
+        return set()
+
+    def scoped(self, scope: str | None) -> "OverlayKB":
+        """This KB as linking asked with ``scope`` sees it: the global rules, then the scope's
+        own on top (a scoped pin wins over a global one for its alias; bans of both hold).
+        Without rules of that scope it is this KB itself, so unscoped callers share one KB
+        and one cache. The view is a second overlay over this one holding only the scope's
+        rules, so it costs the keys those rules decide; it is kept until the next change."""
+        rules = self._scoped.get(scope) if scope else None
+        if not rules:
+            return self
+        view = self._views.get(scope)
+        if view is None:
+            unscoped = [{"id": rule_id, "by": rule.get("by"), "at": rule.get("at"),
+                         "rule": {k: v for k, v in rule.items() if k not in ("scope", "by", "at")}}
+                        for rule_id, rule in rules.items()]
+            view = self._views[scope] = _ScopedView(self, unscoped, raw_pop_max=self._raw_max)
+        return view
+
     def _rule_keys(self, rule: dict | None) -> set[str]:
         """The alias keys whose candidate lists a rule decides."""
         if not rule:
             return set()
         if rule["kind"] == "ban_qid":
             eid = self.internal_id(rule["qid"])
-            return set() if eid is None else set(_name_rows(self.record(eid))) | self._rule_keys_of(eid)
+            keys = set() if eid is None else set(_name_rows(self.record(eid))) | self._rule_keys_of(eid)
+            if eid is not None and isinstance(self.base, OverlayKB):   # a scope's view: the
+                keys |= self.base._rule_keys_of(eid)   # global house aliases and pins too
+            return keys
         entry = _alias_entry(rule["alias"])
         return {entry[0]} if entry else set()
 
@@ -654,7 +742,7 @@ class OverlayKB(LookupsAndCards):
     # --- entities -----------------------------------------------------------------------------
     def __len__(self) -> int:
         base_dead = sum(1 for eid in self._dead if eid < self._n)
-        return self._n - base_dead + (self._next - self._n) - len(self._gone)
+        return len(self.base) - base_dead + (self._next - self._n) - len(self._gone)
 
     def __contains__(self, qid: object) -> bool:
         return isinstance(qid, str) and self.internal_id(qid) is not None
@@ -778,6 +866,21 @@ class OverlayKB(LookupsAndCards):
     def close(self) -> None:
         self._card.cache_clear()
         self.base.close()
+
+
+class _ScopedView(OverlayKB):
+    """``OverlayKB.scoped``: an overlay holding one scope's rules, over the service's overlay.
+    It borrows the overlay's entities; closing it leaves them open."""
+
+    @property
+    def version(self) -> str:
+        return self.base.version       # the scope joins cache keys beside the version
+
+    def redirect_of(self, qid: str) -> str | None:
+        return self.base.redirect_of(qid)
+
+    def close(self) -> None:
+        self._card.cache_clear()
 
 
 def _raw_pop_max(base) -> float:

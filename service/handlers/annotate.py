@@ -12,6 +12,7 @@ cached or not; a NIF body (GERBIL) is linked context by context and answered in 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import NamedTuple
 
 import orjson
@@ -24,6 +25,7 @@ from .. import formats, shapes
 from ..body import article_body_limit, read_body, read_bytes
 from ..formats import Format, nif, webannotation
 from ..resources import ANSWERS, GENERATIONS, JOBS, METRICS, SETTINGS, WORKERS
+from .overrides import rules_scope
 
 CACHE_HEADER = "X-Factlink-Cache"
 JOB_HEADER = "X-Factlink-Job"
@@ -51,8 +53,10 @@ async def annotate(request: web.Request) -> web.Response:
     body = await read_body(request, article_body_limit(settings.max_text_bytes,
                                                        settings.max_body_bytes))
     generations, answers = app[GENERATIONS], app[ANSWERS]
-    # the key is made before anything is awaited: an answer is kept under the version it is for
-    memory_key = ("annotate", generations.kb_version, body) if generations.live else None
+    # the key is made before anything is awaited: an answer is kept under the version it is for,
+    # and under the scope of the caller's own newsroom rules (None for every other caller)
+    scope = rules_scope(request)
+    memory_key = ("annotate", generations.kb_version, body, scope) if generations.live else None
     # other formats are remembered apart: their bytes also name the document (source or job).
     # Web Annotation too: its conversion took ~4 ms for a 4 KB article under load (Dec 6), so
     # converting on every hit held a core at 500 req/s (bench.http: p50 724 ms)
@@ -69,10 +73,10 @@ async def annotate(request: web.Request) -> web.Response:
             metrics.cache_hit("result")
             if chosen is Format.json:
                 return _result(remembered[1], remembered[0], "hit")
-            article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+            article = _scoped(shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes), scope)
             return await _rendered(request, chosen, media_type, source, article, rendered_key,
                                    _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
-    article = shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes)
+    article = _scoped(shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes), scope)
     linked = await _linked(app, article)
     if linked.result is None:
         return _accepted([linked])
@@ -80,6 +84,10 @@ async def annotate(request: web.Request) -> web.Response:
     if chosen is Format.json:
         return _result(linked.result, linked.job_id, linked.cache)
     return await _rendered(request, chosen, media_type, source, article, rendered_key, linked)
+
+
+def _scoped(article: Article, scope: str | None) -> Article:
+    return article if scope is None else dataclasses.replace(article, rules_scope=scope)
 
 
 class _Linked(NamedTuple):
@@ -166,7 +174,7 @@ async def _annotate_nif(request: web.Request) -> web.Response:
                                       f"limit is {settings.max_text_bytes}",
                                       limit=settings.max_text_bytes, size=size)
         spans = tuple(context.phrases) if context.given else None
-        articles.append(Article(text=context.text, mention_spans=spans))
+        articles.append(_scoped(Article(text=context.text, mention_spans=spans), rules_scope(request)))
     linked = await asyncio.gather(*(_linked(app, article) for article in articles))
     if any(one.result is None for one in linked):
         return _accepted(linked)

@@ -1,4 +1,5 @@
-"""Optional API keys: with ``FACTLINK_API_KEYS`` set, requests need a known ``X-API-Key``.
+"""Optional API keys: with ``FACTLINK_API_KEYS`` (or ``FACTLINK_ADMIN_KEYS``) set, requests need a
+known ``X-API-Key``.
 
 Guessing is rate-limited per client address (``clients.client_address``): every refused key
 spends a token of that address's bucket (``AUTH_FAILURE_BURST`` failures, refilled at
@@ -26,7 +27,7 @@ AUTH_FAILURE_RATE = 0.2
 
 
 def api_key_middleware(settings: Settings):
-    accepted = [key.encode() for key in settings.api_keys]
+    accepted = [key.encode() for key in settings.accepted_keys]
     failures = TokenBuckets(AUTH_FAILURE_RATE, AUTH_FAILURE_BURST)
 
     @web.middleware

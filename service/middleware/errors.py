@@ -28,6 +28,7 @@ STATUS_BY_ERROR: dict[type, int] = {
     errors.NotAcceptable: 406,
     errors.TextTooLarge: 413,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.RateLimited: 429,
     errors.Unavailable: 503,
