@@ -176,7 +176,9 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
 
 
 def test_interrupted_local_run_exits_130_and_resumes(tmp_path):
-    docs = [dict(doc, text=" ".join([doc["text"]] * 40)) for doc in articles(60)]
+    # enough work that the run cannot finish between the 10th line and the signal (it did once,
+    # on a quiet machine, with 60 documents)
+    docs = [dict(doc, text=" ".join([doc["text"]] * 40)) for doc in articles(400)]
     source = write_jsonl(tmp_path / "in.jsonl", docs)
     out = tmp_path / "out.jsonl"
     run = subprocess.Popen(relink_command(source, str(out), "--local", "--workers", "1",
