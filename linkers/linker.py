@@ -35,6 +35,9 @@ LINKER_VERSION = "factlink-linker/0.9"
 # they have few such names; it is for the news cases of issue 10 ("posted it on Facebook").
 # A lower SPLIT_CONFIDENCE (0.15) also links "Facebook" in the full subset KB (calibrated at
 # 0.16) but cost reuters-128 0.007 and derczynski 0.011 in-KB F1 (2026-12-06): not taken.
+# Its false links were acronyms and fragments ("AA", "NS", "PG", "W", "Ltd", "Fall") and
+# namesake places ("Salem", "Gainesville", "Fayette County"): readings of unrelated entities.
+# "Facebook" splits between readings of one family, which ``readings`` pools instead.
 CLEAR_ENTITY = 0.5
 SPLIT_CONFIDENCE = 0.5
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
