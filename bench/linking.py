@@ -1,6 +1,7 @@
 """Linking speed: median and p90 ms/doc of ``linkers.link`` (fact cards included) on one core.
 
     python -m bench.linking [--kb DIR] [--docs 200] [--articles 4096:20,32768:5,131072:3] [--json]
+    python -m bench.linking --compare-reference     # fast paths vs their references, one run
 
 Three corpora: (a) the public benchmark texts in ``../shared/data/bench/*.jsonl`` with a KB built
 from ``../shared/data/wikidata`` (built once into ``--real-kb``, reused after), when that data
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import orjson
 
 from linkers import LinkOptions, build_kb, link, open_kb
+from linkers.fastpath import reference_paths
 from linkers.kb.build import BUILD_LOGIC
 
 from .data import bench_texts_dir, latency_summary, one_core, wikidata_dir
@@ -61,6 +65,34 @@ def time_linking(kb, texts: list[str], options: LinkOptions | None = None, warmu
     return row
 
 
+def time_against_reference(kb, texts: list[str], options: LinkOptions | None = None,
+                           warmup: int = WARMUP_DOCS) -> dict:
+    """ms/doc of the fast paths and of their pure-Python references (``linkers.fastpath``),
+    each text linked both ways back to back, the order alternating from text to text, so
+    that a busy machine and the caches a first link fills weigh on both alike. Wall time and
+    this process's CPU time (steadier on a shared machine: waiting for a core is not in it)."""
+    options = options or LinkOptions()
+    for text in texts[:warmup]:
+        link(text, kb, options=options)
+        with reference_paths():
+            link(text, kb, options=options)
+    wall: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for n, text in enumerate(texts):
+        for reference in ((False, True) if n % 2 else (True, False)):
+            with reference_paths() if reference else nullcontext():
+                t0, c0 = time.perf_counter(), time.process_time()
+                link(text, kb, options=options)
+                cpu[reference].append((time.process_time() - c0) * 1000)
+                wall[reference].append((time.perf_counter() - t0) * 1000)
+    row = {"docs": len(texts), "avg_chars": round(sum(map(len, texts)) / max(1, len(texts)))}
+    for name, ms in (("wall", wall), ("cpu", cpu)):
+        ref, fast = statistics.median(ms[True]), statistics.median(ms[False])
+        row.update({f"reference_{name}_p50_ms": round(ref, 3), f"fast_{name}_p50_ms": round(fast, 3),
+                    f"{name}_speedup": round(ref / fast, 2) if fast else None})
+    return row
+
+
 def benchmark_texts(limit_per_file: int | None = None) -> list[str]:
     texts = []
     for path in sorted(bench_texts_dir().glob("*.jsonl")):
@@ -88,9 +120,11 @@ def real_kb(path: Path = DEFAULT_REAL_KB):
 
 def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAULT_REAL_KB,
         limit_per_file: int | None = None, public: bool = True,
-        articles: tuple[tuple[int, int], ...] = ARTICLES) -> list[dict]:
+        articles: tuple[tuple[int, int], ...] = ARTICLES, compare_reference: bool = False) -> list[dict]:
     """Rows: public texts on the real KB (when present), synthetic news and articles on
-    ``kb_path`` (or the real KB)."""
+    ``kb_path`` (or the real KB). ``compare_reference``: each row times the fast paths against
+    their pure-Python references in the same run instead (``time_against_reference``)."""
+    timed = time_against_reference if compare_reference else time_linking
     rows = []
     real = real_kb(real_kb_path) if public or not kb_path else None
     texts = benchmark_texts(limit_per_file) if real is not None else []
@@ -101,13 +135,14 @@ def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAUL
     with one_core() as cpu:
         if texts:
             rows.append({"bench": "linking", "corpus": "public benchmark texts", "kb": real.version,
-                         "cpu": cpu, **time_linking(real, texts)})
+                         "cpu": cpu, **timed(real, texts)})
         rows.append({"bench": "linking", "corpus": "synthetic news paragraphs", "kb": kb.version,
-                     "cpu": cpu, **time_linking(kb, news)})
+                     "cpu": cpu, **timed(kb, news)})
         for size, pieces in long_reads:
-            row = time_linking(kb, pieces, warmup=1)
-            row["ms_per_kb"] = round(row["p50_ms"] / (row["avg_chars"] / 1024), 2)
-            row["cpu_ms_per_kb"] = round(row["cpu_p50_ms"] / (row["avg_chars"] / 1024), 2)
+            row = timed(kb, pieces, warmup=1)
+            if not compare_reference:
+                row["ms_per_kb"] = round(row["p50_ms"] / (row["avg_chars"] / 1024), 2)
+                row["cpu_ms_per_kb"] = round(row["cpu_p50_ms"] / (row["avg_chars"] / 1024), 2)
             rows.append({"bench": "linking", "corpus": f"synthetic articles, {size // 1024} KB", "kb": kb.version,
                          "cpu": cpu, **row})
     return rows
@@ -121,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-public", action="store_true", help="skip the public benchmark texts")
     parser.add_argument("--articles", type=parse_articles, default=ARTICLES,
                         help="long synthetic articles, BYTES:COUNT,... ('' for none; default 4096:20,32768:5,131072:3)")
+    parser.add_argument("--compare-reference", action="store_true",
+                        help="time the fast paths against their pure-Python references, text by text")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public, articles=args.articles)
+    rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public, articles=args.articles,
+               compare_reference=args.compare_reference)
     from .report import print_rows
     print_rows(rows, as_json=args.json)
     return 0

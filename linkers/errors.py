@@ -5,6 +5,7 @@
     │   ├── MalformedJSON              malformed_json       the body is not JSON (or not an object)
     │   ├── MissingField               missing_field        a required field is absent
     │   ├── InvalidEncoding            invalid_encoding     bytes are not valid UTF-8
+    │   ├── MalformedRequest           malformed_request    HTTP request line/headers malformed or too long
     │   ├── UnsupportedMediaType       unsupported_media_type  wrong Content-Type
     │   ├── NotAcceptable              not_acceptable       no output format the Accept header allows
     │   ├── MalformedTurtle            malformed_turtle     a NIF body is not valid Turtle
@@ -18,7 +19,11 @@
     ├── Unauthorized                   unauthorized         API key missing or wrong
     ├── Unavailable                    unavailable          a dependency is down (retry later)
     │   ├── BrokerUnavailable          redis_unavailable    Redis cannot be reached
-    │   └── NoWorkers                  no_workers           no Celery worker answers
+    │   │   ├── RedisDiskFull          redis_disk_full      Redis refuses writes: it cannot persist (MISCONF)
+    │   │   ├── RedisReadOnly          redis_read_only      Redis is a read-only replica
+    │   │   └── RedisOutOfMemory       redis_out_of_memory  Redis is at maxmemory with nothing evictable
+    │   ├── NoWorkers                  no_workers           no Celery worker answers
+    │   └── WorkerLost                 worker_lost          a job's worker died on every dispatch
     ├── KBError                        kb_error             a knowledge base cannot be opened/built
     │   └── KBFormatError              kb_format            a KB directory is missing files or has another format
     └── DumpError                      dump_error           a dump line is malformed (fatal only with --strict)
@@ -58,6 +63,10 @@ class MissingField(InvalidInput):
 
 class InvalidEncoding(InvalidInput):
     code = "invalid_encoding"
+
+
+class MalformedRequest(InvalidInput):
+    code = "malformed_request"
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -112,8 +121,24 @@ class BrokerUnavailable(Unavailable):
     code = "redis_unavailable"
 
 
+class RedisDiskFull(BrokerUnavailable):
+    code = "redis_disk_full"
+
+
+class RedisReadOnly(BrokerUnavailable):
+    code = "redis_read_only"
+
+
+class RedisOutOfMemory(BrokerUnavailable):
+    code = "redis_out_of_memory"
+
+
 class NoWorkers(Unavailable):
     code = "no_workers"
+
+
+class WorkerLost(Unavailable):
+    code = "worker_lost"
 
 
 class KBError(FactlinkError):

@@ -131,17 +131,21 @@ class Decision:
 
 def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
            coefficients: tuple[float, ...] = COEFFICIENTS,
-           mention_spans: list[tuple[int, int]] | None = None) -> tuple[list[Span], list[Decision | None]]:
+           mention_spans: list[tuple[int, int]] | None = None,
+           max_mentions: int | None = None) -> tuple[list[Span], list[Decision | None]]:
     """Spot (or take ``mention_spans`` as given) and rank, then pick each mention's entity and
     its confidence (None: a mention left without candidates, such as a given name no one in the
     text is connected to). Given spans get the demonym country as a reading too, but no new
-    spans: they are disambiguated, not re-spotted."""
+    spans: they are disambiguated, not re-spotted. Only the first ``max_mentions`` spans are
+    ranked (a work budget)."""
     if mention_spans is None:
         spans = add_demonym_countries(kb, text, spot(text, kb))
     else:
         given = given_spans(text, kb, mention_spans)
         kept = {(sp.start, sp.end) for sp in given}
         spans = [sp for sp in add_demonym_countries(kb, text, given) if (sp.start, sp.end) in kept]
+    if max_mentions is not None:
+        spans = spans[:max_mentions]         # the work budget: the ranking costs per span
     spans, favoured = favoured_readings(kb, text, spans)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
@@ -190,12 +194,22 @@ def links(d: Decision, threshold: float) -> bool:
 
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
          weights: Weights = DEFAULT_WEIGHTS,
-         mention_spans: list[tuple[int, int]] | None = None) -> LinkResult:
+         mention_spans: list[tuple[int, int]] | None = None,
+         max_mentions: int | None = None) -> LinkResult:
+    """``max_mentions`` is a work budget: past that many spotted names the text is linked only
+    up to the last of them, and the result says ``truncated`` (the service sets it, so one
+    pathological text cannot hold a worker for many seconds)."""
     if not isinstance(text, str):
         raise InvalidInput("'text' must be a string", field="text")
     options = options or LinkOptions()
     as_of = parse_published_at(published_at)
-    spans, decisions = decide(text, kb, weights, mention_spans=mention_spans)
+    # one span over the budget is ranked too: it tells a text at the budget from one over it
+    spans, decisions = decide(text, kb, weights, mention_spans=mention_spans,
+                              max_mentions=None if max_mentions is None else max_mentions + 1)
+    truncated = max_mentions is not None and len(spans) > max_mentions
+    if truncated:
+        spans, decisions = spans[:max_mentions], decisions[:max_mentions]
+        text = text[:spans[-1].end] if spans else ""
 
     utf16 = Utf16Offsets(text)
     mentions: list[Mention] = []
@@ -245,6 +259,11 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
         mentions = [m for m in (_unlink_surname_of_unknown(kb, m, unknown) for m in mentions)
                     if m.qid is not None or options.include_nil]
         linked = {m.qid: linked[m.qid] for m in mentions if m.qid is not None}
+    if max_mentions is not None and len(mentions) > max_mentions:
+        truncated = True        # names the KB lacks count too: the budget bounds the output
+        mentions = mentions[:max_mentions]
+        kept = {m.qid for m in mentions}
+        linked = {qid: rec for qid, rec in linked.items() if qid in kept}
     if options.types:
         kept = TypeFilter(kb, options.types)
         mentions = [m for m in mentions if kept.admits(m.qid)]
@@ -253,7 +272,8 @@ def link(text: str, kb, published_at: str | None = None, options: LinkOptions | 
     cards = {qid: kb.fact_card(qid, as_of) for qid in linked} if options.fact_cards else {}
     relations = [Relation(*r) for r in relations_between(linked, as_of)] if options.relations else []
     return LinkResult(mentions=mentions, entities=cards, relations=relations, kb_version=kb.version,
-                      linker_version=LINKER_VERSION, published_at=as_of, options=options)
+                      linker_version=LINKER_VERSION, published_at=as_of, options=options,
+                      truncated=truncated)
 
 
 # Between two segments: a line with a full stop. No name runs across it (the spotter stops at
@@ -264,7 +284,7 @@ SEGMENT_SEPARATOR = "\n.\n"
 
 def link_segments(segments: list[str], kb, published_at: str | None = None,
                   options: LinkOptions | None = None,
-                  weights: Weights = DEFAULT_WEIGHTS) -> LinkResult:
+                  weights: Weights = DEFAULT_WEIGHTS, max_mentions: int | None = None) -> LinkResult:
     """Link the blocks of one document (a web page's paragraphs, headings, list items) as one
     text, so that coherence and short forms work across them; each mention carries its
     ``segment`` and offsets into that segment. A name is never found across two segments."""
@@ -274,7 +294,8 @@ def link_segments(segments: list[str], kb, published_at: str | None = None,
     for segment in segments:
         starts.append(offset)
         offset += len(segment) + len(SEGMENT_SEPARATOR)
-    result = link(SEGMENT_SEPARATOR.join(segments), kb, published_at, options, weights)
+    result = link(SEGMENT_SEPARATOR.join(segments), kb, published_at, options, weights,
+                  max_mentions=max_mentions)
     utf16 = [Utf16Offsets(s) for s in segments]
     mentions = []
     for m in result.mentions:

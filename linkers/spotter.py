@@ -12,9 +12,11 @@ that match nothing come back as NIL spans, so users see what the KB lacks.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from .fastpath import keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
 from .kb.dump import is_person
@@ -187,10 +189,28 @@ def _own_name(kb, key: str) -> bool:
                for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
 
 
-def spot(text: str, kb) -> list[Span]:
-    norm = normalize(text)
-    # alias_key of a span, by slicing one lower-cased copy when that is provably the same
-    # (ASCII text: lower() keeps offsets; no dots or double spaces to fold).
+def _key_of(norm: str):
+    """``key_of(s, e)``: alias_key of a span, by slicing one lower-cased copy when that is
+    provably the same: an ASCII span (lower() of ASCII letters needs no context) of a text
+    whose lower-cased copy keeps its offsets, with no dots or double spaces to fold. News
+    with curly quotes or an accented name is not ASCII as a whole, but its spans mostly are:
+    they no longer all take ``alias_key``'s way (~3% of linking a 4 KB article)."""
+    lowered = norm.lower()
+    if len(lowered) != len(norm):
+        lowered = None
+    whole = norm.isascii()
+
+    def key_of(s: int, e: int) -> str:
+        if lowered is not None:
+            k = lowered[s:e]
+            if "." not in k and "  " not in k and (whole or norm[s:e].isascii()):
+                return k
+        return alias_key(norm[s:e])
+    return key_of
+
+
+def _key_of_reference(norm: str):
+    """The original ``_key_of`` (``linkers.fastpath.reference_paths``): ASCII texts only."""
     lowered = norm.lower() if norm.isascii() else None
 
     def key_of(s: int, e: int) -> str:
@@ -199,7 +219,15 @@ def spot(text: str, kb) -> list[Span]:
             if "." not in k and "  " not in k:
                 return k
         return alias_key(norm[s:e])
+    return key_of
 
+
+keep_reference(sys.modules[__name__], "_key_of", _key_of_reference)
+
+
+def spot(text: str, kb) -> list[Span]:
+    norm = normalize(text)
+    key_of = _key_of(norm)
     toks = _split_compounds(norm, tokenize(norm), kb, key_of)
     n = len(toks)
 

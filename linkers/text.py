@@ -8,8 +8,11 @@ the KB build and the spotter.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
+
+from .fastpath import keep_reference
 
 _ONE_TO_ONE = {
     **{ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4"},
@@ -29,6 +32,31 @@ _ABBREV_DOTS_RE = re.compile(r"(?<![\w.])((?:\w\.){1,}\w?)\.?(?![\w])")
 
 def normalize(text: str) -> str:
     """Same-length normalisation of quotes, dashes and whitespace (offsets are preserved)."""
+    return _normalized(text)
+
+
+# Linking a text normalises it three times (spotting, NIL spans, the ranker) and tokenises it
+# twice, ~4% of a 4 KB article: the last long text's result is kept, by identity (the same
+# text object, so never a stale answer; one assignment, so safe across threads). Short
+# strings (alias keys of surfaces) are not kept: they would push the text out.
+_MEMO_CHARS = 256
+_last_normalized: tuple[str, str] = ("", "")
+_last_tokens: tuple[str, list[tuple[int, int]]] = ("", [])
+
+
+def _normalized(text: str) -> str:
+    global _last_normalized
+    last = _last_normalized
+    if last[0] is text:
+        return last[1]
+    out = text.translate(_ONE_TO_ONE)
+    if len(text) >= _MEMO_CHARS:
+        _last_normalized = (text, out)
+    return out
+
+
+def _normalized_reference(text: str) -> str:
+    """``normalize`` without the memo (``linkers.fastpath.reference_paths``)."""
     return text.translate(_ONE_TO_ONE)
 
 
@@ -71,7 +99,27 @@ def case_class(surface: str) -> int:
 
 def tokenize(text: str) -> list[tuple[int, int]]:
     """(start, end) code-point offsets of the tokens of ``text`` (already normalised)."""
+    return _tokens(text)
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    global _last_tokens
+    last = _last_tokens
+    if last[0] is text:
+        return list(last[1])        # a copy: the caller may change its list
+    out = [m.span() for m in TOKEN_RE.finditer(text)]
+    if len(text) >= _MEMO_CHARS:
+        _last_tokens = (text, list(out))
+    return out
+
+
+def _tokens_reference(text: str) -> list[tuple[int, int]]:
+    """``tokenize`` without the memo (``linkers.fastpath.reference_paths``)."""
     return [m.span() for m in TOKEN_RE.finditer(text)]
+
+
+keep_reference(sys.modules[__name__], "_normalized", _normalized_reference)
+keep_reference(sys.modules[__name__], "_tokens", _tokens_reference)
 
 
 class Utf16Offsets:

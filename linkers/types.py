@@ -117,8 +117,10 @@ class LinkResult:
     linker_version: str
     published_at: str | None = None
     options: LinkOptions = field(default_factory=LinkOptions)
+    truncated: bool = False      # the work budget cut the text short (``link(max_mentions=)``)
 
     def to_dict(self) -> dict:
+        extra = {"truncated": True} if self.truncated else {}
         return {
             "mentions": [m.to_dict(self.options.top_k > 0) for m in self.mentions],
             "entities": self.entities,
@@ -126,4 +128,5 @@ class LinkResult:
             "kb_version": self.kb_version,
             "linker_version": self.linker_version,
             "published_at": self.published_at,
+            **extra,
         }

@@ -14,11 +14,11 @@ from .handlers.page import ROUTES as PAGE_ROUTES
 from .metrics import ServiceMetrics
 from .middleware.api_keys import api_key_middleware
 from .middleware.cors import cors_middleware
-from .middleware.errors import json_errors
+from .middleware.errors import json_errors, json_protocol_errors
 from .middleware.metrics import metrics_middleware
 from .middleware.rate_limit import rate_limit_middleware
 from .openapi import build_openapi
-from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS
+from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS, SUPERVISION
 
 
 def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
@@ -36,6 +36,7 @@ def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
 
 
 def create_app(settings: Settings) -> web.Application:
+    json_protocol_errors()
     metrics = ServiceMetrics()
     app = web.Application(middlewares=middlewares(settings, metrics),
                           client_max_size=settings.max_body_bytes)
@@ -59,9 +60,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run_app(settings: Settings) -> None:
-    """Serve the API until SIGINT or SIGTERM (stops accepting, runs the cleanups, returns)."""
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+def run_app(settings: Settings, supervision=None) -> None:
+    """Serve the API until SIGINT or SIGTERM (stops accepting, runs the cleanups, returns).
+    ``supervision`` (``factlink serve``): what /healthz reports about the children it runs."""
+    app = create_app(settings)
+    if supervision is not None:
+        app[SUPERVISION] = supervision
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
                 print=None, loop=new_event_loop())
 
 

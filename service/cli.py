@@ -19,7 +19,7 @@ import logging
 import sys
 
 from linkers import errors
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, SettingsError, redact_url
 
 from . import corecli, kbcli
 
@@ -43,10 +43,18 @@ def open_kb_before_the_loop(settings: Settings) -> None:
     log.info("KB %s (%d entities)", kb.version, len(kb))
     kb.close()
 
+def warn_if_open(settings: Settings) -> None:
+    """Anyone who can reach the port can use the API when keys are off: say so at start."""
+    if settings.open_to_the_network and not settings.api_keys:
+        log.warning("the API is reachable on %s without API keys (FACTLINK_API_KEYS is empty): "
+                    "anyone who reaches the port can use it", settings.published_on or
+                    settings.host)
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
     settings = settings_from(args)
+    warn_if_open(settings)
     open_kb_before_the_loop(settings)
     return serve(settings)
 
@@ -54,9 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     from .app import run_app
     settings = settings_from(args)
+    warn_if_open(settings)
     open_kb_before_the_loop(settings)
     log.info("factlink API on http://%s:%d (Redis %s)", settings.host, settings.port,
-             settings.redis)
+             redact_url(settings.redis))
     run_app(settings)
     return corecli.EXIT_OK
 
@@ -69,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # open the KB once here so a bad FACTLINK_KB fails now, not in every pool process
     kb = open_kb(settings.kb_path)
     log.info("factlink worker: KB %s (%d entities), Redis %s", kb.version, len(kb),
-             settings.redis)
+             redact_url(settings.redis))
     kb.close()
     argv = ["worker", "--pool", "prefork", "--concurrency", str(settings.worker_concurrency),
             "--queues", keys.QUEUE, "--loglevel", args.loglevel,

@@ -34,7 +34,7 @@ from linkers import errors, link, open_kb
 from workers import keys
 from workers.jobs import Article, JobStatus
 from workers.process import die_with_parent
-from workers.settings import Settings
+from workers.settings import Settings, redact_url
 
 from . import corecli
 from .shapes import parse_article
@@ -245,7 +245,7 @@ class CeleryLinker:
         from workers.queue import JobQueue
         self._settings = settings
         self._timeout = timeout
-        self._redis = aioredis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0",
+        self._redis = aioredis.Redis.from_url(settings.redis,
                                               socket_connect_timeout=2, socket_timeout=10)
         self._celery = create_celery(settings)
         self._queue = JobQueue(self._redis, self._celery, settings, kb_version)
@@ -256,7 +256,7 @@ class CeleryLinker:
             await self._redis.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             raise errors.BrokerUnavailable(
-                f"cannot reach Redis at {self._settings.redis_url or 'the default URL'}: {exc}")
+                f"cannot reach Redis at {redact_url(self._settings.redis)}: {exc}")
         loop = asyncio.get_running_loop()
         replies = await loop.run_in_executor(None, lambda: self._celery.control.ping(timeout=2, limit=1))
         if not replies:

@@ -3,8 +3,8 @@
 Each ``cleanup_ctx`` below opens one resource when the app starts and closes it when it stops,
 in order: the KB, the Redis pool, the generation watch (the current ``kb_version``) with the
 in-process answer cache it guards, the KB overlay (kept in step with that watch), the Celery
-producer (and the worker monitor using it), then the job queue that needs them. Handlers read
-them from ``request.app[KEY]``.
+producer (and the worker monitor using it), then the job queue that needs them, and the
+reaper that re-sends stuck jobs through it. Handlers read them from ``request.app[KEY]``.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from workers.generations import GenerationWatch
 from workers.kb_delta import RedisOverlay
 from workers.monitor import WorkerMonitor
 from workers.queue import JobQueue
+from workers.reaper import Reaper
 from workers.settings import Settings
 
 from .answer_cache import AnswerCache
@@ -41,6 +42,8 @@ OVERLAY = web.AppKey("overlay", RedisOverlay)
 OPENAPI = web.AppKey("openapi", bytes)
 GENERATIONS = web.AppKey("generations", GenerationWatch)
 ANSWERS = web.AppKey("answers", AnswerCache)
+#: set by ``factlink serve`` only: the state of the Redis and workers it supervises
+SUPERVISION = web.AppKey("supervision", object)
 
 
 async def knowledge_base(app: web.Application) -> AsyncIterator[None]:
@@ -116,4 +119,12 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
     await app[JOBS].stop()
 
 
-CLEANUP_CONTEXTS = (knowledge_base, redis_pool, generations, kb_overlay, celery_producer, job_queue)
+async def job_reaper(app: web.Application) -> AsyncIterator[None]:
+    reaper = Reaper(app[REDIS], app[JOBS], app[SETTINGS])
+    await reaper.start()
+    yield
+    await reaper.stop()
+
+
+CLEANUP_CONTEXTS = (knowledge_base, redis_pool, generations, kb_overlay, celery_producer,
+                    job_queue, job_reaper)

@@ -1,7 +1,7 @@
 """``factlink serve``: Redis (the bundled one unless REDIS_URL), a worker pool and the HTTP API.
 
 The API runs in this process; the worker pool is a ``factlink worker`` child process, restarted
-if it dies; the bundled Redis is another child. On Ctrl-C or SIGTERM they stop in dependency
+if it dies; the bundled Redis is another child, restarted too (``service.supervise``). On Ctrl-C or SIGTERM they stop in dependency
 order: the API (no new work), the workers (a warm shutdown finishes running tasks), Redis last
 (it flushes its append-only file). Children also die with this process if it is killed outright.
 """
@@ -16,11 +16,11 @@ import sys
 import threading
 from pathlib import Path
 
-from workers.embedded_redis import EmbeddedRedis
-from workers.process import die_with_parent, stop_process_group
-from workers.settings import Settings
+from workers.process import die_with_parent, running, stop_process_group
+from workers.settings import Settings, redact_url
 
 from .app import run_app
+from .supervise import Supervision, start_bundled_redis
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ class WorkerPool:
                 if not self._stopping.is_set():
                     self._spawn()
 
+    def up(self) -> bool:
+        process = self._process
+        return process is not None and running(process)
+
     def stop(self) -> None:
         with self._lock:
             self._stopping.set()
@@ -77,17 +81,19 @@ class WorkerPool:
 
 
 def serve(settings: Settings) -> int:
+    supervision = Supervision()
     redis_server = None
     if not settings.redis_url:
-        redis_server = EmbeddedRedis(Path(settings.data_dir) / "redis", port=settings.redis_port)
-        redis_server.start()
+        redis_server = start_bundled_redis(settings)
+        supervision.watch("redis", redis_server.up)
         settings = dataclasses.replace(settings, redis_url=redis_server.url)
     try:
         pool = WorkerPool(settings).start()
+        supervision.watch("workers", pool.up)
         try:
             log.info("factlink on http://%s:%d (Redis %s, %d worker processes)", settings.host,
-                     settings.port, settings.redis_url, settings.worker_concurrency)
-            run_app(settings)
+                     settings.port, redact_url(settings.redis_url), settings.worker_concurrency)
+            run_app(settings, supervision)
         finally:
             pool.stop()
     finally:

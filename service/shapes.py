@@ -144,6 +144,9 @@ LINK_RESULT = {
         "relations": {"type": "array", "items": {"type": "object"}},
         "kb_version": {"type": "string"}, "linker_version": {"type": "string"},
         "published_at": {"type": ["string", "null"]},
+        "truncated": {"type": "boolean", "description": "present (true) when the text had "
+                      "more mentions than the work budget (FACTLINK_MAX_MENTIONS): only the "
+                      "text up to the last linked mention was linked"},
     },
 }
 
@@ -257,12 +260,13 @@ OVERRIDES = {
                    "audit": {"type": "array", "items": {"type": "object"}}},
 }
 
-#: ``worker_answered``: a Celery worker answered the readiness ping. The ping stops at the first
-#: answer, so nothing here counts workers or their processes (a count named "workers" said 1
-#: while 2 processes ran); ``celery inspect stats`` counts them.
+#: ``worker_answered``: a Celery worker answered the ping. The ping stops at the first answer,
+#: so nothing here counts workers or their processes (a count named "workers" said 1 while 2
+#: processes ran); ``celery inspect stats`` counts them. Readiness does not depend on it: an API
+#: with no worker stays ready and answers 503 ``no_workers`` where a worker is needed.
 READY = {
     "type": "object", "required": ["status", "worker_answered", "kb_version"],
-    "properties": {"status": {"const": "ready"}, "worker_answered": {"const": True},
+    "properties": {"status": {"const": "ready"}, "worker_answered": {"type": "boolean"},
                    "kb_version": {"type": "string"}},
 }
 
@@ -361,7 +365,7 @@ def parse_as_of(raw: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        if not DATE_PATTERN.match(raw):
+        if not isinstance(raw, str) or not DATE_PATTERN.match(raw):
             raise ValueError
         return date.fromisoformat(raw).isoformat()
     except ValueError:
@@ -383,7 +387,8 @@ def parse_lookup(mention: str | None, limit: str | None) -> tuple[str, int]:
                                   field="mention")
     if limit is None:
         return mention, 10
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LOOKUP_LIMIT:
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_LOOKUP_LIMIT:
         raise errors.InvalidInput(f"'limit' must be an integer in [1, {MAX_LOOKUP_LIMIT}]",
                                   field="limit")
     return mention, int(limit)

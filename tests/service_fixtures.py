@@ -52,15 +52,18 @@ def factlink_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def wait_for_readyz(process: subprocess.Popen, url: str, timeout: float = 60) -> None:
-    """Wait until the server ``process`` (stdout piped) answers ``url/readyz`` with 200; its
-    output is the failure message if it exits first."""
+def wait_for_readyz(process: subprocess.Popen, url: str, timeout: float = 60,
+                    worker: bool = True) -> None:
+    """Wait until the server ``process`` (stdout piped) answers ``url/readyz`` with 200 (and,
+    with ``worker``, says a worker answered: readiness itself does not need one); its output
+    is the failure message if it exits first."""
     def ready():
         assert process.poll() is None, process.stdout.read().decode()
         try:
-            return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+            response = requests.get(f"{url}/readyz", timeout=2)
         except requests.ConnectionError:
             return False
+        return response.status_code == 200 and (not worker or response.json()["worker_answered"])
     wait_for(ready, timeout, interval=0.2, what=f"{url}/readyz to answer 200")
 
 

@@ -130,8 +130,8 @@ def test_a_client_over_its_rate_is_429_with_retry_after(http, redis_server, star
     refused = http.get(url)
     assert_error(refused, 429, "rate_limited")
     assert int(refused.headers["Retry-After"]) >= 1
-    other_client = http.get(url, headers={"X-API-Key": "someone-else"})
-    assert other_client.status_code == 200       # buckets are per client
+    other_key = http.get(url, headers={"X-API-Key": "someone-else"})
+    assert other_key.status_code == 429          # keys are off: the address is the client
     assert http.get(f"{limited.url}/healthz").status_code == 200   # probes are never limited
 
 
@@ -145,3 +145,77 @@ def test_an_unexpected_failure_is_a_500_without_traceback(http, redis_server, st
     error = assert_error(response, 500, "internal")
     assert "ZeroDivisionError" not in response.text and "a bug" not in error["message"]
     assert "ZeroDivisionError" in caplog.text      # the traceback is logged, server-side
+
+
+# --- inputs that once gave a 500 with a traceback (issue 14) ---------------------------------
+
+def test_a_refresh_with_a_non_string_date_is_400(http, api):
+    response = http.post(f"{api.url}/v1/entities/refresh", json={"qids": ["Q1"], "as_of": 5})
+    assert_error(response, 400, "invalid_input")
+
+
+def test_a_lookup_limit_in_superscript_digits_is_400(http, api):
+    response = http.get(f"{api.url}/v1/lookup?mention=NATO&limit=%C2%B2")
+    assert_error(response, 400, "invalid_input")
+
+
+def test_an_api_key_that_is_not_utf8_is_401(http, redis_server, start_api):
+    keyed = start_api(REDIS_URL=redis_server.url, FACTLINK_API_KEYS="good-key")
+    response = http.get(f"{keyed.url}/v1/lookup?mention=NATO", headers={"X-API-Key": b"\xe9t\xe9"})
+    assert_error(response, 401, "unauthorized")
+    assert http.get(f"{keyed.url}/v1/lookup?mention=NATO",
+                    headers={"X-API-Key": "good-key"}).status_code == 200
+
+
+def test_a_url_over_8_kb_is_a_json_400(http, api):
+    response = http.get(f"{api.url}/v1/lookup?mention=" + "N" * 9000)
+    assert_error(response, 400, "malformed_request")
+    huge_header = http.get(f"{api.url}/healthz", headers={"X-Padding": "x" * 9000})
+    assert_error(huge_header, 400, "malformed_request")
+
+
+# --- rate limits cannot be dodged (issue 14) ---------------------------------------------------
+
+def test_with_keys_off_invented_keys_share_the_address_bucket(http, redis_server, start_api):
+    limited = start_api(REDIS_URL=redis_server.url, FACTLINK_RATE_LIMIT="0.5",
+                        FACTLINK_RATE_BURST="5")
+    url = f"{limited.url}/v1/lookup?mention=NATO"
+    statuses = [http.get(url, headers={"X-API-Key": f"invented-{n}"}).status_code
+                for n in range(30)]
+    assert statuses.count(200) == 5 and statuses.count(429) == 25
+
+
+def test_with_keys_on_the_limit_follows_the_key(http, redis_server, start_api):
+    limited = start_api(REDIS_URL=redis_server.url, FACTLINK_API_KEYS="alice,bob",
+                        FACTLINK_RATE_LIMIT="0.5", FACTLINK_RATE_BURST="2")
+    url = f"{limited.url}/v1/lookup?mention=NATO"
+    alice = [http.get(url, headers={"X-API-Key": "alice"}).status_code for _ in range(3)]
+    assert alice == [200, 200, 429]
+    assert http.get(url, headers={"X-API-Key": "bob"}).status_code == 200   # same address
+
+
+def test_key_guessing_is_rate_limited_per_address(http, redis_server, start_api):
+    keyed = start_api(REDIS_URL=redis_server.url, FACTLINK_API_KEYS="the-real-key")
+    url = f"{keyed.url}/v1/lookup?mention=NATO"
+    statuses = [http.get(url, headers={"X-API-Key": f"guess-{n}"}).status_code
+                for n in range(200)]
+    assert statuses.count(401) <= 11 and statuses.count(429) >= 189
+    blocked = http.get(url, headers={"X-API-Key": "the-real-key"})
+    assert_error(blocked, 429, "rate_limited")          # no more guesses, not even right ones
+    assert int(blocked.headers["Retry-After"]) >= 1
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(http, redis_server, start_api):
+    untrusted = start_api(REDIS_URL=redis_server.url, FACTLINK_RATE_LIMIT="0.5",
+                          FACTLINK_RATE_BURST="1")
+    url = f"{untrusted.url}/v1/lookup?mention=NATO"
+    forged = [http.get(url, headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code
+              for n in range(3)]
+    assert forged == [200, 429, 429]
+    trusted = start_api(REDIS_URL=redis_server.url, FACTLINK_RATE_LIMIT="0.5",
+                        FACTLINK_RATE_BURST="1", FACTLINK_TRUSTED_PROXIES="127.0.0.1")
+    url = f"{trusted.url}/v1/lookup?mention=NATO"
+    clients = [http.get(url, headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code
+               for n in range(3)]
+    assert clients == [200, 200, 200]
+    assert http.get(url, headers={"X-Forwarded-For": "10.0.0.1"}).status_code == 429

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,25 @@ def test_bench_queue_path_cuts_every_request_into_its_steps():
     assert len(steps) == len(queue_path.STEPS) + 1
     assert total["requests"] == 3 and total["timelines"] == 3, "MONITOR saw every step"
     assert all(step["median_ms"] >= 0 for step in steps)
+
+
+def test_bench_linking_times_the_fast_paths_against_their_references(starter_kb):
+    from bench.linking import time_against_reference
+    texts = ["Emmanuel Macron met Vladimir Putin in Paris on Monday.",
+             "NATO said Ukraine would join. Macron agreed."]
+    row = time_against_reference(starter_kb, texts, warmup=1)
+    assert row["docs"] == 2
+    assert row["reference_cpu_p50_ms"] > 0 and row["fast_cpu_p50_ms"] > 0 and row["cpu_speedup"] > 0
+    assert row["reference_wall_p50_ms"] > 0 and row["fast_wall_p50_ms"] > 0
+
+
+def test_bench_faults_runs_and_loses_nothing():
+    """``python -m bench.faults`` on a small load (40 jobs, one pool process SIGKILLed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTLINK_")}
+    result = subprocess.run([sys.executable, "-m", "bench.faults", "--jobs", "40",
+                             "--scenarios", "child-kill", "--json"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (outcome,) = json.loads(result.stdout)
+    assert outcome["submitted"] == 40 and outcome["lost"] == 0
+    assert outcome["finished"] + sum(outcome["failed"].values()) == 40

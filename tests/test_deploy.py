@@ -425,8 +425,6 @@ def test_ports_agree_everywhere(compose, manifests):
 
 
 def test_api_probes_point_at_healthz_and_readyz(compose, manifests):
-    healthcheck = only(read_dockerfile(), "HEALTHCHECK")
-    assert urlsplit(probe_url(json.loads(healthcheck.split(" CMD ", 1)[1]))).path == "/healthz"
     assert urlsplit(probe_url(compose["services"]["api"]["healthcheck"]["test"])).path == "/readyz"
     deployment = container(manifests[("Deployment", "factlink-api")])
     assert deployment["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -434,12 +432,95 @@ def test_api_probes_point_at_healthz_and_readyz(compose, manifests):
 
 
 def test_the_worker_is_checked_by_a_celery_ping_not_http(compose, manifests):
-    compose_check = " ".join(compose["services"]["worker"]["healthcheck"]["test"])
-    k8s_check = " ".join(container(manifests[("Deployment", "factlink-worker")])
-                         ["livenessProbe"]["exec"]["command"])
-    assert "inspect ping" in compose_check and "$$REDIS_URL" in compose_check
-    assert "inspect ping" in k8s_check and "$REDIS_URL" in k8s_check
+    ping = ["python", "-m", "workers.ping"]
+    assert compose["services"]["worker"]["healthcheck"]["test"] == ["CMD", *ping]
+    assert container(manifests[("Deployment", "factlink-worker")])[
+        "livenessProbe"]["exec"]["command"] == ping
     assert "ports" not in compose["services"]["worker"]
+    import workers.ping   # noqa: F401 - the module the checks run exists
+
+
+def test_one_health_check_per_role(compose):
+    """The image runs the API and workers: an image-wide HTTP probe failed every worker."""
+    assert "HEALTHCHECK" not in [instruction for instruction, _ in read_dockerfile()]
+    checks = {name: " ".join(service["healthcheck"]["test"])
+              for name, service in compose["services"].items()}
+    assert set(checks) == {"redis", "api", "worker"}
+    assert "/readyz" in checks["api"] and "workers.ping" in checks["worker"]
+    assert "redis-cli ping" in checks["redis"]
+
+
+# --- secrets, exposure, memory (issue 14) ---------------------------------------------------
+
+def test_redis_has_a_password_from_a_secret(compose, manifests):
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    for name in ("api", "worker"):
+        assert compose["services"][name]["environment"]["REDIS_PASSWORD"] == \
+            redis["environment"]["REDIS_PASSWORD"]
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+
+    statefulset = container(manifests[("StatefulSet", "redis")])
+    assert statefulset["args"][statefulset["args"].index("--requirepass") + 1] == \
+        "$(REDIS_PASSWORD)"
+    for kind, name in (("StatefulSet", "redis"), ("Deployment", "factlink-api"),
+                       ("Deployment", "factlink-worker")):
+        (entry,) = [e for e in container(manifests[(kind, name)])["env"]
+                    if e["name"] == "REDIS_PASSWORD"]
+        assert entry["valueFrom"]["secretKeyRef"] == {"name": "factlink-redis",
+                                                      "key": "REDIS_PASSWORD"}
+    for text in [(DEPLOY / "factlink.env").read_text(), (K8S / "configmap.yaml").read_text()]:
+        assert "REDIS_PASSWORD=" not in text and "REDIS_PASSWORD:" not in text
+    assert "@" not in read_env_file(DEPLOY / "factlink.env")[0]["REDIS_URL"]
+
+
+def test_the_service_puts_the_password_into_redis_url_and_masks_it():
+    from workers.settings import redact_url
+    settings = Settings.from_env({"REDIS_URL": "redis://redis:6379/0",
+                                  "REDIS_PASSWORD": "s3cret/with:odd@chars"})
+    assert urlsplit(settings.redis).password is not None
+    assert "s3cret" not in redact_url(settings.redis) and "s3cret" not in repr(settings)
+
+
+def test_redis_memory_is_capped_without_evicting_pending_work(compose, manifests):
+    compose_args = " ".join(compose["services"]["redis"]["command"])
+    k8s_args = " ".join(container(manifests[("StatefulSet", "redis")])["args"])
+    for args in (compose_args, k8s_args):
+        assert "--maxmemory " in args
+        assert f"--maxmemory-policy {keys.EVICTION_POLICY}" in args
+    assert keys.EVICTION_POLICY.startswith("volatile-")      # only keys with a TTL go
+
+
+def test_compose_publishes_on_loopback_unless_told(compose):
+    api = compose["services"]["api"]
+    (published,) = api["ports"]
+    assert published.startswith("${FACTLINK_BIND:-127.0.0.1}:")
+    assert api["environment"]["FACTLINK_PUBLISHED_ON"] == "${FACTLINK_BIND:-127.0.0.1}"
+    assert Settings(host="0.0.0.0", published_on="127.0.0.1").open_to_the_network is False
+    assert Settings(host="0.0.0.0", published_on="0.0.0.0").open_to_the_network is True
+
+
+def test_a_public_api_without_keys_warns_at_start(caplog):
+    from service.cli import warn_if_open
+    warn_if_open(Settings(host="0.0.0.0", published_on="127.0.0.1"))
+    warn_if_open(Settings(host="0.0.0.0", published_on="0.0.0.0",
+                          api_keys=frozenset({"a-key"})))
+    assert "without API keys" not in caplog.text
+    warn_if_open(Settings(host="0.0.0.0", published_on="0.0.0.0"))
+    assert "reachable on 0.0.0.0 without API keys" in caplog.text
+
+
+def test_kubernetes_lets_only_factlink_pods_reach_redis(manifests):
+    policies = {name: obj["spec"] for (kind, name), obj in manifests.items()
+                if kind == "NetworkPolicy"}
+    assert any(spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress"]
+               and "ingress" not in spec for spec in policies.values())    # default deny
+    (redis,) = [spec for spec in policies.values()
+                if spec["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": "redis"}]
+    (rule,) = redis["ingress"]
+    allowed = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]}
+    assert allowed == {"factlink-api", "factlink-worker"}
 
 
 # --- commands, image -----------------------------------------------------------------------

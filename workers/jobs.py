@@ -51,11 +51,13 @@ class Article:
             identity["mention_spans"] = self.mention_spans
         return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
-    def link(self, kb) -> LinkResult:
+    def link(self, kb, max_mentions: int | None = None) -> LinkResult:
+        """``max_mentions``: the work budget (``FACTLINK_MAX_MENTIONS``), see ``linkers.link``."""
         if self.segments is not None:
-            return link_segments(list(self.segments), kb, self.published_at, self.options)
+            return link_segments(list(self.segments), kb, self.published_at, self.options,
+                                 max_mentions=max_mentions)
         return link(self.text, kb, self.published_at, self.options,
-                    mention_spans=self.mention_spans)
+                    mention_spans=self.mention_spans, max_mentions=max_mentions)
 
     def to_message(self) -> dict:
         """The JSON-safe form carried in a Celery task message."""
@@ -116,32 +118,111 @@ def _float(value: str | None) -> float | None:
     return float(value) if value else None
 
 
+#: seconds a worker's lease on a job lives unless renewed (``workers.leases`` renews it every
+#: third of that): a job whose worker is gone is noticed by the reaper within this, plus its tick
+LEASE_TTL = 15
+#: a queued job this old, with the queue list empty, has no message left anywhere that a live
+#: worker will take: it was lost (a publish that failed, a worker killed holding it)
+STALE_QUEUED_SECONDS = 20
+#: dispatches of one job before it fails with ``worker_lost`` (a text that kills its worker
+#: every time must not circulate for ever)
+MAX_DISPATCHES = 5
+
+#: The one rule for "this queued or running job will not end by itself", shared by the claim
+#: (a resubmission re-dispatches it) and the reaper. KEYS[1] job hash, KEYS[3] lease,
+#: KEYS[4] the Celery queue list; ARGV[1] now, ARGV[2] STALE_QUEUED_SECONDS, ARGV[3] the hard
+#: bound (FACTLINK_VISIBILITY_TIMEOUT): past it any queued or running job is re-dispatched.
+_STUCK = """
+local function stuck(status, now)
+  local updated = tonumber(redis.call('HGET', KEYS[1], 'updated_at') or '0')
+  if now - updated > tonumber(ARGV[3]) then return true end
+  if status == 'running' then
+    return now - updated > 2 and redis.call('EXISTS', KEYS[3]) == 0
+  end
+  return now - updated > tonumber(ARGV[2]) and redis.call('LLEN', KEYS[4]) == 0
+end
+"""
+
 #: Claim a job for submission, atomically. Returns "enqueue" when the caller must send the task
-#: (new job, failed job, finished job whose result expired, or a queued/running job not updated
-#: for ARGV[3] seconds: its task message was lost); otherwise the current status, sent nowhere.
-CLAIM_SCRIPT = """
+#: (new job, failed job, finished job whose result expired or was evicted, or a queued/running
+#: job that is stuck, see ``_STUCK``); otherwise the current status, sent nowhere. ARGV[6] is a
+#: token of the submission: several API processes (and relink's concurrent chunks) race on
+#: first loading the script, and a pipeline retried after NOSCRIPT may have claimed some jobs
+#: already; with the token those still come back "enqueue" instead of being left unsent. The claimed
+#: record keeps the task message (ARGV[4]) so the reaper can send it again, joins the active
+#: set (KEYS[5]) and has no TTL until the job ends: it cannot be evicted (``keys``).
+CLAIM_SCRIPT = _STUCK + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local now = tonumber(ARGV[1])
+-- the same submission again (its pipeline was retried after a NOSCRIPT): still ours to send
+if status == 'queued' and redis.call('HGET', KEYS[1], 'claim') == ARGV[6] then return 'enqueue' end
 if status == 'done' and redis.call('EXISTS', KEYS[2]) == 1 then return status end
-if status == 'queued' or status == 'running' then
-  local updated = tonumber(redis.call('HGET', KEYS[1], 'updated_at') or '0')
-  if updated > now - tonumber(ARGV[3]) then return status end
-end
+if (status == 'queued' or status == 'running') and not stuck(status, now) then return status end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'submitted_at', ARGV[1], 'updated_at', ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'status', 'queued', 'submitted_at', ARGV[1], 'updated_at', ARGV[1],
+           'message', ARGV[4], 'dispatches', 1, 'claim', ARGV[6])
+redis.call('ZADD', KEYS[5], now, ARGV[5])
 return 'enqueue'
 """
 ENQUEUE = "enqueue"
 
+#: The reaper's step for one active job (same KEYS/ARGV as the claim; ARGV[4] MAX_DISPATCHES,
+#: ARGV[6] result TTL). Returns the stored task message when the job must be sent again, "ok"
+#: when it is fine, "gone" when it left the active set, "failed" when it used up its dispatches.
+REAP_SCRIPT = _STUCK + """
+local status = redis.call('HGET', KEYS[1], 'status')
+local now = tonumber(ARGV[1])
+if status ~= 'queued' and status ~= 'running' then
+  redis.call('ZREM', KEYS[5], ARGV[5])
+  return 'gone'
+end
+if not stuck(status, now) then return 'ok' end
+local message = redis.call('HGET', KEYS[1], 'message')
+local dispatches = redis.call('HINCRBY', KEYS[1], 'dispatches', 1)
+if not message or dispatches > tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1],
+             'error_code', 'worker_lost',
+             'error_message', 'the job was dispatched ' .. (dispatches - 1) ..
+             ' times and its worker was lost each time; submit it again to retry')
+  redis.call('HDEL', KEYS[1], 'message')
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+  redis.call('ZREM', KEYS[5], ARGV[5])
+  redis.call('PUBLISH', KEYS[6], ARGV[5])
+  return 'failed'
+end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+redis.call('ZADD', KEYS[5], now, ARGV[5])
+return message
+"""
 
-def mark_running(redis, job_id: str, ttl: int) -> None:
-    """Worker side (sync Redis client): the task started."""
+
+def stuck_keys(job_id: str) -> list[str]:
+    """KEYS of ``CLAIM_SCRIPT`` and ``REAP_SCRIPT`` for one job."""
+    return [keys.job(job_id), keys.result(job_id), keys.lease(job_id), keys.QUEUE,
+            keys.ACTIVE_JOBS, keys.JOBS_DONE_CHANNEL]
+
+
+def mark_running(redis, job_ids: list[str], worker: str) -> None:
+    """Worker side (sync Redis client): the task started; ``worker`` holds a lease on each job
+    (renewed by ``workers.leases``) and the records lose any TTL while the jobs run."""
+    now = time.time()
     with redis.pipeline() as pipe:
-        pipe.hset(keys.job(job_id), mapping={"status": JobStatus.running.value,
-                                             "updated_at": time.time()})
-        pipe.expire(keys.job(job_id), ttl)
+        for job_id in job_ids:
+            pipe.hset(keys.job(job_id), mapping={"status": JobStatus.running.value,
+                                                 "updated_at": now, "worker": worker})
+            pipe.persist(keys.job(job_id))
+            pipe.set(keys.lease(job_id), worker, ex=LEASE_TTL)
+            pipe.zadd(keys.ACTIVE_JOBS, {job_id: now})
         pipe.execute()
+
+
+def _end(pipe, job_id: str, ttl: int) -> None:
+    """What every end of a job does: no more re-dispatch, and a TTL (now it may be evicted)."""
+    pipe.hdel(keys.job(job_id), "message", "worker", "claim")
+    pipe.expire(keys.job(job_id), ttl)
+    pipe.zrem(keys.ACTIVE_JOBS, job_id)
+    pipe.delete(keys.lease(job_id))
+    pipe.publish(keys.JOBS_DONE_CHANNEL, job_id)
 
 
 def mark_done(redis, job_id: str, result_json: bytes | None, ttl: int,
@@ -153,10 +234,9 @@ def mark_done(redis, job_id: str, result_json: bytes | None, ttl: int,
         pipe.hset(keys.job(job_id), mapping={"status": JobStatus.done.value,
                                              "updated_at": time.time()})
         pipe.hdel(keys.job(job_id), "error_code", "error_message")
-        pipe.expire(keys.job(job_id), ttl)
         if link_seconds is not None:
             stats.record_link_time(pipe, link_seconds)
-        pipe.publish(keys.JOBS_DONE_CHANNEL, job_id)
+        _end(pipe, job_id, ttl)
         pipe.execute()
 
 
@@ -166,6 +246,5 @@ def mark_failed(redis, job_id: str, code: str, message: str, ttl: int) -> None:
         pipe.hset(keys.job(job_id), mapping={"status": JobStatus.failed.value,
                                              "updated_at": time.time(),
                                              "error_code": code, "error_message": message})
-        pipe.expire(keys.job(job_id), ttl)
-        pipe.publish(keys.JOBS_DONE_CHANNEL, job_id)
+        _end(pipe, job_id, ttl)
         pipe.execute()

@@ -1,7 +1,12 @@
 """Every Redis key and channel factlink uses, in one place (the way arq's ``constants.py`` does).
 
     factlink:result:{job_id}                   linking result JSON (bytes served as-is)
-    factlink:job:{job_id}                      hash: status, error_code, error_message, timestamps
+    factlink:job:{job_id}                      hash: status, error_code, error_message, timestamps,
+                                               and while queued/running: message, dispatches
+    factlink:jobs:active                       sorted set: job ids queued or running -> last dispatch
+    factlink:lease:{job_id}                    the worker running the job (expires unless renewed)
+    factlink:reaper                            lock: one API process reaps at a time
+    factlink:readyz                            written by /readyz: does Redis take writes?
     factlink:jobs:done                         pub/sub channel: a job id, published when it ends
     factlink:card:{kb_version}:{qid}:{as_of}   "etag\\n" + fact card JSON, computed from the KB
     factlink:card_refresh:{qid}:{as_of}        "etag\\n" + fact card JSON, refreshed from Wikidata
@@ -17,6 +22,16 @@
     factlink:generations                       pub/sub channel: a field name, published on a bump
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
+Eviction (``maxmemory-policy volatile-lru``, ``EVICTION_POLICY``): Redis may evict only keys
+with a TTL under memory pressure. The Celery queue list and kombu's unacknowledged-message
+hashes never have one, and a job record gets its TTL only when the job ends (done or failed):
+while queued or running it has none, so nothing that still has to run can be evicted. What may
+be evicted (results, fact cards, overlays, ended job records) can be recomputed: a resubmit of a
+job whose result is gone links it again. One Redis database serves both roles, so the choice
+is made per key, not per database: the policy is instance-wide, so separate databases alone
+would not protect the queue. When only unevictable keys are left, writes fail with OOM and the
+API answers 503 ``redis_out_of_memory``.
+
 Job ids already contain ``kb_version`` (see ``workers.jobs.job_id``), so a new KB never reads a
 stale result; card keys carry it explicitly.
 """
@@ -28,6 +43,10 @@ PREFIX = "factlink"
 QUEUE = PREFIX
 
 JOBS_DONE_CHANNEL = f"{PREFIX}:jobs:done"
+ACTIVE_JOBS = f"{PREFIX}:jobs:active"
+REAPER_LOCK = f"{PREFIX}:reaper"
+READINESS_PROBE = f"{PREFIX}:readyz"
+EVICTION_POLICY = "volatile-lru"
 LINK_STATS = f"{PREFIX}:stats:link"
 #: see ``workers.generations``
 GENERATIONS = f"{PREFIX}:generations"
@@ -45,6 +64,10 @@ def result(job_id: str) -> str:
 
 def job(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
+
+
+def lease(job_id: str) -> str:
+    return f"{PREFIX}:lease:{job_id}"
 
 
 def card(kb_version: str, qid: str, as_of: str | None) -> str:

@@ -5,7 +5,9 @@ runs in a thread, one at a time, and its answer is reused: a positive one for ``
 seconds, a negative one for less, so a worker that just started is noticed quickly. When a
 positive answer goes stale it is still given while a ping refreshes it in the background: the
 request that happens to come next never waits for a ping round trip while workers were there a
-moment ago. Only "no worker" (or no answer yet) is awaited.
+moment ago. Only "no worker" (or no answer yet) is awaited. A ping that failed because Redis is
+down or refusing writes raises that error (``workers.redis_errors``) rather than claiming there
+are no workers: the client learns what is actually wrong.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import contextlib
 import time
 
 from celery import Celery
+
+from .redis_errors import unavailable
 
 
 class WorkerMonitor:
@@ -24,6 +28,7 @@ class WorkerMonitor:
         self._fresh_for = fresh_for
         self._negative_fresh_for = negative_fresh_for
         self._answered: int | None = None       # workers that answered the last ping
+        self._failure: Exception | None = None  # why the last ping could not be sent
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
         self._refresh: asyncio.Task | None = None
@@ -31,12 +36,18 @@ class WorkerMonitor:
     async def workers(self) -> int:
         """How many workers answered (at least one, or none): cached, pings when stale."""
         if self._fresh():
-            return self._answered
+            return self._checked()
         if self._answered:
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.create_task(self._ping_if_stale())
             return self._answered
-        return await self._ping_if_stale()
+        await self._ping_if_stale()
+        return self._checked()
+
+    def _checked(self) -> int:
+        if not self._answered and self._failure is not None:
+            raise self._failure
+        return self._answered
 
     async def close(self) -> None:
         """Let a background refresh finish (at most the ping timeout) before the loop closes."""
@@ -50,8 +61,10 @@ class WorkerMonitor:
                 loop = asyncio.get_running_loop()
                 try:
                     self._answered = await loop.run_in_executor(None, self._ping)
-                except Exception:   # the broker is down: no worker can be reached either
+                    self._failure = None
+                except Exception as exc:   # the broker is down: no worker can be reached either
                     self._answered = 0
+                    self._failure = unavailable(exc)
                 self._checked_at = time.monotonic()
         return self._answered
 

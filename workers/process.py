@@ -39,6 +39,11 @@ def stop_process_group(process: subprocess.Popen, timeout: float) -> int:
     return process.wait()
 
 
+def running(process: subprocess.Popen) -> bool:
+    """True while the child runs; never reaps it (see ``stop_process_group``)."""
+    return process.returncode is None and not _exited(process.pid)
+
+
 def _exited(pid: int) -> bool:
     """True once ``pid`` has exited, without reaping it (it stays a zombie until ``wait``)."""
     try:

@@ -13,16 +13,20 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
+import orjson
 from celery import Celery
 from redis.exceptions import NoScriptError
 
 from linkers import errors
 
 from . import keys
-from .jobs import CLAIM_SCRIPT, ENQUEUE, Article, JobRecord, JobStatus
+from .jobs import (CLAIM_SCRIPT, ENQUEUE, STALE_QUEUED_SECONDS, Article, JobRecord, JobStatus,
+                   stuck_keys)
 from .publish import task_message
+from .redis_errors import unavailable
 from .settings import Settings
 from .tasks import LINK_ARTICLE, LINK_BATCH, REFRESH_ENTITIES
 
@@ -94,6 +98,11 @@ class JobQueue:
         done = record is not None and record.status is JobStatus.done
         return record, result if done else None
 
+    async def check_writable(self) -> None:
+        """Raise the Redis error if Redis cannot take a write now (down, full disk, read-only,
+        out of memory): what /readyz checks, and what explains an empty worker ping."""
+        await self._redis.set(keys.READINESS_PROBE, b"1", ex=60)
+
     # --- writing --------------------------------------------------------------------------
     async def submit(self, articles: list[Article]) -> list[Submission]:
         """Claim each article's job; send tasks only for jobs not already queued, running or done.
@@ -102,7 +111,8 @@ class JobQueue:
         (re-submissions of known jobs add nothing, so they always pass).
         """
         job_ids = [self.job_id(article) for article in articles]
-        depth, *outcomes = await self._claim_jobs(job_ids, time.time())
+        messages = [orjson.dumps([article.to_message(), self._kb_version]) for article in articles]
+        depth, *outcomes = await self._claim_jobs(job_ids, messages, time.time())
         outcomes = [o.decode() if isinstance(o, bytes) else o for o in outcomes]
         to_send = [(job_id, article) for job_id, article, outcome
                    in zip(job_ids, articles, outcomes) if outcome == ENQUEUE]
@@ -115,26 +125,29 @@ class JobQueue:
                 await self._send(to_send)
             except Exception as exc:
                 await self._unclaim(to_send)
-                raise errors.BrokerUnavailable(f"cannot queue the job: {exc}",
-                                               retry_after=5) from exc
+                raise (unavailable(exc) or errors.BrokerUnavailable(
+                    f"cannot queue the job: {exc}", retry_after=5)) from exc
         return [Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
                 for job_id, outcome in zip(job_ids, outcomes)]
 
-    async def _claim_jobs(self, job_ids: list[str], now: float) -> list:
+    async def _claim_jobs(self, job_ids: list[str], messages: list[bytes], now: float) -> list:
         """[queue depth, claim outcome per job] in one round trip.
 
         EVALSHA straight away: a registered script in a pipeline costs a SCRIPT EXISTS round
         trip on every call. Only when Redis does not know the script yet (first use, or a
-        restart) is it loaded and the claims sent again (NOSCRIPT claims changed nothing).
+        restart) is it loaded and the claims sent again; claims of the first attempt that did
+        run (another client loaded the script meanwhile) are recognised by the token.
         """
-        args = (now, self._settings.result_ttl, self._settings.visibility_timeout)
+        args = (now, STALE_QUEUED_SECONDS, self._settings.visibility_timeout)
+        token = uuid.uuid4().hex
         for attempt in (1, 2):
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     pipe.llen(keys.QUEUE)
-                    for job_id in job_ids:
-                        pipe.evalsha(self._claim.sha, 2, keys.job(job_id), keys.result(job_id),
-                                     *args)
+                    for job_id, message in zip(job_ids, messages):
+                        script_keys = stuck_keys(job_id)
+                        pipe.evalsha(self._claim.sha, len(script_keys), *script_keys, *args,
+                                     message, job_id, token)
                     return await pipe.execute()
             except NoScriptError:
                 if attempt == 2:
@@ -144,8 +157,12 @@ class JobQueue:
 
     async def _unclaim(self, jobs: list[tuple[str, Article]]) -> None:
         # so that a later submission sends them, instead of finding them "queued" forever
+        # (if Redis is down this fails too: the claims stay, and the reaper sends them later)
         with contextlib.suppress(Exception):
-            await self._redis.delete(*[keys.job(job_id) for job_id, _ in jobs])
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*[keys.job(job_id) for job_id, _ in jobs])
+                pipe.zrem(keys.ACTIVE_JOBS, *[job_id for job_id, _ in jobs])
+                await pipe.execute()
 
     async def resend(self, jobs: list[tuple[str, Article]]) -> None:
         """Send jobs already claimed as queued again (a crashed submitter may have claimed
@@ -154,10 +171,16 @@ class JobQueue:
         await self._send(jobs)
 
     async def _send(self, jobs: list[tuple[str, Article]]) -> None:
-        messages = [[job_id, article.to_message(), self._kb_version] for job_id, article in jobs]
+        await self.send_messages([[job_id, article.to_message(), self._kb_version]
+                                  for job_id, article in jobs])
+
+    async def send_messages(self, messages: list[list]) -> None:
+        """Publish ``[job_id, article message, kb_version]`` tasks; the reaper re-sends stored
+        messages through here."""
         if len(messages) == 1:
+            job_id, _article, kb_version = messages[0]
             payloads = [task_message(self._celery, LINK_ARTICLE, messages[0], keys.QUEUE,
-                                     f"[{jobs[0][0]!r}, <article>, {self._kb_version!r}]")]
+                                     f"[{job_id!r}, <article>, {kb_version!r}]")]
         else:
             payloads = [task_message(self._celery, LINK_BATCH, [chunk], keys.QUEUE,
                                      f"[<{len(chunk)} jobs from {chunk[0][0]!r}>]")
@@ -172,7 +195,8 @@ class JobQueue:
         try:
             await asyncio.get_running_loop().run_in_executor(None, send)
         except Exception as exc:
-            raise errors.BrokerUnavailable(f"cannot queue the refresh: {exc}", retry_after=5) from exc
+            raise (unavailable(exc) or errors.BrokerUnavailable(
+                f"cannot queue the refresh: {exc}", retry_after=5)) from exc
 
     # --- waiting --------------------------------------------------------------------------
     async def wait(self, job_id: str, timeout: float) -> JobRecord | None:

@@ -2,13 +2,26 @@
 
 Each worker process opens the KB and a Redis client once (``worker_process_init``); the KB is
 mmap-backed, so all processes on a machine share its pages. Retries, with backoff, are only for
-transient failures (Redis unreachable, the Wikidata API unavailable); bad input fails the job at
-once, with the reason kept in its status record.
+transient failures (Redis unreachable or refusing writes, the Wikidata API unavailable); bad
+input fails the job at once, with the reason kept in its status record.
+
+A job's Redis writes are retried in the process for up to ``WRITE_RETRY_SECONDS`` (a bundled
+Redis restarted by ``factlink serve`` is back well within that), keeping the linking result
+in memory, so an outage costs no re-linking. A write that still fails leaves the job
+``running`` with a lease nobody renews: the reaper sends it again once Redis is back. No
+outcome depends on Celery requeueing a message, which itself needs Redis.
+
+The work per text is bounded: at most ``FACTLINK_MAX_MENTIONS`` mentions are linked (the
+result then says ``"truncated": true``), and a result over ``FACTLINK_MAX_CACHED_RESULT_BYTES``
+is kept for ``LARGE_RESULT_TTL`` instead of ``FACTLINK_RESULT_TTL``.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 
 import orjson
 import redis
@@ -17,8 +30,9 @@ from celery.signals import worker_process_init
 
 from linkers import errors, open_kb
 
-from . import cache, jobs, keys
+from . import cache, jobs, keys, redis_errors
 from .kb_delta import RedisOverlay, generation_of, remember_cached
+from .leases import Leases
 from .settings import Settings
 from .wikidata import WikidataClient, refresh_cards
 
@@ -31,6 +45,26 @@ REFRESH_ENTITIES = "factlink.refresh_entities"
 #: worth retrying: the dependency may come back; anything else fails the job
 TRANSIENT_REDIS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 RETRY = {"retry_backoff": 1, "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 8}
+#: how long one job's Redis write is retried in the process before the task gives up on it
+WRITE_RETRY_SECONDS = 60.0
+#: how long a result over FACTLINK_MAX_CACHED_RESULT_BYTES is kept (its job record too)
+LARGE_RESULT_TTL = 3600
+
+
+def write_with_retry(write, *args, deadline_seconds: float = WRITE_RETRY_SECONDS):
+    """Run a Redis call (a write, or the read before it), retrying while Redis is away or
+    refusing writes (with backoff); return what it returns."""
+    deadline = time.monotonic() + deadline_seconds
+    delay = 0.25
+    while True:
+        try:
+            return write(*args)
+        except redis.exceptions.RedisError as exc:
+            if not redis_errors.is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("Redis write failed (%s); retrying in %.2f s", exc, delay)
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
 
 
 class WorkerRuntime:
@@ -41,16 +75,25 @@ class WorkerRuntime:
         self._overlay: RedisOverlay | None = None
         self._redis = None
         self._wikidata = None
+        self._leases = None
 
     def open(self, **_signal_kwargs) -> None:
         """Open the KB, Redis and the KB overlay in this process (after the pool forked it)."""
         self._redis = redis.Redis.from_url(self.settings.redis, socket_connect_timeout=2,
                                            socket_timeout=10, health_check_interval=30)
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._leases = Leases(self._redis, worker)
         self._overlay = RedisOverlay(self._redis, open_kb(self.settings.kb_path))
         try:
             self._overlay.load()
         except TRANSIENT_REDIS as exc:      # caught up on a later task, when Redis is back
             log.warning("KB overlay not loaded yet (%s)", exc)
+
+    @property
+    def leases(self) -> Leases:
+        if self._leases is None:
+            self.open()
+        return self._leases
 
     @property
     def overlay(self) -> RedisOverlay:
@@ -80,36 +123,65 @@ class WorkerRuntime:
             self._wikidata = WikidataClient(self.settings.wikidata_api)
         return self._wikidata
 
+    def link_jobs(self, batch: list[list]) -> None:
+        """Link ``[job_id, message, kb_version]`` items and record each outcome. All the jobs
+        are marked running (with leases) at once: none waits as "queued" inside a batch."""
+        store = self.redis
+
+        def results_stored():
+            with store.pipeline(transaction=False) as pipe:
+                for job_id, _message, _kb_version in batch:
+                    pipe.exists(keys.result(job_id))
+                return pipe.execute()
+        stored = write_with_retry(results_stored)
+        to_link = [item for item, done in zip(batch, stored) if not done]
+        for (job_id, _message, _kb_version), done in zip(batch, stored):
+            if done:                              # a redelivered or duplicate task
+                write_with_retry(jobs.mark_done, store, job_id, None, self.settings.result_ttl)
+        if not to_link:
+            return
+        job_ids = [job_id for job_id, _message, _kb_version in to_link]
+        write_with_retry(jobs.mark_running, store, job_ids, self.leases.worker)
+        self.leases.hold(job_ids)
+        try:
+            for job_id, message, kb_version in to_link:
+                self._link_one(job_id, message, kb_version)
+                self.leases.release([job_id])
+        finally:
+            self.leases.release(job_ids)
+
     def link_job(self, job_id: str, message: dict, kb_version: str) -> None:
-        """Link one article and record the outcome; transient Redis errors propagate (retry)."""
+        self.link_jobs([[job_id, message, kb_version]])
+
+    def _link_one(self, job_id: str, message: dict, kb_version: str) -> None:
         ttl, store = self.settings.result_ttl, self.redis
         generation = generation_of(kb_version, self.overlay.base_version)
         if generation is None:
-            jobs.mark_failed(store, job_id, errors.KBError.code,
+            write_with_retry(jobs.mark_failed, store, job_id, errors.KBError.code,
                              f"this worker serves KB {self.overlay.base_version}, the job was "
                              f"submitted for KB {kb_version}", ttl)
             return
         if generation > self.overlay.generation:   # the API saw a change this worker has not yet
             self.overlay.sync(at_least=generation)
-        if store.exists(keys.result(job_id)):      # a redelivered or duplicate task
-            jobs.mark_done(store, job_id, None, ttl)
-            return
-        jobs.mark_running(store, job_id, ttl)
         try:
             article = jobs.Article.from_message(message)
             if self.settings.debug_link_delay:
                 time.sleep(self.settings.debug_link_delay)
             started = time.perf_counter()
-            result = article.link(self.kb)
+            result = article.link(self.kb, max_mentions=self.settings.max_mentions)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
-            jobs.mark_failed(store, job_id, exc.code, exc.message, ttl)
+            write_with_retry(jobs.mark_failed, store, job_id, exc.code, exc.message, ttl)
             return
         except Exception as exc:   # a bug in the linker: keep the reason, never retry it
             log.exception("linking job %s failed", job_id)
-            jobs.mark_failed(store, job_id, "internal", f"linking failed ({type(exc).__name__})", ttl)
+            write_with_retry(jobs.mark_failed, store, job_id, "internal",
+                             f"linking failed ({type(exc).__name__})", ttl)
             return
-        jobs.mark_done(store, job_id, orjson.dumps(result.to_dict()), ttl, seconds)
+        result_json = orjson.dumps(result.to_dict())
+        if len(result_json) > self.settings.max_cached_result_bytes:
+            ttl = min(ttl, LARGE_RESULT_TTL)
+        write_with_retry(jobs.mark_done, store, job_id, result_json, ttl, seconds)
         remember_cached(store, [m.qid for m in result.mentions if m.qid], keys.result(job_id))
 
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
@@ -128,15 +200,17 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
     runtime = WorkerRuntime(settings)
     worker_process_init.connect(runtime.open, weak=False)
 
-    @app.task(name=LINK_ARTICLE, autoretry_for=TRANSIENT_REDIS, **RETRY)
+    # no Celery autoretry for linking: a retry is a publish, which fails while Redis is away
+    # and ends in "reject requeue=False"; Redis calls retry in the process instead
+    # (write_with_retry), and past that the reaper re-sends the job
+    @app.task(name=LINK_ARTICLE)
     def link_article(job_id: str, article: dict, kb_version: str) -> None:
         runtime.link_job(job_id, article, kb_version)
 
-    @app.task(name=LINK_BATCH, autoretry_for=TRANSIENT_REDIS, **RETRY)
+    @app.task(name=LINK_BATCH)
     def link_batch(batch: list[list]) -> None:
-        # a retry re-runs the batch; jobs already done are skipped by their stored result
-        for job_id, article, kb_version in batch:
-            runtime.link_job(job_id, article, kb_version)
+        # a re-sent batch skips the jobs already done by their stored result
+        runtime.link_jobs(batch)
 
     @app.task(name=REFRESH_ENTITIES, bind=True, autoretry_for=TRANSIENT_REDIS, **RETRY)
     def refresh_entities(task, qids: list[str], as_of: str | None = None) -> list[str]:

@@ -99,6 +99,8 @@ async def _linked(app: web.Application, article: Article) -> _Linked:
     metrics.cache_miss("result")
 
     if not await app[WORKERS].workers():
+        # workers cannot answer a Redis that refuses writes: then that is the error to report
+        await jobs.check_writable()
         raise errors.NoWorkers("no linking worker is running; try again shortly", retry_after=5)
     await jobs.submit([article])
     record, result = await jobs.wait_result(job_id, settings.sync_timeout)

@@ -7,8 +7,13 @@
     rate_limit   optional per-client token bucket
 """
 
+from aiohttp import web
+
 from ..handlers.page import PAGE_PATHS
 
 #: probes and scrapers, and the newsroom page's files (it holds no data and asks the user for
 #: a key): never behind an API key or a rate limit
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"}) | PAGE_PATHS
+
+#: the request item holding the API key that passed the check (the rate limiter buckets on it)
+AUTHENTICATED_KEY = web.RequestKey("authenticated_key", str)

@@ -2,7 +2,8 @@
 
 Statuses come from the ``linkers.errors`` tree (the most specific class wins); aiohttp's own
 HTTP errors (unknown route, wrong method) get the same JSON shape; Redis or broker failures
-become 503 with ``Retry-After``; anything else is logged with its traceback, server-side only,
+become 503 with ``Retry-After`` and the code of ``workers.redis_errors`` (connection lost, disk
+full, read-only, out of memory); anything else is logged with its traceback, server-side only,
 and answered ``500 internal``.
 """
 from __future__ import annotations
@@ -12,9 +13,10 @@ import math
 
 import redis
 from aiohttp import web
-from kombu.exceptions import OperationalError
+from aiohttp.web_protocol import RequestHandler
 
 from linkers import errors
+from workers.redis_errors import CONNECTION_ERRORS, unavailable
 
 from .. import shapes
 
@@ -35,8 +37,9 @@ STATUS_BY_ERROR: dict[type, int] = {
 #: when the error does not say how long to wait
 DEFAULT_RETRY_AFTER = {429: 1, 503: 5}
 
-DEPENDENCY_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                   OperationalError)
+#: what a handler may catch to degrade gracefully (serve a card uncached): a Redis that is gone
+#: or refuses (``workers.redis_errors``); which 503 each is, ``unavailable`` says
+DEPENDENCY_DOWN = CONNECTION_ERRORS + (redis.exceptions.ResponseError,)
 
 
 def status_for(error: errors.FactlinkError) -> int:
@@ -81,13 +84,44 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return _from_http_exception(exc, request)
-    except DEPENDENCY_DOWN as exc:
-        log.warning("%s %s: dependency down: %s", request.method, request.path, exc)
-        return error_response(errors.BrokerUnavailable("Redis cannot be reached; try again shortly"))
-    except Exception:
+    except Exception as exc:
+        dependency = unavailable(exc)
+        if dependency is not None:
+            log.warning("%s %s: %s: %s", request.method, request.path, dependency.code, exc)
+            return error_response(dependency)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(_Internal("internal error; it has been logged"))
 
 
 class _Internal(errors.FactlinkError):
     code = "internal"
+
+
+def json_protocol_errors() -> None:
+    """Make aiohttp's own error responses JSON too.
+
+    A request aiohttp cannot parse (a URL or header over 8 KB, a malformed request line) is
+    answered by ``RequestHandler.handle_error`` before any middleware runs, as plain text.
+    That method is the only hook aiohttp offers, so it is wrapped once per process: same status,
+    our error shape, and the client's mistake logged at debug level rather than as a traceback.
+    """
+    if getattr(RequestHandler.handle_error, "_factlink_json", False):
+        return
+    original = RequestHandler.handle_error
+
+    def handle_error(self, request, status=500, exc=None, message=None):
+        if status >= 500 or request.writer.output_size > 0:
+            original(self, request, status, exc, message)     # logs the traceback
+            error = _Internal("internal error; it has been logged")
+        else:
+            log.debug("unparseable request from %s: %s", request.remote, message or exc)
+            error = errors.MalformedRequest(
+                "the HTTP request is malformed or too large (request line and each header "
+                "at most 8 KB)")
+        response = web.Response(status=status, body=shapes.error_body(error),
+                                content_type="application/json")
+        response.force_close()
+        return response
+
+    handle_error._factlink_json = True
+    RequestHandler.handle_error = handle_error

@@ -1,0 +1,111 @@
+"""The fast paths of linking (``linkers.fastpath``) give the output of the pure-Python code they
+replace: every public benchmark text and every news-suite sentence is linked both ways, with
+the KB of the shared Wikidata subset, in one process (no stored answers that a quality change
+would make stale).
+
+Exactly equal: spans, QIDs, labels, candidate order, fact cards, relations. Numbers (confidence,
+candidate scores) may differ by the order of a floating-point sum, so they compare to 1e-9.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pytest
+
+from linkers import LinkOptions, link, open_kb
+from linkers import fastpath
+from linkers.fastpath import reference_paths
+from linkers.text import TOKEN_RE, _normalized_reference as normalize_reference, normalize, tokenize
+
+from wikidata_dump import shared_data_dir
+
+PUBLIC_SETS = ("reuters-128", "kore50", "rss-500", "derczynski", "spotlight")
+NEWS_SUITE = Path(__file__).parent / "news_suite"
+# candidates too: their order and scores are where a difference would show first
+OPTIONS = LinkOptions(top_k=5)
+
+
+def corpus_texts() -> list[tuple[str, str]]:
+    paths = [shared_data_dir() / "bench" / f"{name}.jsonl" for name in PUBLIC_SETS]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        pytest.skip(f"public benchmark texts not present: {', '.join(missing)}")
+    out = []
+    for path in paths + sorted(NEWS_SUITE.glob("*.jsonl")):
+        for n, line in enumerate(path.read_bytes().splitlines()):
+            if line.strip():
+                out.append((f"{path.name}:{n + 1}", orjson.loads(line)["text"]))
+    return out
+
+
+def comparable(result) -> tuple:
+    """The user-visible output, numbers unrounded."""
+    mentions = [(m.start, m.end, m.text, m.qid, m.label, m.confidence,
+                 [(c.qid, c.label, c.score) for c in m.candidates]) for m in result.mentions]
+    return mentions, result.entities, [r.to_dict() for r in result.relations]
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def test_the_fast_paths_link_every_public_text_and_news_sentence_as_the_reference_does(full_kb):
+    texts = corpus_texts()
+    kb = open_kb(str(full_kb))
+    with reference_paths():
+        expected = [comparable(link(text, kb, options=OPTIONS)) for _name, text in texts]
+    differ = [name for (name, text), want in zip(texts, expected)
+              if not same(comparable(link(text, kb, options=OPTIONS)), want)]
+    assert len(texts) > 900
+    assert sum(len(m) for m, _e, _r in expected) > 5000
+    assert sum(1 for m, _e, _r in expected for mention in m if mention[3]) > 1000    # not all NIL
+    assert not differ, f"{len(differ)} texts link differently, first: {differ[:5]}"
+
+
+def test_reference_paths_swaps_every_fast_path_for_its_reference_and_back():
+    fast = {(id(owner), name): owner.__dict__[name] for owner, name, _ref in fastpath._REFERENCES}
+    assert len(fast) >= 4
+    with reference_paths():
+        for owner, name, reference in fastpath._REFERENCES:
+            assert owner.__dict__[name] is reference is not fast[(id(owner), name)]
+    for owner, name, _ref in fastpath._REFERENCES:
+        assert owner.__dict__[name] is fast[(id(owner), name)]
+
+
+def test_the_text_memo_never_answers_for_another_text():
+    """``normalize``/``tokenize`` keep the last long text's answer by identity: another text
+    gets its own answer, and a caller changing its token list changes no later answer."""
+    a = "He said \u201cyes\u201d in Paris.\n" * 20
+    b = a.replace("Paris", "Rome ")
+    assert normalize(a) == normalize_reference(a) and normalize(b) == normalize_reference(b)
+    assert normalize(a) == normalize_reference(a)
+    toks = tokenize(normalize(a))
+    toks.append((0, 0))
+    assert tokenize(normalize(a)) == [m.span() for m in TOKEN_RE.finditer(normalize(a))]
+    assert tokenize(normalize(b)) == [m.span() for m in TOKEN_RE.finditer(normalize(b))]
+
+
+def test_alias_keys_of_ascii_spans_in_a_text_with_curly_quotes_and_accents_are_the_reference_keys():
+    """``spotter._key_of`` slices the lower-cased text for ASCII spans of any text whose
+    lower-cased copy keeps its offsets; every span from a token's start to a token's end keys
+    as before."""
+    from linkers.spotter import _key_of, _key_of_reference
+    texts = ["\u201cThe U.S.  Federal Reserve\u201d met S\u00e3o Paulo's Mayor in Z\u00fcrich, Ohio.",
+             "\u212aelvin and \u0130stanbul: \u03a3\u03a9\u03a3 Inc. (AP) - Jos\u00e9  Mar\u00eda of Acme Corp",
+             "Plain ASCII text, with U.S. dots and  two spaces."]
+    for text in texts:
+        norm = normalize(text)
+        fast, reference = _key_of(norm), _key_of_reference(norm)
+        spans = [m.span() for m in TOKEN_RE.finditer(norm)]
+        for s, _e in spans:
+            for _s, e in spans:
+                if e > s:
+                    assert fast(s, e) == reference(s, e), (text, norm[s:e])
