@@ -9,7 +9,9 @@ name only if it is a real short form of one of that entity's Wikidata names (lab
   word that only qualifies it: "Ukrainian" after "Ukrainian President Volodymyr Zelensky" is
   not the President of Ukraine, though its alias "Ukrainian president" begins so;
 - of either: the initials of a name's capitalised words, written in capitals ("AP" of
-  "Associated Press", "ATT" of "American Telephone and Telegraph Co").
+  "Associated Press", "ATT" of "American Telephone and Telegraph Co"), when they are all its
+  words: the capitals of "United States dollar" name its modifier, so "U.S." after "U.S.
+  dollar" is the country, not the currency.
 
 Company suffixes ("Inc", "Corp") are not words of a name here: "Merck" is "Merck & Co. Inc.".
 """
@@ -55,6 +57,12 @@ def is_acronym(surface: str) -> bool:
     return surface.isupper() and " " not in surface and case_class(surface) == 2
 
 
+def _all_capitalised(name: str) -> bool:
+    """Every word of a name but its connectors is capitalised (not "United States dollar")."""
+    return all(w[:1].isupper() or not w[:1].isalpha() or w.lower() in CONNECTORS
+               for w in name.replace("-", " ").split())
+
+
 def _run_in(short: list[str], words: list[str]) -> bool:
     n = len(short)
     return any(words[k:k + n] == short for k in range(len(words) - n + 1))
@@ -65,7 +73,7 @@ def is_short_form(short: str, record: dict, person: bool) -> bool:
     names = [record["l"], *record["a"]] if record["l"] else list(record["a"])
     if is_acronym(short):
         letters = short.replace(".", "").upper()
-        if any(initials(name) == letters for name in names):
+        if any(initials(name) == letters and _all_capitalised(name) for name in names):
             return True
     words = name_words(short)
     if not words:
