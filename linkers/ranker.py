@@ -19,7 +19,8 @@ Each candidate gets a linear score over features (``Weights``):
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
-                 are not the Japanese language;
+                 are not the Japanese language; nor is a modifier a genre or a creative work
+                 (``is_genre_or_work``): "Western leaders" are not the film genre;
 - ``demonym_country`` the country such a modifier names (``demonyms``): "Japanese officials"
                  are Japan's, as news gold links them;
 - ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
@@ -152,6 +153,20 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)
+def is_genre_or_work(kb, eid: int) -> bool:
+    """The entity is a genre (an instance of something whose label is a genre: "film genre",
+    "music genre") or a creative work (it has a genre, P136, and is neither a person nor
+    something founded, P571, as a band or a label is): what an adjective before a common
+    noun ("Western leaders", "Gothic windows") is not."""
+    rec = kb.record(eid)
+    for t in rec["t"]:
+        at = kb.internal_id(t)
+        if at is not None and (kb.record(at).get("l") or "").split()[-1:] == ["genre"]:
+            return True
+    return "P136" in rec["c"] and "P571" not in rec["c"] and not is_person(rec)
+
+
 def _is_name_item(kb, eid: int) -> bool:
     """The entity is a name as a word (a given name, a family name) or a disambiguation page:
     a name in a text is used to refer to someone, never to the name itself ("the vision of
@@ -208,6 +223,9 @@ class DocumentRanker:
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
+
+    def _is_genre_or_work(self, eid: int) -> bool:
+        return is_genre_or_work(self.kb, eid)
 
     def _coref_sources(self) -> list[tuple[list[int], bool]]:
         """For each span, the earlier longer spans it may be a short form of (by word, or by
@@ -364,8 +382,8 @@ class DocumentRanker:
             s += w.story
         if sp.modifier:
             s += w.modifier
-            if self._is_language_or_people(eid):
-                s += w.demonym
+            if self._is_language_or_people(eid) or self._is_genre_or_work(eid):
+                s += w.demonym      # a describing word, not the language, the genre, the film
             elif flags & FLAG_DEMONYM:
                 s += w.demonym_country
         return s
