@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from linkers import link, open_kb
+from linkers import link
 
-from wikidata_dump import built_kb, item
+from wikidata_dump import assert_real_items, built_kb, item
 
 GENRE = item("Q483394", "genre", "category of creative works based on stylistic, thematic or technical criteria",
              [], {})
@@ -30,11 +30,7 @@ def linked(text: str, kb) -> dict[str, str | None]:
 
 
 def test_the_items_of_these_tests_are_real_wikidata_items(full_kb):
-    shared = open_kb(full_kb)
-    for it in ITEMS:
-        rec = shared.entity(it["id"])
-        assert rec is not None, it["id"]
-        assert rec["l"] == it["labels"]["en"]["value"]
+    assert_real_items(full_kb, ITEMS)
 
 
 def test_an_adjective_whose_only_readings_are_a_genre_or_a_work_is_not_linked(kb):
