@@ -519,8 +519,9 @@ class DocumentRanker:
 
     def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],
                        support: dict[tuple[int, int], float], akin: dict[tuple[int, int], float]) -> None:
-        """A name's only reading that nothing else in the text supports: a thing (not a person,
-        a place, an organisation or an event: a ship, a film), obscure (popularity under
+        """A name's only reading that nothing else in the text supports: a thing of a known
+        type (not a person, a place, an organisation or an event: a ship, a film; an entry
+        with no type, as a newsroom adds its own, says nothing to doubt), obscure (popularity under
         ``LONE_POPULARITY``), no word of its description or type in the text, and no
         coherence ``support`` from another mention (a "1970 command ship" for a region's
         name in a story about Moscow and Kyiv)."""
@@ -532,7 +533,7 @@ class DocumentRanker:
             c = row[0]
             if (self.kb.popularity(c.eid) < LONE_POPULARITY and not support.get((i, c.eid))
                     and self._context(c.eid, owns[i]) == 0 and akin.get((i, c.eid), 0.0) <= LONE_SIMILARITY
-                    and entity_kind(self.kb.record(c.eid)) == "other"):
+                    and self.kb.record(c.eid)["t"] and entity_kind(self.kb.record(c.eid)) == "other"):
                 c.score += self.w.lone
                 changed = True
         if changed:
