@@ -112,7 +112,17 @@ def _on_load_cpus() -> None:
 
 
 # --- the servers -----------------------------------------------------------------------------
+def _worker_answered(body: bytes) -> bool:
+    """False only for a /readyz that says no worker answered (the hello app answers text)."""
+    try:
+        return json.loads(body).get("worker_answered", True) is not False
+    except (ValueError, AttributeError):
+        return True
+
+
 def _wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = START_TIMEOUT) -> None:
+    """Until ``url`` (a /readyz) answers 200 *and* says a worker answered: readiness itself does
+    not need a worker, but a benchmark's first annotate does (else 503 no_workers)."""
     import urllib.request
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +130,7 @@ def _wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = START_
             raise RuntimeError(f"server exited with code {proc.returncode} before it was ready")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
+                if resp.status == 200 and _worker_answered(resp.read()):
                     return
         except OSError:
             pass
@@ -394,9 +404,13 @@ def saturate(urls: list[str], method: str = "GET", body: str | None = None,
 
 def _post(url: str, body: str, parse: bool = True) -> dict | None:
     import urllib.request
+    import urllib.error
     req = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        answer = resp.read()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            answer = resp.read()
+    except urllib.error.HTTPError as exc:        # say what the service said, not just the status
+        raise RuntimeError(f"POST {url}: {exc.code} {exc.read()[:500]!r}") from None
     return json.loads(answer) if parse else None
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 
 from .errors import InvalidInput
 from .facts import entity_kind
+from .kb.dump import QID_PATTERN
 
 #: Coarse class -> Wikidata classes (each real; tests/test_classes.py checks the QIDs and labels
 #: against the shared Wikidata subset). A class may sit in two sets: a newspaper is a work and,
@@ -99,8 +100,6 @@ COARSE_SPELLINGS = {"organization": "organisation"}
 #: What ``facts.entity_kind`` calls each coarse class, for records without ``P31``.
 _KIND_OF = {"person": "person", "organisation": "organization", "place": "place", "event": "event"}
 MAX_TYPES = 50
-# the same pattern as service.shapes.QID_PATTERN (the core cannot import the service)
-_QID = re.compile(r"^Q[1-9][0-9]{0,11}$")
 
 
 def parse_types(raw: object) -> tuple[str, ...]:
@@ -118,7 +117,7 @@ def parse_types(raw: object) -> tuple[str, ...]:
         name = COARSE_SPELLINGS.get(name, name)
         if name in COARSE_CLASSES:
             out.add(name)
-        elif _QID.match(entry):
+        elif QID_PATTERN.match(entry):
             out.add(entry)
         else:
             raise InvalidInput(f"option 'types': {entry!r} is neither a Wikidata class QID (Q…) "

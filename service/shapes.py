@@ -13,11 +13,11 @@ import orjson
 
 from linkers import LinkOptions, errors, parse_published_at
 from linkers.classes import COARSE_CLASSES, COARSE_SPELLINGS, MAX_TYPES
+from linkers.kb.dump import QID_PATTERN
 from linkers.linker import SEGMENT_SEPARATOR
 from workers.jobs import Article, JobRecord, JobStatus
 from workers.queue import Submission
 
-QID_PATTERN = re.compile(r"^Q[1-9][0-9]{0,11}$")
 JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_MENTION_CHARS = 256
@@ -424,7 +424,7 @@ def parse_kb_add(value: object) -> tuple[list[str], list[dict], bool]:
 def entity_id_pattern(local_prefix: str) -> str:
     """The pattern of a QID or a local id (``linkers.kb.overlay``), for the OpenAPI document."""
     from linkers.kb.overlay import LOCAL_SUFFIX_PATTERN
-    return f"^(Q[1-9][0-9]{{0,11}}|{re.escape(local_prefix)}{LOCAL_SUFFIX_PATTERN})$"
+    return f"^({QID_PATTERN.pattern[1:-1]}|{re.escape(local_prefix)}{LOCAL_SUFFIX_PATTERN})$"
 
 
 def parse_entity_id(raw: str, local_prefix: str) -> str:

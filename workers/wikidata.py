@@ -21,12 +21,12 @@ import requests
 
 from linkers import errors
 from linkers.facts import card_from_raw_entity
+from linkers.kb.dump import QID_PATTERN
 
 log = logging.getLogger(__name__)
 
 WIKIDATA_API = "https://www.wikidata.org/w/api.php"
 MAX_IDS_PER_REQUEST = 50          # wbgetentities' limit for ordinary (non-bot) clients
-QID_PATTERN = re.compile(r"^Q[1-9][0-9]*$")
 ENTITY_PROPS = "labels|descriptions|aliases|claims|sitelinks"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 

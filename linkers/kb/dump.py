@@ -56,7 +56,8 @@ QUALIFIER_TIMES = (("s", "P580"), ("e", "P582"), ("p", "P585"))
 TIME_CACHE_SIZE = 200_000
 _NO_SNAKS = ()
 _time_cache: dict[tuple, str] = {}
-_QID_RE = re.compile(r"^Q[1-9][0-9]*$")
+#: a Wikidata item id, the one pattern of the project (the service and the workers import it)
+QID_PATTERN = re.compile(r"^Q[1-9][0-9]{0,11}$")
 
 
 HUMAN = "Q5"
@@ -132,7 +133,7 @@ def entity_json(line: bytes) -> bytes | None:
 
 
 def is_qid(value: str) -> bool:
-    return bool(_QID_RE.match(value))
+    return bool(QID_PATTERN.match(value))
 
 
 def recency(v: dict) -> tuple:
