@@ -16,8 +16,10 @@ The country is found from Wikidata, not from a list of words:
 Each way is evidence; the country with most wins (ties: the one a description names first,
 then the more popular). A word whose only
 evidence is its ending needs a country whose name it extends by an adjective ending.
-Only a word used as a modifier before a common noun is read so: "the Italians" and
-"speaks Italian" stay the people and the language.
+Only a word used as a modifier before a common noun, or before a title and a name ("French
+President Emmanuel Macron": the office is the country's), is read so: "the Italians" and
+"speaks Italian" stay the people and the language, and "West German Finance Minister" (the
+word ends a longer name) is left alone.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import re
 from functools import lru_cache
 
 from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
-from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, Span
+from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, TITLES, Span
 from .text import TOKEN_RE, alias_key
 
 # Types of a country: country, sovereign state, state with limited recognition, constituent
@@ -132,10 +134,29 @@ def demonym_country(kb, word: str, readings: tuple[int, ...]) -> int | None:
 _NOUN_AFTER_RE = re.compile(r"(?:,? (?:and|or) [A-Z][\w'-]*|, [A-Z][\w'-]*)* ([a-z]+)(?![\w'-])")
 
 
+# A title written before a name: up to two capitalised words, the last a title word, then a
+# capitalised word ("French President Emmanuel Macron", "Russian Foreign Minister Sergei Lavrov").
+_TITLE_AFTER_RE = re.compile(r" ([A-Z][a-z]+)\.?(?: ([A-Z][a-z]+)\.?)? [A-Z]")
+
+
+# A capitalised word just before a span: the span ends a longer name ("West German").
+_CAPITALISED_BEFORE_RE = re.compile(r"\b[A-Z][\w'-]* $")
+
+
+def _titles_a_name(text: str, end: int) -> bool:
+    """The word ending at ``end`` opens a title before a name ("French President Emmanuel
+    Macron"): the office is that country's, so the word names the country as before a noun."""
+    m = _TITLE_AFTER_RE.match(text, end)
+    return m is not None and any(w and w.lower() in TITLES for w in m.groups())
+
+
 def _modifies_noun(text: str, end: int) -> bool:
     """The word ending at ``end`` is used before a common noun, directly ("Italian officials")
-    or coordinated with others that are ("British and American diplomats"); a verb or a
-    function word after it says it is not ("Apple said", as ``spotter._before_common_noun``)."""
+    or coordinated with others that are ("British and American diplomats"), or before a title
+    and a name ("Russian President Vladimir Putin"); a verb or a function word after it says
+    it is not ("Apple said", as ``spotter._before_common_noun``)."""
+    if _titles_a_name(text, end):
+        return True
     m = _NOUN_AFTER_RE.match(text, end)
     if m is None:
         return False
@@ -168,6 +189,8 @@ def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
     for sp in spans:
         if " " in sp.text or not _modifies_noun(text, sp.end) or not _may_name_a_country(kb, sp):
             continue
+        if _CAPITALISED_BEFORE_RE.search(text, 0, sp.start) and _titles_a_name(text, sp.end):
+            continue        # "West German Finance Minister": the word ends a longer name
         readings = tuple(eid for eid, _p, _f in sp.candidates)
         country = demonym_country(kb, sp.text, readings)
         if country is not None and country not in readings:

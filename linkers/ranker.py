@@ -19,7 +19,8 @@ Each candidate gets a linear score over features (``Weights``):
 - ``modifier``   a one-word span used before a common noun ("Japanese officials"): such
                  words more often describe than name (and the benchmarks don't annotate them);
 - ``demonym``    a modifier whose candidate is a language or a people: "Japanese officials"
-                 are not the Japanese language;
+                 are not the Japanese language; nor is a modifier a genre or a creative work
+                 (``is_genre_or_work``): "Western leaders" are not the film genre;
 - ``demonym_country`` the country such a modifier names (``demonyms``): "Japanese officials"
                  are Japan's, as news gold links them;
 - ``person_cue`` after a title or a kinship word ("President Reagan", "her husband Seal"): a
@@ -37,6 +38,11 @@ Each candidate gets a linear score over features (``Weights``):
 - ``story``      a reading the story settles for a metonymy (``metonymy``): the story's
                  country's institution for "the Senate", the government for "Moscow said",
                  the team for a city in a sports story;
+- ``lone``       a one-word name's only reading that nothing in the text supports: a thing
+                 (``facts.entity_kind`` "other": a ship, a film), obscure, no description or
+                 type word in the text, no coherence support, no description similarity
+                 with another mention's candidates ("Donbas", a 1970 command ship, in a story
+                 about Ukraine): pushed towards NIL (``_penalise_lone``);
 - ``shared``     second-order coherence: the candidate and another mention's candidate point
                  at the same entity (Córdoba Province and Santa Fe Province -> Argentina),
                  weighted down for entities many point at.
@@ -58,6 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .facts import entity_kind
 from .fastpath import keep_reference
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
@@ -89,6 +96,9 @@ LIST_SIMILARITY = 0.05
 # each other in coherence (``DocumentRanker._coherence``).
 SIMILARITY_BLOCK = 200
 COHERENCE_BLOCK = SIMILARITY_BLOCK
+# A reading less popular than this that nothing in the text supports gets ``Weights.lone``.
+LONE_POPULARITY = 0.01
+LONE_SIMILARITY = 0.05
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Weights:
     similar: float = 1.0
     story: float = 6.0
     demonym_country: float = 1.0
+    lone: float = -1.5
     nil: float = 0.0
     temperature: float = 1.0
 
@@ -152,6 +163,20 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)
+def is_genre_or_work(kb, eid: int) -> bool:
+    """The entity is a genre (an instance of something whose label is a genre: "film genre",
+    "music genre") or a creative work (it has a genre, P136, and is neither a person nor
+    something founded, P571, as a band or a label is): what an adjective before a common
+    noun ("Western leaders", "Gothic windows") is not."""
+    rec = kb.record(eid)
+    for t in rec["t"]:
+        at = kb.internal_id(t)
+        if at is not None and (kb.record(at).get("l") or "").split()[-1:] == ["genre"]:
+            return True
+    return "P136" in rec["c"] and "P571" not in rec["c"] and not is_person(rec)
+
+
 def _is_name_item(kb, eid: int) -> bool:
     """The entity is a name as a word (a given name, a family name) or a disambiguation page:
     a name in a text is used to refer to someone, never to the name itself ("the vision of
@@ -208,6 +233,9 @@ class DocumentRanker:
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
+
+    def _is_genre_or_work(self, eid: int) -> bool:
+        return is_genre_or_work(self.kb, eid)
 
     def _coref_sources(self) -> list[tuple[list[int], bool]]:
         """For each span, the earlier longer spans it may be a short form of (by word, or by
@@ -364,8 +392,8 @@ class DocumentRanker:
             s += w.story
         if sp.modifier:
             s += w.modifier
-            if self._is_language_or_people(eid):
-                s += w.demonym
+            if self._is_language_or_people(eid) or self._is_genre_or_work(eid):
+                s += w.demonym      # a describing word, not the language, the genre, the film
             elif flags & FLAG_DEMONYM:
                 s += w.demonym_country
         return s
@@ -468,10 +496,14 @@ class DocumentRanker:
                 hit.score = max(hit.score, top.score) + w.coref * top.prob
         self._normalise(base)
 
+        support: dict[tuple[int, int], float] = {}
+        akin: dict[tuple[int, int], float] = {}
         if w.coherence and len(self.spans) > 1:
             # A few rounds: each round's beliefs weight the next round's support.
             local = [[c.score for c in row] for row in base]
-            alike = _Similarity(self, base).support(base) if w.similar else {}
+            similarity = _Similarity(self, base)
+            alike = similarity.support(base) if w.similar else {}
+            akin = similarity.raw if w.similar else {}
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
                 for i, row in enumerate(base):
@@ -479,9 +511,33 @@ class DocumentRanker:
                         c.score = (s0 + w.coherence * math.log1p(support.get((i, c.eid), 0.0))
                                    + w.similar * alike.get((i, c.eid), 0.0))
                 self._normalise(base)
+        if w.lone:
+            self._penalise_lone(base, owns, support, akin)
         for row in base:
             row.sort(key=lambda c: -c.score)
         return base
+
+    def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],
+                       support: dict[tuple[int, int], float], akin: dict[tuple[int, int], float]) -> None:
+        """A name's only reading that nothing else in the text supports: a thing of a known
+        type (not a person, a place, an organisation or an event: a ship, a film; an entry
+        with no type, as a newsroom adds its own, says nothing to doubt), obscure (popularity under
+        ``LONE_POPULARITY``), no word of its description or type in the text, and no
+        coherence ``support`` from another mention (a "1970 command ship" for a region's
+        name in a story about Moscow and Kyiv)."""
+        changed = False
+        for i, row in enumerate(rows):
+            text = self.spans[i].text
+            if len(row) != 1 or " " in text or text.isupper():
+                continue            # one word, the only reading: a full name says more
+            c = row[0]
+            if (self.kb.popularity(c.eid) < LONE_POPULARITY and not support.get((i, c.eid))
+                    and self._context(c.eid, owns[i]) == 0 and akin.get((i, c.eid), 0.0) <= LONE_SIMILARITY
+                    and self.kb.record(c.eid)["t"] and entity_kind(self.kb.record(c.eid)) == "other"):
+                c.score += self.w.lone
+                changed = True
+        if changed:
+            self._normalise(rows)
 
     def _normalise(self, rows: list[list[Scored]]) -> None:
         for row in rows:
@@ -631,8 +687,10 @@ class _Similarity:
         the best such sum among mention i's candidates: it only moves belief between a mention's
         candidates (Córdoba Province next to Santa Fe Province), never towards linking at all."""
         out: dict[tuple[int, int], float] = {}
+        self.raw: dict[tuple[int, int], float] = {}     # (i, eid) -> the sum before the minus
         for block in self.blocks:
             out.update(block.support(rows))
+            self.raw.update(getattr(block, "raw", {}))
         return out
 
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
@@ -707,9 +765,10 @@ class _SimilarityBlock:
         starts = np.flatnonzero(np.concatenate(([True], self.mention[1:] != self.mention[:-1])))
         total = np.maximum.reduceat(self.sim, starts, axis=1).sum(axis=1)
         top: dict[int, float] = {}
+        self.raw: dict[tuple[int, int], float] = {}
         for x in np.flatnonzero(total > 0).tolist():
             i, v = int(self.mention[x]), float(total[x])
-            out[(i, self.eids[x])] = v
+            out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
             top[i] = max(top.get(i, 0.0), v)
         for i, v in top.items():
             for c in rows[i]:

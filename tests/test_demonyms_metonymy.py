@@ -67,6 +67,12 @@ def test_coordinated_demonyms_before_one_noun_each_name_their_country(places_kb)
     assert (got["Kenyan"], got["Nigerian"]) == ("Q114", "Q1033")
 
 
+def test_a_demonym_before_a_title_and_a_name_names_the_country_of_the_office(places_kb):
+    # "Dutch Prime Minister <name>": the office is the Netherlands', not the language's
+    got = linked("Dutch Prime Minister Anna de Vries flew to Nairobi on Monday.", places_kb)
+    assert got["Dutch"] == "Q55"
+
+
 def test_a_demonym_not_before_a_noun_keeps_its_own_reading(places_kb):
     # "the Americans" are the people, "speaks Dutch" the language: not the country
     assert linked("The Americans arrived late.", places_kb).get("Americans") != "Q30"

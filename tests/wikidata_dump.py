@@ -132,3 +132,13 @@ def built_kb(folder: Path, entities: list, **options):
     dump = write_dump(folder / "dump.json", entities)
     build_kb([str(dump)], str(folder / "kb"), workers=1, progress=False, **options)
     return open_kb(folder / "kb")
+
+
+def assert_real_items(kb_dir: Path, entities: list) -> None:
+    """Each test item is in the KB of the shared subset (``full_kb``) under its own label."""
+    from linkers import open_kb
+    shared = open_kb(kb_dir)
+    for it in entities:
+        rec = shared.entity(it["id"])
+        assert rec is not None, it["id"]
+        assert rec["l"] == it["labels"]["en"]["value"]
