@@ -3,7 +3,7 @@ answered from the cache; a different option or date is a different result."""
 from __future__ import annotations
 
 from service import shapes
-from service_fixtures import SAMPLE_ARTICLE, finished_job
+from service_fixtures import SAMPLE_ARTICLE, finished_job, wait_for
 
 
 def annotate(http, api, **body):
@@ -66,6 +66,10 @@ def test_options_and_dates_are_part_of_the_cache_key(http, api):
 
 def test_a_slow_answer_becomes_a_job_to_poll(http, redis_server, worker, start_api):
     impatient = start_api(REDIS_URL=redis_server.url, FACTLINK_SYNC_TIMEOUT="0")
+    # the 202 is for a slow answer, not for a worker the fresh API has not heard yet (its first
+    # ping may take longer than its timeout on a loaded machine, which is a 503 no_workers)
+    wait_for(lambda: http.get(f"{impatient.url}/readyz").json().get("worker_answered"), 30,
+             interval=0.2, what="the API to hear the worker")
     response = http.post(f"{impatient.url}/v1/annotate",
                          json={"text": "Putin and Macron; a text nobody linked before."})
     assert response.status_code == 202
