@@ -42,13 +42,18 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_serve_runs_everything_and_stops_cleanly(tmp_path):
+def start_serve(tmp_path) -> tuple[subprocess.Popen, str]:
+    """``factlink serve`` with one worker process and its data under ``tmp_path``; its URL."""
     port = free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--concurrency", "1"],
         env=factlink_env(FACTLINK_DATA_DIR=str(tmp_path / "var")), cwd=REPO,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    return serve, f"http://127.0.0.1:{port}"
+
+
+def test_serve_runs_everything_and_stops_cleanly(tmp_path):
+    serve, url = start_serve(tmp_path)
     try:
         wait_for_readyz(serve, url)
         response = requests.post(f"{url}/v1/annotate", json={"text": SAMPLE_ARTICLE}, timeout=30)
@@ -92,12 +97,7 @@ def redis_server_pid(serve_pid: int) -> int:
 
 
 def test_serve_restarts_its_redis_and_loses_no_job(tmp_path):
-    port = free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--concurrency", "1"],
-        env=factlink_env(FACTLINK_DATA_DIR=str(tmp_path / "var")), cwd=REPO,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    serve, url = start_serve(tmp_path)
     try:
         wait_for_readyz(serve, url)
         health = requests.get(f"{url}/healthz", timeout=5).json()
