@@ -91,3 +91,20 @@ def test_bench_faults_runs_and_loses_nothing():
     (outcome,) = json.loads(result.stdout)
     assert outcome["submitted"] == 40 and outcome["lost"] == 0
     assert outcome["finished"] + sum(outcome["failed"].values()) == 40
+
+
+def test_output_digests_find_a_changed_answer(tmp_path, monkeypatch):
+    """``bench.outputs`` (the check every speed commit passes) says "same" for the same code and
+    names the documents whose answer changed."""
+    sys.path.insert(0, str(REPO))
+    from bench import outputs
+
+    kb = open_kb()
+    docs = [("a", "Macron met Putin in Moscow.", None), ("b", "NATO and the EU met in Paris.", None)]
+    monkeypatch.setattr(outputs, "documents", lambda kb: docs)
+    monkeypatch.setattr(outputs, "real_kb", lambda: kb)
+    saved = tmp_path / "digests.jsonl"
+    assert outputs.main(["--write", str(saved)]) == 0
+    assert outputs.main(["--check", str(saved)]) == 0
+    docs[1] = ("b", "NATO and the EU met in Berlin.", None)
+    assert outputs.main(["--check", str(saved)]) == 1
