@@ -141,7 +141,9 @@ def _singular(w: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Content words of a text, lower-cased and singular (words compare across number)."""
-    return {_singular(w) for w in map(str.lower, TOKEN_RE.findall(text)) if len(w) > 2 and w not in FUNCTION_WORDS}
+    # each distinct word once: a 4 KB article has ~700 words, ~350 distinct
+    return {_singular(w) for w in set(map(str.lower, TOKEN_RE.findall(text)))
+            if len(w) > 2 and w not in FUNCTION_WORDS}
 
 
 @lru_cache(maxsize=65536)
@@ -163,6 +165,17 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
+def _short_form_words(text: str) -> tuple[tuple[str, ...], bool, bool, tuple[str, ...], str]:
+    """What ``DocumentRanker._coref_sources`` reads of a span's text (memoised: names recur):
+    its words (one spelling of a Slavic ending), whether it may be a short form (two words at
+    most, not only company suffixes), whether it is an acronym, the words it offers as a longer
+    form, and its initials."""
+    words = tuple(same_word(w) for w in text.split())
+    may_be_short = len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)
+    return (words, may_be_short, may_be_short and is_acronym(text),
+            tuple(same_word(w) for w in text.replace("'s", "").split()), initials(text) if " " in text else "")
+
+
 @lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
@@ -177,6 +190,7 @@ def is_genre_or_work(kb, eid: int) -> bool:
     return "P136" in rec["c"] and "P571" not in rec["c"] and not is_person(rec)
 
 
+@lru_cache(maxsize=65536)
 def _is_name_item(kb, eid: int) -> bool:
     """The entity is a name as a word (a given name, a family name) or a disambiguation page:
     a name in a text is used to refer to someone, never to the name itself ("the vision of
@@ -195,15 +209,6 @@ class Scored:
     prob: float = 0.0
 
 
-def _softmax_with_nil(scores: list[float], nil: float, temperature: float) -> list[float]:
-    if not scores:
-        return []
-    m = max(max(scores), nil)
-    exps = [math.exp((s - m) / temperature) for s in scores]
-    z = sum(exps) + math.exp((nil - m) / temperature)
-    return [e / z for e in exps]
-
-
 class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
@@ -214,8 +219,17 @@ class DocumentRanker:
         self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
+        self._contexts: dict[tuple[int, frozenset[str]], float] = {}
 
-    def _context(self, eid: int, own: set[str] = frozenset()) -> float:
+    def _context(self, eid: int, own: frozenset[str] = frozenset()) -> float:
+        """``_context_of``, once per entity and mention words in a document (a name recurs)."""
+        key = (eid, own)
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = self._context_of(eid, own)
+        return found
+
+    def _context_of(self, eid: int, own: frozenset[str]) -> float:
         words = _entity_words(self.kb, eid)
         if not words:
             return 0.0
@@ -245,23 +259,22 @@ class DocumentRanker:
         out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
         by_initials: dict[str, list[int]] = {}
-        long_words: list[list[str]] = []
+        long_words: list[tuple[str, ...]] = []
         for i, sp in enumerate(self.spans):
-            words = [same_word(w) for w in sp.text.split()]
+            words, may_be_short, acronym, own_words, abbreviation = _short_form_words(sp.text)
             srcs = []
-            if len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words):
+            if may_be_short:
                 for j in min((having.get(w, ()) for w in words), key=len):
                     ow = long_words[j]
                     if len(ow) > len(words) and all(w in ow for w in words):
                         srcs.append(j)
-                if is_acronym(sp.text):
+                if acronym:
                     srcs += by_initials.get(sp.text.replace(".", ""), ())
             out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
-            long_words.append([same_word(w) for w in sp.text.replace("'s", "").split()])
+            long_words.append(own_words)
             if sp.candidates:
-                for w in set(long_words[i]):
+                for w in set(own_words):
                     having.setdefault(w, []).append(i)
-                abbreviation = initials(sp.text) if " " in sp.text else ""
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out
@@ -441,6 +454,7 @@ class DocumentRanker:
                 return
             cued |= more
             sims = self._list_similarity(base, more)
+            rescored: list[int] = []
             for i in more:
                 sp = self.spans[i]
                 if sp.person_cue:
@@ -452,7 +466,8 @@ class DocumentRanker:
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
                            for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
-            self._normalise(base)
+                rescored.append(i)
+            self._normalise(base, rescored)
 
     def _list_similarity(self, base: list[list[Scored]], mentions: set[int]) -> "_Similarity":
         # only the rows ``_cue_listed_people`` asks ``alike`` about: the same numbers, but
@@ -478,6 +493,7 @@ class DocumentRanker:
         # Short forms inherit the entity their longer form most likely names, as sure of it
         # as the longer form is: "Walters" after "Barbara Walters" is not less her for being
         # some other people's surname too.
+        inherited: list[int] = []
         for i, (srcs, own_label) in enumerate(self._coref_sources()):
             for j in srcs:
                 if not base[j]:
@@ -494,7 +510,8 @@ class DocumentRanker:
                     base[i].append(Scored(top.eid, top.score))
                     hit = base[i][-1]
                 hit.score = max(hit.score, top.score) + w.coref * top.prob
-        self._normalise(base)
+                inherited.append(i)
+        self._normalise(base, set(inherited))
 
         support: dict[tuple[int, int], float] = {}
         akin: dict[tuple[int, int], float] = {}
@@ -525,7 +542,7 @@ class DocumentRanker:
         ``LONE_POPULARITY``), no word of its description or type in the text, and no
         coherence ``support`` from another mention (a "1970 command ship" for a region's
         name in a story about Moscow and Kyiv)."""
-        changed = False
+        changed: list[int] = []
         for i, row in enumerate(rows):
             text = self.spans[i].text
             if len(row) != 1 or " " in text or text.isupper():
@@ -535,15 +552,22 @@ class DocumentRanker:
                     and self._context(c.eid, owns[i]) == 0 and akin.get((i, c.eid), 0.0) <= LONE_SIMILARITY
                     and self.kb.record(c.eid)["t"] and entity_kind(self.kb.record(c.eid)) == "other"):
                 c.score += self.w.lone
-                changed = True
-        if changed:
-            self._normalise(rows)
+                changed.append(i)
+        self._normalise(rows, changed)
 
-    def _normalise(self, rows: list[list[Scored]]) -> None:
-        for row in rows:
-            probs = _softmax_with_nil([c.score for c in row], self.w.nil, self.w.temperature)
-            for c, p in zip(row, probs):
-                c.prob = p
+    def _normalise(self, rows: list[list[Scored]], which=None) -> None:
+        """Each row's shares: a softmax over its scores and NIL's (``Weights.nil``).
+        ``which``: the indices of the only rows whose scores changed."""
+        nil, temperature, exp = self.w.nil, self.w.temperature, math.exp
+        for row in rows if which is None else (rows[i] for i in which):
+            if not row:
+                continue
+            scores = [c.score for c in row]
+            m = max(max(scores), nil)
+            exps = [exp((s - m) / temperature) for s in scores]
+            z = sum(exps) + exp((nil - m) / temperature)
+            for c, e in zip(row, exps):
+                c.prob = e / z
 
     def _coherence(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate.

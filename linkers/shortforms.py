@@ -17,6 +17,8 @@ Company suffixes ("Inc", "Corp") are not words of a name here: "Merck" is "Merck
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .spotter import COMPANY_SUFFIXES, CONNECTORS, TRANSLITERATED_ENDINGS
 from .text import alias_key, case_class
 
@@ -44,6 +46,7 @@ def name_words(name: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=65536)
 def initials(name: str) -> str:
     """Upper-case initials of a name's capitalised words ("Associated Press" -> "AP"), without
     its connectors and company suffixes ("American Telephone and Telegraph Co" -> "ATT")."""
