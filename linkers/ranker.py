@@ -735,43 +735,50 @@ class _SimilarityBlock:
         self.eids = [eid for _i, eid in pool]
         n = len(pool)
         self.mention = np.fromiter((i for i, _eid in pool), dtype=np.int64, count=n)
-        # every (candidate, word) membership, words numbered in order of first appearance: no
-        # Python step per membership (a 4 KB article has ~5,000)
-        words_of = [_entity_words(kb, eid) for eid in self.eids]
+        # Similarity is a matter of two entities, and a name that recurs puts the same entities
+        # in the pool again (a 4 KB article: ~190 candidates, ~50 distinct entities): compute
+        # it once per pair of distinct entities, then read it out for every pair of candidates.
+        # Every number is the one computed per candidate before: the document frequency counts
+        # each candidate, and each sum adds the same numbers in the same order (words numbered
+        # in order of first appearance, shared words in that order).
+        distinct = list(dict.fromkeys(self.eids))
+        at = {eid: u for u, eid in enumerate(distinct)}
+        of = np.fromiter(map(at.__getitem__, self.eids), dtype=np.int64, count=n)    # candidate -> entity
+        u = len(distinct)
+        copies = np.bincount(of, minlength=u)
+        # every (entity, word) membership, without a Python step per membership
+        words_of = [_entity_words(kb, eid) for eid in distinct]
         memberships = list(chain.from_iterable(words_of))
         vocab = {w: k for k, w in enumerate(dict.fromkeys(memberships))}
-        member_a = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, words_of), dtype=np.int64, count=n))
+        member_a = np.repeat(np.arange(u, dtype=np.int64), np.fromiter(map(len, words_of), dtype=np.int64, count=u))
         word_a = np.fromiter(map(vocab.__getitem__, memberships), dtype=np.int64, count=len(memberships))
-        df = np.bincount(word_a, minlength=len(vocab))
+        df = np.bincount(word_a, weights=copies[member_a], minlength=len(vocab)).astype(np.int64)
         # a word every candidate has ("human" among people) weighs almost nothing
         w2 = np.log((n + 1) / np.maximum(df, 1)) ** 2
-        norm = np.sqrt(np.bincount(member_a, weights=w2[word_a], minlength=n))
+        norm = np.sqrt(np.bincount(member_a, weights=w2[word_a], minlength=u))
         norm[norm == 0] = 1.0
-        # every (candidate, candidate, shared word): memberships grouped by word, each paired
-        # with all of its word's memberships
+        # every (entity, entity, shared word): memberships grouped by word, each paired with
+        # all of its word's memberships
         by_word = np.argsort(word_a, kind="stable")
         member_a, word_a = member_a[by_word], word_a[by_word]
-        start = np.cumsum(df) - df                          # first membership of each word
+        having = np.bincount(word_a, minlength=len(vocab))    # entities with each word
+        start = np.cumsum(having) - having                  # first membership of each word
+        size = having[word_a]                               # group size of each membership
+        left = np.repeat(member_a, size)
+        step = np.arange(len(left)) - np.repeat(np.cumsum(size) - size, size)
+        right = member_a[np.repeat(start[word_a], size) + step]
+        shared = np.bincount(left * u + right, weights=np.repeat(w2[word_a], size), minlength=u * u)
+        between = shared.reshape(u, u) / np.outer(norm, norm)
         # rows: all candidates, or those of the mentions ``only`` names (sim row r is candidate
-        # x with self.row[x] == r); each row's sums add the same numbers in the same order
+        # x with self.row[x] == r)
         self.row = None
         if only is None:
-            wanted, member_w, word_w, row_w = slice(None), member_a, word_a, member_a
+            wanted = slice(None)
         else:
             wanted = np.isin(self.mention, list(only))
             self.row = np.full(n, -1, dtype=np.int64)
             self.row[wanted] = np.arange(int(wanted.sum()))
-            keep = wanted[member_a]
-            member_w, word_w = member_a[keep], word_a[keep]
-            row_w = self.row[member_w]
-        size = df[word_w]                                   # group size of each membership
-        left = np.repeat(row_w, size)
-        first = np.repeat(start[word_w], size)
-        step = np.arange(len(left)) - np.repeat(np.cumsum(size) - size, size)
-        right = member_a[first + step]
-        m = n if only is None else len(self.mention[wanted])
-        shared = np.bincount(left * n + right, weights=np.repeat(w2[word_w], size), minlength=m * n)
-        sim = shared.reshape(m, n) / np.outer(norm[wanted], norm)
+        sim = between[of[wanted][:, None], of[None, :]]
         # no similarity within a mention, nor between mentions of the same name
         key_id: dict[str, int] = {}
         keys = np.fromiter([key_id.setdefault(spans[i].key, len(key_id)) for i in range(lo, hi)],
