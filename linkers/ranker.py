@@ -178,6 +178,17 @@ def _short_form_words(text: str) -> tuple[tuple[str, ...], bool, bool, tuple[str
 
 
 @lru_cache(maxsize=65536)
+def _neighbour_list(kb, eid: int) -> tuple[int, ...]:
+    """``kb.neighbours`` as Python ints (memoised per process: coherence reads each
+    candidate's in every round)."""
+    return tuple(kb.neighbours(eid).tolist())
+
+
+def _by_score(c: "Scored") -> float:
+    return -c.score
+
+
+@lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
     "music genre") or a creative work (it has a genre, P136, and is neither a person nor
@@ -287,29 +298,31 @@ class DocumentRanker:
         asked = [i for i, sp in enumerate(self.spans) if sp.given]
         if not asked:
             return found
-        # pools[i]: the entities mention i may name (its likeliest candidates, its given names)
-        pools: list[np.ndarray] = []
+        # the entities each mention may name (its likeliest candidates, its given names), all
+        # mentions' in one array, with the key of the mention each came from
+        keys = {sp.key: k for k, sp in enumerate(self.spans)}
+        pooled: list[int] = []
+        pooled_key: list[int] = []
         given_of: dict[int, list[tuple[int, float, int]]] = {}
         for i, sp in enumerate(self.spans):
-            pool = [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
+            size = len(pooled)
+            pooled += [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
             if sp.given:
                 rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
                 given_of[i] = rows
-                pool += [eid for eid, _p, _f in rows]
-            pools.append(np.asarray(pool, dtype=np.int64))
-        everything = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+                pooled += [eid for eid, _p, _f in rows]
+            pooled_key += [keys[sp.key]] * (len(pooled) - size)
+        pool = np.asarray(pooled, dtype=np.int64)
+        pool_key = np.asarray(pooled_key, dtype=np.int64)
+        everything, first = np.unique(pool, return_index=True)
         src, dst = self.kb.neighbour_pairs(everything)
         # "another mention" is one under another key: per entity, the first key whose pool has
         # it and whether a second does, so each key's "others" is one mask (not a union of all
         # the other pools per mention, which made long texts quadratic)
-        keys = {sp.key: k for k, sp in enumerate(self.spans)}
-        first_key = np.full(len(everything), -1, dtype=np.int64)
+        first_key = pool_key[first]
         several = np.zeros(len(everything), dtype=bool)
-        for sp, pool in zip(self.spans, pools):
-            at = np.searchsorted(everything, pool)
-            k = keys[sp.key]
-            several[at] |= (first_key[at] >= 0) & (first_key[at] != k)
-            first_key[at] = np.where(first_key[at] < 0, k, first_key[at])
+        at = np.searchsorted(everything, pool)
+        several[at[pool_key != first_key[at]]] = True
         # a country, a language, an occupation connects too many people to mean anything
         not_hub = self.kb.in_degrees(everything) <= GIVEN_HUB_DEGREE
         # each edge's ends as places in ``everything`` (sources all are; a target may not be),
@@ -587,9 +600,11 @@ class DocumentRanker:
         # beliefs damped once a hub, no max() call. (A numpy version was measured slower: the
         # blocks of news texts are small.)
         where: dict[int, list[tuple[int, float]]] = {}
+        sqrt, placed = math.sqrt, where.setdefault
         for i in range(lo, hi):
-            for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
-                where.setdefault(c.eid, []).append((i, math.sqrt(c.prob)))
+            row = rows[i]
+            for c in sorted(row, key=_by_score)[:TOP_K_COHERENCE] if len(row) > 1 else row:
+                placed(c.eid, []).append((i, sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
 
         def connect(a: int, b: int) -> None:
@@ -602,9 +617,9 @@ class DocumentRanker:
                             best[k] = pb
 
         via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
-        neighbours = self.kb.neighbours
+        kb = self.kb
         for a in where:
-            for b in neighbours(a).tolist():
+            for b in _neighbour_list(kb, a):
                 if b in where and b != a:
                     connect(a, b)
                     connect(b, a)
