@@ -467,7 +467,9 @@ class DocumentRanker:
             if not more:
                 return
             cued |= more
-            sims = self._list_similarity(base, more)
+            # the cue changes only a person's score (``_local``): the similarities are built
+            # when a person is first asked about, from the beliefs this round started with
+            before, sims = list(base), None
             rescored: list[int] = []
             for i in more:
                 sp = self.spans[i]
@@ -476,6 +478,11 @@ class DocumentRanker:
                 fellows = [j for j in lists[sp.listed] if j != i]
 
                 def alike(eid: int) -> bool:
+                    nonlocal sims
+                    if not is_person(self.kb.record(eid)):
+                        return False
+                    if sims is None:
+                        sims = self._list_similarity(before, more)
                     return any(is_person(self.kb.record(b)) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
@@ -535,12 +542,14 @@ class DocumentRanker:
             similarity = _Similarity(self, base)
             alike = similarity.support(base) if w.similar else {}
             akin = similarity.raw if w.similar else {}
+            coherence, similar, log1p, alike_of = w.coherence, w.similar, math.log1p, alike.get
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
+                supported = support.get
                 for i, row in enumerate(base):
                     for c, s0 in zip(row, local[i]):
-                        c.score = (s0 + w.coherence * math.log1p(support.get((i, c.eid), 0.0))
-                                   + w.similar * alike.get((i, c.eid), 0.0))
+                        k = (i, c.eid)
+                        c.score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
                 self._normalise(base)
         if w.lone:
             self._penalise_lone(base, owns, support, akin)
@@ -800,6 +809,7 @@ class _SimilarityBlock:
                            dtype=np.int64, count=hi - lo)[self.mention - lo]
         sim[(self.mention[wanted][:, None] == self.mention[None, :]) | (keys[wanted][:, None] == keys[None, :])] = 0.0
         self.sim = sim
+        self._among: dict[tuple[int, ...], np.ndarray] = {}     # ``alike``'s mentions -> their candidates
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         out: dict[tuple[int, int], float] = {}
@@ -829,5 +839,8 @@ class _SimilarityBlock:
             if self.row[x] < 0:
                 raise ValueError(f"mention {i}'s similarities were not computed")
             x = int(self.row[x])
-        hits = (self.sim[x] >= threshold) & np.isin(self.mention, mentions)
+        among = self._among.get(tuple(mentions))
+        if among is None:
+            among = self._among[tuple(mentions)] = np.isin(self.mention, mentions)
+        hits = (self.sim[x] >= threshold) & among
         return [self.eids[y] for y in np.flatnonzero(hits).tolist()]
