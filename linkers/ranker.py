@@ -239,6 +239,7 @@ class DocumentRanker:
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
         self._contexts: dict[tuple[int, frozenset[str]], float] = {}
+        self._linked: dict[tuple[int, ...], tuple] = {}     # ``_links`` of a block's candidates
 
     def _context(self, eid: int, own: frozenset[str] = frozenset()) -> float:
         """``_context_of``, once per entity and mention words in a document (a name recurs)."""
@@ -619,6 +620,38 @@ class DocumentRanker:
             support.update(self._block_coherence(rows, lo, min(lo + COHERENCE_BLOCK, len(rows))))
         return support
 
+    def _links(self, eids: tuple[int, ...]) -> tuple[list[tuple[int, int]], dict[int, dict[int, float]]]:
+        """How the candidates ``eids`` (a block's, in order) are connected: the pairs where
+        one's claims point at the other, in the order ``_block_coherence_reference`` meets
+        them, and for each candidate the others it shares a neighbour (a hub) with, in the
+        order it meets them, with the largest damping of such a hub. The same each coherence
+        round when the likeliest candidates stay the same: kept per document."""
+        found = self._linked.get(eids)
+        if found is not None:
+            return found
+        kb, among = self.kb, set(eids)
+        direct: list[tuple[int, int]] = []
+        via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
+        for a in eids:
+            for b in _neighbour_list(kb, a):
+                if b in among and b != a:
+                    direct.append((a, b))
+                via.setdefault(b, []).append(a)
+        met: dict[int, dict[int, float]] = {}       # a -> {b: largest damping}, b as met
+        for hub, cands in via.items():
+            if len(cands) < 2:
+                continue
+            damp = 1.0 / math.log(math.e + kb.in_degree(hub) / 50.0)
+            for a in cands:
+                others = met.setdefault(a, {})
+                for b in cands:
+                    if b != a:
+                        d = others.get(b)
+                        if d is None or damp > d:
+                            others[b] = damp
+        found = self._linked[eids] = (direct, met)
+        return found
+
     def _block_coherence(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
         # ``_block_coherence_reference``'s numbers, bit for bit: the same maxima, and the same
         # sums in the same order. The shared-neighbour part, nine tenths of the reference's
@@ -641,14 +674,10 @@ class DocumentRanker:
                         if pb > best.get(k, 0.0):
                             best[k] = pb
 
-        via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
-        kb = self.kb
-        for a in where:
-            for b in _neighbour_list(kb, a):
-                if b in where and b != a:
-                    connect(a, b)
-                    connect(b, a)
-                via.setdefault(b, []).append(a)
+        direct, met = self._links(tuple(where))
+        for a, b in direct:
+            connect(a, b)
+            connect(b, a)
         support: dict[tuple[int, int], float] = {}
         for (i, eid, _j), wgt in best.items():
             support[(i, eid)] = support.get((i, eid), 0.0) + wgt
@@ -660,18 +689,6 @@ class DocumentRanker:
             # goes over pairs of candidates, not over hubs and then pairs. Each (i, a, ·) is
             # inserted in the order the reference meets it (hubs in order, then the candidates
             # b in the hub's order, then b's mentions), so every sum adds in the same order.
-            met: dict[int, dict[int, float]] = {}       # a -> {b: largest damping}, b as met
-            for hub, cands in via.items():
-                if len(cands) < 2:
-                    continue
-                damp = 1.0 / math.log(math.e + self.kb.in_degree(hub) / 50.0)
-                for a in cands:
-                    others = met.setdefault(a, {})
-                    for b in cands:
-                        if b != a:
-                            d = others.get(b)
-                            if d is None or damp > d:
-                                others[b] = damp
             shared: dict[tuple[int, int, int], float] = {}
             for a, others in met.items():
                 on: dict[int, float] = {}           # mention j -> best damped belief of another candidate
