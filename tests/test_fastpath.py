@@ -70,6 +70,31 @@ def test_the_fast_paths_link_every_public_text_and_news_sentence_as_the_referenc
     assert not differ, f"{len(differ)} texts link differently, first: {differ[:5]}"
 
 
+def test_the_spotter_cuts_every_public_text_and_news_sentence_as_its_reference_does(full_kb):
+    """Every field of every span (the flags the ranker reads too: embedded, modifier, given,
+    person cue, list), and the NIL runs after them, spotted with the fast path and with the
+    reference (``spotter._spot_reference``), on the texts and on each text's first 4 KB
+    repeated into one long article (the per-text tables are kept for long texts only)."""
+    from linkers.spotter import nil_spans, spot
+    texts = [text for _name, text in corpus_texts()]
+    texts += ["\n\n".join(texts[k:k + 40])[:4096] for k in range(0, len(texts), 40)]
+    kb = open_kb(str(full_kb))
+
+    def spotted():
+        out = []
+        for text in texts:
+            spans = spot(text, kb)
+            out.append(([vars(sp) for sp in spans], [vars(sp) for sp in nil_spans(text, spans)]))
+        return out
+
+    with reference_paths():
+        expected = spotted()
+    got = spotted()
+    assert sum(len(spans) for spans, _nil in expected) > 5000
+    differ = [text[:60] for text, a, b in zip(texts, got, expected) if a != b]
+    assert not differ, f"{len(differ)} texts spot differently, first: {differ[:3]}"
+
+
 def test_reference_paths_swaps_every_fast_path_for_its_reference_and_back():
     fast = {(id(owner), name): owner.__dict__[name] for owner, name, _ref in fastpath._REFERENCES}
     assert len(fast) >= 4
