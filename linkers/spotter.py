@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_right
-from functools import partial
 from dataclasses import dataclass
 
 from .fastpath import keep_reference
@@ -249,11 +248,11 @@ def spot(text: str, kb) -> list[Span]:
 
 
 class _Words:
-    """What spotting asks of each token of one normalised text, read once: its word, the text
-    up to the next token, whether it is a capitalised name word (``_capitalised_word``), whether
-    it is a lower-case stop word. Asked per probe instead, these were ~1,000 helper calls for
-    the ~700 tokens of a 4 KB article. ``embedded`` and ``in_name_run`` answer ``_embedded``
-    and ``_in_name_run`` from them."""
+    """The tokens of one normalised text and what spotting asks of them, read once per token:
+    its word, the text up to the next token, whether it is a capitalised name word
+    (``_capitalised_word``), whether it is a lower-case stop word. Asked per probe instead,
+    with a slice of the text each time, these were ~1,000 helper calls for the ~700 tokens of
+    a 4 KB article."""
 
     __slots__ = ("norm", "toks", "starts", "ends", "words", "gaps", "cap", "lower_stop")
 
@@ -268,17 +267,38 @@ class _Words:
         self.lower_stop = [w in STOPWORDS and w.islower() for w in words]
 
     def joins(self, a: int) -> bool:
-        """``_joins_name(norm, toks, a, a + 1)``."""
+        """Tokens a and a + 1 belong to one capitalised name run."""
         return self.gaps[a] in (" ", " & ") and self.cap[a] and self.cap[a + 1]
 
+    def title_word(self, k: int) -> bool:
+        word = self.words[k]
+        return word[:1].isupper() and word.lower().rstrip(".") in TITLES
+
+    def ends_title(self, k: int) -> bool:
+        """Token k ends a title written before a name: a title word ("Ukrainian President",
+        "Foreign Minister") or the office after one ("Secretary of State")."""
+        if self.title_word(k):
+            return True
+        return (k >= 2 and self.words[k - 1] == "of" and self.title_word(k - 2)
+                and self.norm[self.ends[k - 2]:self.starts[k]] == " of " and self.cap[k])
+
     def embedded(self, i: int, j: int) -> bool:
-        norm, toks, words = self.norm, self.toks, self.words
-        before = i > 0 and self.joins(i - 1) and not _ends_title(norm, toks, i - 1)
-        after = (j + 1 < len(toks) and self.joins(j) and not (j > i and _ends_title(norm, toks, j))
+        """Tokens i..j are part of a longer run of capitalised words: the run probably names
+        something else ("Key Tronic Inc" is not "Inc"). Not an office and the name after it:
+        in "Secretary of State Antony Blinken" each is its own mention (a one-word title such
+        as "Prince" or "Queen" is no mention of its own: it stays embedded)."""
+        words = self.words
+        before = i > 0 and self.joins(i - 1) and not self.ends_title(i - 1)
+        # a ticker after a name does not make the name part of something longer
+        # ("Rockwell International ROK"), but the ticker itself stays embedded
+        after = (j + 1 < len(words) and self.joins(j) and not (j > i and self.ends_title(j))
                  and not (_is_acronym(words[j + 1]) and not _is_acronym(words[j])))
         return before or after
 
     def in_name_run(self, i: int, j: int) -> bool:
+        """Tokens i..j are joined to capitalised words around them, directly or through a
+        joining word ("Department of Commerce", "Kenny the Clown", "Children's Hospital"): a
+        longer name explains their capitals."""
         if self.embedded(i, j):
             return True
         words, gaps, cap = self.words, self.gaps, self.cap
@@ -293,6 +313,21 @@ class _Words:
 
         return ((i >= 2 and joined(i - 2) and cap[i - 2])
                 or (j + 2 < len(words) and joined(j) and cap[j + 2]))
+
+    def after_person_cue(self, i: int) -> bool:
+        """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
+        if i == 0 or self.gaps[i - 1] != " ":
+            return False
+        prev = self.words[i - 1]
+        return self.ends_title(i - 1) or (prev.islower() and prev in KINSHIP)
+
+    def before_common_noun(self, j: int) -> bool:
+        if j + 1 >= len(self.words) or self.gaps[j] != " ":
+            return False
+        nxt = self.words[j + 1]
+        # a noun follows, not a verb or function word ("Japanese officials", not "Apple said")
+        return (nxt.islower() and nxt.isalpha() and nxt not in FUNCTION_WORDS
+                and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
 # Spotting and the NIL runs after ranking read the same text's tokens: the last long text's
@@ -397,7 +432,7 @@ def _spot(text: str, kb) -> list[Span]:
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
-            found = _span_at(text, norm, toks, kb, i, best, table.embedded, table.in_name_run)
+            found = _span_at(text, table, kb, i, best)
             if found is not None:
                 spans.append(found[0])
                 i = found[1] + 1
@@ -471,8 +506,7 @@ def _spot_reference(text: str, kb) -> list[Span]:
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
-            found = _span_at(text, norm, toks, kb, i, best, partial(_embedded, norm, toks),
-                             partial(_in_name_run, norm, toks))
+            found = _span_at(text, _Words(norm, toks), kb, i, best)
             if found is not None:
                 spans.append(found[0])
                 i = found[1] + 1
@@ -482,24 +516,23 @@ def _spot_reference(text: str, kb) -> list[Span]:
     return spans
 
 
-def _span_at(text: str, norm: str, toks, kb, i: int, best: tuple[int, int, str], is_embedded,
-             in_run) -> tuple[Span, int] | None:
+def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -> tuple[Span, int] | None:
     """The span of the name found at token i (``best``: its last token, end and key, from the
-    longest match) and the token it ends at, or None when no candidate is left for it.
-    ``is_embedded(i, j)`` and ``in_run(i, j)`` answer ``_embedded`` and ``_in_name_run``."""
-    n = len(toks)
+    longest match) and the token it ends at, or None when no candidate is left for it."""
+    norm, words, ends = table.norm, table.words, table.ends
+    n = len(words)
     j, e, key = best
-    s = toks[i][0]
+    s = table.starts[i]
     # "Atari Corp", "CBS Inc": a company suffix belongs to the name it follows.
     company = False
-    while (j + 1 < n and e == toks[j][1] and norm[e:toks[j + 1][0]] in (" ", ", ")
-           and norm[toks[j + 1][0]:toks[j + 1][1]].lower() in COMPANY_SUFFIXES
-           and norm[toks[j + 1][0]].isupper()):
+    while (j + 1 < n and e == ends[j] and table.gaps[j] in (" ", ", ")
+           and words[j + 1].lower() in COMPANY_SUFFIXES and words[j + 1][0].isupper()):
         j += 1
-        e = toks[j][1]
+        e = ends[j]
         company = True
     surface = text[s:e]
-    acronym_ok = case_class(surface) == 2
+    shape = case_class(surface)         # the same with a period after it (below)
+    acronym_ok = shape == 2
     # lists are sorted by prior: a bounded slice keeps the cost flat however ambiguous
     # a name is (a full-size KB has thousands of "John Smith"s)
     window = kb.candidates(key, CANDIDATE_WINDOW)
@@ -507,7 +540,7 @@ def _span_at(text: str, norm: str, toks, kb, i: int, best: tuple[int, int, str],
              and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
     # "Calif.", "Mich.": an abbreviation keeps its period when Wikidata writes the
     # name so (California's alias "Calif."); the sentence may end there too.
-    if (norm[e:e + 1] == "." and e == toks[j][1] and len(surface) <= 6
+    if (norm[e:e + 1] == "." and e == ends[j] and len(surface) <= 6
             and any(surface + "." in (rec["l"], *rec["a"]) for rec in map(kb.record, (c[0] for c in cands[:3])))):
         e += 1
         surface = text[s:e]
@@ -517,13 +550,13 @@ def _span_at(text: str, norm: str, toks, kb, i: int, best: tuple[int, int, str],
     # mid-sentence says "a name": its candidates share the prior without the common
     # nouns' part. Not at a sentence start, after an opening quote or inside a longer
     # name ("Chamber of Commerce"), where the capital says nothing about the word.
-    if (i == j and not initial and case_class(surface) == 1 and len(surface) > 1
-            and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not in_run(i, j)):
+    if (i == j and not initial and shape == 1 and len(surface) > 1
+            and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not table.in_name_run(i, j)):
         common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
         if 0 < common < 1:
             cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
     single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
-    embedded = is_embedded(i, j) and not (j > i and _in_headline(norm, s))
+    embedded = table.embedded(i, j) and not (j > i and _in_headline(norm, s))
     given = (i == j and not embedded and not company and not acronym_ok
              and any(c[2] & FLAG_GIVEN for c in window))
     if embedded:
@@ -543,8 +576,8 @@ def _span_at(text: str, norm: str, toks, kb, i: int, best: tuple[int, int, str],
         cands, given = [], False     # "RT @user:" re-posts; it names nothing
     if (cands or given) and not single_common:
         return (Span(s, e, surface, key, cands, embedded=embedded,
-                     modifier=i == j and _before_common_noun(norm, toks, j), given=given,
-                     person_cue=_after_person_cue(norm, toks, i)), j)
+                     modifier=i == j and table.before_common_noun(j), given=given,
+                     person_cue=table.after_person_cue(i)), j)
     return None
 
 
@@ -611,78 +644,8 @@ def _agency_credit(norm: str, s: int, e: int) -> bool:
     return s > 0 and norm[s - 1] == "(" and _CREDIT_END.match(norm, e) is not None
 
 
-def _joins_name(norm: str, toks, a: int, b: int) -> bool:
-    """Tokens a and b (adjacent) belong to one capitalised name run."""
-    gap = norm[toks[a][1]:toks[b][0]]
-    return gap in (" ", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
-
-
 def _is_acronym(tok: str) -> bool:
     return len(tok) >= 2 and tok.isupper()
-
-
-def _is_title_word(norm: str, toks, k: int) -> bool:
-    tok = norm[toks[k][0]:toks[k][1]]
-    return tok[:1].isupper() and tok.lower().rstrip(".") in TITLES
-
-
-def _ends_title(norm: str, toks, k: int) -> bool:
-    """Token k ends a title written before a name: a title word ("Ukrainian President",
-    "Foreign Minister") or the office after one ("Secretary of State")."""
-    if _is_title_word(norm, toks, k):
-        return True
-    return (k >= 2 and norm[toks[k - 1][0]:toks[k - 1][1]] == "of" and _is_title_word(norm, toks, k - 2)
-            and norm[toks[k - 2][1]:toks[k][0]] == " of " and _is_capitalised_name_token(norm, *toks[k]))
-
-
-def _embedded(norm: str, toks, i: int, j: int) -> bool:
-    """The span is part of a longer run of capitalised words: the run probably names
-    something else ("Key Tronic Inc" is not "Inc"). Not an office and the name after it: in
-    "Secretary of State Antony Blinken" each is its own mention (a one-word title such as
-    "Prince" or "Queen" is no mention of its own: it stays embedded)."""
-    before = i > 0 and _joins_name(norm, toks, i - 1, i) and not _ends_title(norm, toks, i - 1)
-    # a ticker after a name does not make the name part of something longer
-    # ("Rockwell International ROK"), but the ticker itself stays embedded
-    after = (j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1) and not (j > i and _ends_title(norm, toks, j))
-             and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
-                      and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
-    return before or after
-
-
-def _in_name_run(norm: str, toks, i: int, j: int) -> bool:
-    """Tokens i..j are joined to capitalised words around them, directly or through a joining
-    word ("Department of Commerce", "Kenny the Clown", "Children's Hospital"): a longer name
-    explains their capitals."""
-    if _embedded(norm, toks, i, j):
-        return True
-
-    def joined(a: int, b: int) -> bool:         # tokens a < b = a + 2, one joiner between
-        mid = norm[toks[a + 1][0]:toks[a + 1][1]]
-        if mid == "s" and norm[toks[a][1]:toks[a + 1][0]].strip() == "'":
-            pass                                # "Children 's Hospital"
-        elif mid not in RUN_JOINERS or norm[toks[a][1]:toks[a + 1][0]] != " ":
-            return False
-        return norm[toks[a + 1][1]:toks[b][0]] == " "
-
-    return ((i >= 2 and joined(i - 2, i) and _is_capitalised_name_token(norm, *toks[i - 2]))
-            or (j + 2 < len(toks) and joined(j, j + 2) and _is_capitalised_name_token(norm, *toks[j + 2])))
-
-
-def _after_person_cue(norm: str, toks, i: int) -> bool:
-    """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
-    if i == 0 or norm[toks[i - 1][1]:toks[i][0]] != " ":
-        return False
-    prev = norm[toks[i - 1][0]:toks[i - 1][1]]
-    return _ends_title(norm, toks, i - 1) or (prev.islower() and prev in KINSHIP)
-
-
-def _before_common_noun(norm: str, toks, j: int) -> bool:
-    if j + 1 >= len(toks) or norm[toks[j][1]:toks[j + 1][0]] != " ":
-        return False
-    nxt = norm[toks[j + 1][0]:toks[j + 1][1]]
-    # a noun follows, not a verb or function word ("Japanese officials", not "Apple said")
-    return (nxt.islower() and nxt.isalpha() and nxt not in FUNCTION_WORDS
-            and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
 def nil_spans(text: str, taken: list[Span]) -> list[Span]:
@@ -690,15 +653,16 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
     alias covered; a lone common word at a sentence start is not a name."""
     norm = normalize(text)
     toks = tokenize(norm)
-    covered = [False] * len(norm)
+    table = _words_of(norm, toks)      # spotting's, when no compound was split
+    words, cap = table.words, table.cap
+    covered = bytearray(len(norm))
     for sp in taken:
-        for k in range(sp.start, sp.end):
-            covered[k] = True
+        covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
     out: list[Span] = []
     run: list[int] = []
 
     def flush():
-        while run and not _is_capitalised_name_token(norm, *toks[run[-1]]):
+        while run and not cap[run[-1]]:
             run.pop()
         if run:
             s, e = toks[run[0]][0], toks[run[-1]][1]
@@ -711,16 +675,17 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
 
     for k, (s, e) in enumerate(toks):
         if covered[s] or covered[e - 1]:
-            flush()
+            if run:
+                flush()
             continue
-        if _is_capitalised_name_token(norm, s, e) and not (norm[s:e] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
+        if cap[k] and not (words[k] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
             if run and (norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&")
-                        or (len(run) > 1 and _ends_title(norm, toks, run[-1]) and not _is_title_word(norm, toks, k))):
+                        or (len(run) > 1 and table.ends_title(run[-1]) and not table.title_word(k))):
                 flush()         # "Foreign Minister" | "Sergei Lavrov": an office is its own mention
             run.append(k)
-        elif run and norm[s:e].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
+        elif run and words[k].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
             run.append(k)
-        else:
+        elif run:
             flush()
     flush()
     return out
