@@ -52,6 +52,7 @@ said says according year years first second third two three four five six seven 
 STOPWORDS = FUNCTION_WORDS | frozenset("""
 percent pct company group government officials official people
 """.split())
+assert all(word.islower() for word in STOPWORDS)     # _Words.lower_stop reads them so
 # Titles and roles before a name: "President Reagan" is spotted as "Reagan".
 TITLES = frozenset("""
 president vice prime minister chancellor secretary senator sen governor gov king queen prince
@@ -270,7 +271,8 @@ class _Words:
         self.gaps = [norm[e:s] for e, s in zip(self.ends, self.starts[1:])]
         # a lower-case word is no capitalised name word: most words are, and skip the call
         self.cap = [not w.islower() and _capitalised_word(w) for w in words]
-        self.lower_stop = [w in STOPWORDS and w.islower() for w in words]
+        # every stop word is written in lower case: a word in the set is a lower-case stop word
+        self.lower_stop = list(map(STOPWORDS.__contains__, words))
 
     def joins(self, a: int) -> bool:
         """Tokens a and a + 1 belong to one capitalised name run."""

@@ -135,6 +135,9 @@ keep_reference(sys.modules[__name__], "_normalized", _normalized_reference)
 keep_reference(sys.modules[__name__], "_tokens", _tokens_reference)
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 class Utf16Offsets:
     """Maps code-point offsets to UTF-16 code-unit offsets (what JavaScript string indices are).
 
@@ -145,7 +148,9 @@ class Utf16Offsets:
     __slots__ = ("_astral",)
 
     def __init__(self, text: str):
-        self._astral = [i for i, c in enumerate(text) if ord(c) > 0xFFFF] if not text.isascii() else []
+        # a scan in C (~12 us for 4 KB): a loop over the characters of a 4 KB text with one
+        # curly quote took ~0.14 ms
+        self._astral = [m.start() for m in _ASTRAL.finditer(text)] if not text.isascii() else []
 
     def __call__(self, offset: int) -> int:
         if not self._astral:
