@@ -390,28 +390,32 @@ def _spot(text: str, kb) -> list[Span]:
         best = None
         unmatched = []
         s = starts[i]
-        the_lead = words[i].lower() == "the"
-        any_cap = split = False
-        comma = -1
+        lead = words[i].lower()
+        the_lead = lead == "the"
+        # no title or "The" first: a span that may end at j (below) is eligible whatever its key
+        plain_lead = not the_lead and lead.rstrip(".") not in TITLES
+        any_cap = comma_seen = False
         for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
             e = ends[j]
             any_cap = any_cap or cap[j]
+            if not comma_seen and j > i and ", " in gaps[j - 1]:
+                # "Columbus, Ohio": past the first comma, if it closes a name of its own, no
+                # span matches and none is remembered as a club's beginning
+                comma_seen = True
+                if has_key(key_of(s, ends[j - 1] + gaps[j - 1].index(", "))):
+                    break
             key = key_of(s, e)
             word = words[j]
             pe = e - 2 if len(word) > 2 and word[-2:] in ("'s", "'S") else None
             core = key_of(s, pe) if pe is not None else None
-            if comma == -1 and j > i and ", " in gaps[j - 1]:
-                # the first comma of the span, between two of its words; past it, every
-                # longer span is split at it or none is
-                comma = ends[j - 1] + gaps[j - 1].index(", ")
-                split = has_key(key_of(s, comma))
             matched = False
             # what ``eligible`` would say of any key, asked before the KB is: a span ends on
             # no lower-case stop word and has a capitalised word (or leads with "The")
-            if not split and not lower_stop[j] and (any_cap or (the_lead and j > i)):
-                if core is not None and has_key(core) and eligible(i, j, core, any_cap):
+            if not lower_stop[j] and (any_cap or (the_lead and j > i)):
+                if (core is not None and has_key(core)
+                        and (j == i or plain_lead or eligible(i, j, core, any_cap))):
                     best = (j, pe, core)
-                matched = has_key(key) and eligible(i, j, key, any_cap)
+                matched = has_key(key) and (j == i or plain_lead or eligible(i, j, key, any_cap))
                 if matched:
                     best = (j, e, key)
                 elif key.endswith(TRANSLITERATED_ENDINGS):
@@ -419,7 +423,7 @@ def _spot(text: str, kb) -> list[Span]:
                     if variant is not None and eligible(i, j, None, any_cap):
                         best = (j, e, variant)
             prefix = has_prefix(key)
-            if prefix and not matched and not split and j > i:
+            if prefix and not matched and j > i:
                 unmatched.append((j, e, key))
             if not prefix and (core is None or not has_prefix(core)):
                 break
