@@ -196,6 +196,13 @@ def _by_score(c: "Scored") -> float:
 
 
 @lru_cache(maxsize=65536)
+def _is_person(kb, eid: int) -> bool:
+    """``is_person`` of an entity (memoised per process: an untyped record's test reads its
+    description)."""
+    return is_person(kb.record(eid))
+
+
+@lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
     "music genre") or a creative work (it has a genre, P136, and is neither a person nor
@@ -274,7 +281,7 @@ class DocumentRanker:
     def _coref_sources(self) -> list[tuple[list[int], bool]]:
         """For each span, the earlier longer spans it may be a short form of (by word, or by
         initials for an acronym: "AP" after "Associated Press"), and whether the span is some
-        entity's own label. Earlier spans are found through an index of their words, not by
+        entity's own label (False for a span without such sources: never read). Earlier spans are found through an index of their words, not by
         reading them all; ``rank`` keeps only real short forms of the entity they name."""
         out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
@@ -290,7 +297,8 @@ class DocumentRanker:
                         srcs.append(j)
                 if acronym:
                     srcs += by_initials.get(sp.text.replace(".", ""), ())
-            out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
+            # (read only for a span with sources: a span has up to CANDIDATE_WINDOW candidates)
+            out.append((srcs, bool(srcs) and any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
             long_words.append(own_words)
             if sp.candidates:
                 for w in set(own_words):
@@ -414,13 +422,13 @@ class DocumentRanker:
             s += w.label
         if cue:
             # "President Reagan": a person, named by surname as people are
-            if is_person(self.kb.record(eid)):
+            if _is_person(self.kb, eid):
                 s += w.person_cue
             elif _is_partial(flags):
                 s += w.partial
         elif _is_partial(flags):
             s += w.partial
-        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid)))
+        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and _is_person(self.kb, eid))
                 and not self._title_follows(sp)):
             s += w.embedded
         if self.favoured and eid in self.favoured.get(sp.start, ()):
@@ -449,7 +457,7 @@ class DocumentRanker:
         def person_share(i: int) -> float:
             if i not in share:
                 tot = sum(c.prob for c in rows[i])
-                share[i] = (sum(c.prob for c in rows[i] if is_person(self.kb.record(c.eid))) / tot
+                share[i] = (sum(c.prob for c in rows[i] if _is_person(self.kb, c.eid)) / tot
                             if tot > 0 else 0.0)
             return share[i]
 
@@ -487,11 +495,11 @@ class DocumentRanker:
 
                 def alike(eid: int) -> bool:
                     nonlocal sims
-                    if not is_person(self.kb.record(eid)):
+                    if not _is_person(self.kb, eid):
                         return False
                     if sims is None:
                         sims = self._list_similarity(before, more)
-                    return any(is_person(self.kb.record(b)) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
+                    return any(_is_person(self.kb, b) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
                            for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
@@ -600,6 +608,12 @@ class DocumentRanker:
         ``which``: the indices of the only rows whose scores changed."""
         nil, temperature, exp = self.w.nil, self.w.temperature, math.exp
         for row in rows if which is None else (rows[i] for i in which):
+            if len(row) == 1:       # the same arithmetic, without the lists (a third of rows)
+                c = row[0]
+                m = max(c.score, nil)
+                e = exp((c.score - m) / temperature)
+                c.prob = e / (e + exp((nil - m) / temperature))
+                continue
             if not row:
                 continue
             scores = [c.score for c in row]
