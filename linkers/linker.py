@@ -28,7 +28,7 @@ from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.10"
+LINKER_VERSION = "factlink-linker/0.11"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:

@@ -16,6 +16,7 @@ import sys
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from .agreements import AGREEMENT_HEADS, agreement_variant
 from .fastpath import keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
@@ -263,6 +264,10 @@ def spot(text: str, kb) -> list[Span]:
                 best = (j, e, key)
             if not matched and not split and key.endswith(TRANSLITERATED_ENDINGS):
                 variant = _spelling_variant(kb, key)
+                if variant is not None and _eligible(norm, toks, i, j):
+                    best = (j, e, variant)
+            if not matched and not split and j > i and key.endswith(AGREEMENT_HEADS):
+                variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
                 if variant is not None and _eligible(norm, toks, i, j):
                     best = (j, e, variant)
             prefix = kb.has_prefix(key)
