@@ -503,6 +503,14 @@ class DocumentRanker:
             local = [[c.score for c in row] for row in base]
             similarity = _Similarity(self, base)
             alike = similarity.support(base) if w.similar else {}
+            if self.favoured and alike:
+                # a reading the story settles (``metonymy``) is not argued away by how alike
+                # its rivals' descriptions are to the text's other names ("official in the
+                # state governments of the United States" against the federal office)
+                for i, sp in enumerate(self.spans):
+                    for eid in self.favoured.get(sp.start, ()):
+                        if alike.get((i, eid), 0.0) < 0.0:
+                            alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)

@@ -15,7 +15,24 @@ MINSK = item("Q2280", "Minsk", "capital and largest city of Belarus", ["Mensk"],
 MINSK_AGREEMENTS = item("Q19359929", "Minsk agreements",
                         "series of international agreements which sought to end the Donbas war",
                         claims={"P31": ["Q625298"]}, enwiki="Minsk agreements")
-ITEMS = [MINSK, MINSK_AGREEMENTS]
+SOVEREIGN, PUBLIC_OFFICE = "Q3624078", "Q294414"
+UKRAINE = item("Q212", "Ukraine", "sovereign state in eastern Europe", ["Ukrainia", "UKR"],
+               {"P31": [COUNTRY, SOVEREIGN]}, enwiki="Ukraine")
+RUSSIA = item("Q159", "Russia", "country spanning Europe and Asia", ["Russian Federation", "RU"],
+              {"P31": [COUNTRY, SOVEREIGN]}, enwiki="Russia")
+AMERICA = item("Q30", "United States of America", "country primarily located in North America",
+               ["United States", "US", "USA", "U.S."], {"P31": [COUNTRY, SOVEREIGN]}, enwiki="United States")
+WASHINGTON = item("Q61", "Washington, D.C.", "capital city of the United States of America", ["Washington"],
+                  {"P31": [CITY], "P17": ["Q30"]}, enwiki="Washington, D.C.")
+STATE_SECRETARY = item("Q533501", "Secretary of State", "official in the state governments of the United States",
+                       enwiki="Secretary of state (U.S. state government)")
+US_SECRETARY_OF_STATE = item("Q14213", "United States Secretary of State", "Head of the U.S. Department of State",
+                             ["Secretary of State of the United States", "U.S. Secretary of State", "Secretary of State"],
+                             {"P31": [PUBLIC_OFFICE], "P571": ["+1789-04-06"]}, enwiki="United States Secretary of State")
+AUSTRIAN_SECRETARY = item("Q2325273", "Secretary of State", "office in the Austrian government",
+                          claims={"P31": [PUBLIC_OFFICE]})
+ITEMS = [MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
+         AUSTRIAN_SECRETARY]
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +54,13 @@ def test_an_agreement_is_found_whichever_head_noun_the_story_gives_it(kb):
         assert linked(f"Both sides said the {written} still stood.", kb) == [(written, "Q19359929")]
     # the place alone is still the place, and the head noun alone names nothing
     assert linked("The accords were signed in Minsk in 2015.", kb) == [("Minsk", "Q2280")]
+
+
+def test_a_bare_office_is_the_one_of_a_country_the_story_names(kb):
+    # the story is about Ukraine and Russia, which have no "Secretary of State"; it names the
+    # US, whose office the name is (not the US states' officials, nor Austria's office), and
+    # the person after the title stays a mention of their own
+    text = ("Ukraine and Russia traded accusations in Minsk on Monday. Ukraine asked the US for help, "
+            "and Secretary of State Antony Blinken said in Washington that Russia must withdraw.")
+    got = linked(text, kb)
+    assert ("Secretary of State", "Q14213") in got and ("Antony Blinken", None) in got
