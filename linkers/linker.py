@@ -26,6 +26,7 @@ from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
+from .unknown_names import drop_readings_lent_by_unknown_names
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
 LINKER_VERSION = "factlink-linker/0.11"
@@ -139,7 +140,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     spans: they are disambiguated, not re-spotted. Only the first ``max_mentions`` spans are
     ranked (a work budget)."""
     if mention_spans is None:
-        spans = add_demonym_countries(kb, text, spot(text, kb))
+        spans = add_demonym_countries(kb, text, drop_readings_lent_by_unknown_names(kb, text, spot(text, kb)))
     else:
         given = given_spans(text, kb, mention_spans)
         kept = {(sp.start, sp.end) for sp in given}

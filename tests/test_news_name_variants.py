@@ -31,7 +31,13 @@ US_SECRETARY_OF_STATE = item("Q14213", "United States Secretary of State", "Head
                              {"P31": [PUBLIC_OFFICE], "P571": ["+1789-04-06"]}, enwiki="United States Secretary of State")
 AUSTRIAN_SECRETARY = item("Q2325273", "Secretary of State", "office in the Austrian government",
                           claims={"P31": [PUBLIC_OFFICE]})
-ITEMS = [MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
+FILM, ACADEMIC_DISCIPLINE = "Q11424", "Q11862829"
+THE_INSIDER = item("Q463832", "The Insider", "1999 film directed by Michael Mann", ["Persona enterada", "Insider"],
+                   {"P31": [FILM], "P136": ["Q130232"], "P495": ["Q30"]}, enwiki="The Insider (film)")
+BUSINESS_STUDIES = item("Q5001951", "business studies", "subject of scholarly research",
+                        ["business education", "Business", "Commercial science"], {"P31": [ACADEMIC_DISCIPLINE]},
+                        enwiki="Business studies")
+ITEMS = [THE_INSIDER, BUSINESS_STUDIES, MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
          AUSTRIAN_SECRETARY]
 
 
@@ -64,3 +70,12 @@ def test_a_bare_office_is_the_one_of_a_country_the_story_names(kb):
             "and Secretary of State Antony Blinken said in Washington that Russia must withdraw.")
     got = linked(text, kb)
     assert ("Secretary of State", "Q14213") in got and ("Antony Blinken", None) in got
+
+
+def test_a_word_of_a_name_the_kb_lacks_is_not_a_work_it_is_an_alias_of(kb):
+    # the KB has no "Business Insider": its words are not the film "The Insider" (alias
+    # "Insider") nor business studies (alias "Business"), though the text names the US
+    got = linked("The US interview first ran in Business Insider on Monday.", kb)
+    assert got == [("US", "Q30"), ("Business Insider", None)]
+    # the film written by its title is still the film
+    assert ("The Insider", "Q463832") in linked("The US film The Insider opened in 1999.", kb)
