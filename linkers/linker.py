@@ -18,6 +18,7 @@ from .errors import InvalidInput
 from .facts import relations_between
 from .demonyms import add_demonym_countries
 from .metonymy import favoured_readings
+from .offices import join_demonym_titles
 from .readings import family_share
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
 from .kb.dump import is_person
@@ -141,6 +142,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     ranked (a work budget)."""
     if mention_spans is None:
         spans = add_demonym_countries(kb, text, drop_readings_lent_by_unknown_names(kb, text, spot(text, kb)))
+        spans = join_demonym_titles(kb, text, spans)
     else:
         given = given_spans(text, kb, mention_spans)
         kept = {(sp.start, sp.end) for sp in given}

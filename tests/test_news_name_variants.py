@@ -37,7 +37,20 @@ THE_INSIDER = item("Q463832", "The Insider", "1999 film directed by Michael Mann
 BUSINESS_STUDIES = item("Q5001951", "business studies", "subject of scholarly research",
                         ["business education", "Business", "Commercial science"], {"P31": [ACADEMIC_DISCIPLINE]},
                         enwiki="Business studies")
-ITEMS = [THE_INSIDER, BUSINESS_STUDIES, MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
+LANGUAGE, POSITION = "Q34770", "Q4164871"
+FRANCE = item("Q142", "France", "country in Western Europe", ["La France", "FRA", "Republic of France"],
+              {"P31": [COUNTRY, SOVEREIGN], "P37": ["Q150"]}, enwiki="France")
+FRENCH = item("Q150", "French", "Romance language of the Indo-European family", ["French language"],
+              {"P31": [LANGUAGE]}, enwiki="French language")
+ETHNIC_GROUP = "Q41710"
+FRENCH_PEOPLE = item("Q121842", "French", "citizens or residents of France", [], {"P31": [ETHNIC_GROUP]},
+                     enwiki="French people")
+PRESIDENT_OF_FRANCE = item("Q191954", "President of the French Republic", "head of state of France",
+                           ["President of France"], {"P31": [POSITION], "P1001": ["Q142"]},
+                           enwiki="President of France")
+MACRON = item("Q3052772", "Emmanuel Macron", "French official and statesman", ["Macron"],
+              {"P31": [HUMAN], "P39": ["Q191954"]}, enwiki="Emmanuel Macron")
+ITEMS = [FRANCE, FRENCH, FRENCH_PEOPLE, PRESIDENT_OF_FRANCE, MACRON, THE_INSIDER, BUSINESS_STUDIES, MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
          AUSTRIAN_SECRETARY]
 
 
@@ -79,3 +92,13 @@ def test_a_word_of_a_name_the_kb_lacks_is_not_a_work_it_is_an_alias_of(kb):
     assert got == [("US", "Q30"), ("Business Insider", None)]
     # the film written by its title is still the film
     assert ("The Insider", "Q463832") in linked("The US film The Insider opened in 1999.", kb)
+
+
+def test_a_demonym_before_a_title_and_a_name_is_the_countrys_office(kb):
+    # Wikidata names the office "President of France" (an alias); news "French President"
+    got = linked("French President Emmanuel Macron met Ukraine's leaders. French officials were pleased.", kb)
+    assert got[:2] == [("French President", "Q191954"), ("Emmanuel Macron", "Q3052772")]
+    # the demonym alone is still the country, never the office
+    assert ("French", "Q142") in got
+    # a title the country has no office of in the KB leaves the demonym as it was
+    assert linked("French Ambassador Philippe Etienne spoke.", kb)[0] == ("French", "Q142")
