@@ -12,6 +12,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from .business import favoured_companies
 from .classes import TypeFilter
 from .disambiguate import given_spans
 from .errors import InvalidInput
@@ -150,6 +151,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     if max_mentions is not None:
         spans = spans[:max_mentions]         # the work budget: the ranking costs per span
     spans, favoured = favoured_readings(kb, text, spans)
+    favoured_companies(kb, text, spans, favoured)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.

@@ -50,7 +50,20 @@ PRESIDENT_OF_FRANCE = item("Q191954", "President of the French Republic", "head 
                            enwiki="President of France")
 MACRON = item("Q3052772", "Emmanuel Macron", "French official and statesman", ["Macron"],
               {"P31": [HUMAN], "P39": ["Q191954"]}, enwiki="Emmanuel Macron")
-ITEMS = [FRANCE, FRENCH, FRENCH_PEOPLE, PRESIDENT_OF_FRANCE, MACRON, THE_INSIDER, BUSINESS_STUDIES, MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
+GERALD_FORD = item("Q9582", "Gerald Ford",
+                   "American politician, 38th President of the United States (in office from 1974 to 1977)",
+                   ["President Ford", "Gerald R. Ford"], {"P31": [HUMAN]}, enwiki="Gerald Ford")
+HARRISON_FORD = item("Q81328", "Harrison Ford", "American film actor and producer", [], {"P31": [HUMAN]},
+                     enwiki="Harrison Ford")
+FORD = item("Q44294", "Ford", "automotive brand manufacturer", ["Ford Motor Company", "Ford Motor Co."],
+            enwiki="Ford Motor Company")
+NIKE_GODDESS = item("Q165023", "Nike", "goddess of victory in Greek mythology", ["Nikē"], {"P31": ["Q205985"]},
+                    enwiki="Nike (mythology)")
+# the goddess is in more Wikipedias than the company (as she is): the name's likelier reading
+NIKE_GODDESS["sitelinks"].update({f"{lang}wiki": {"site": f"{lang}wiki", "title": "Nike", "badges": []}
+                                  for lang in ("de", "fr", "it", "es", "pl", "ru", "el", "nl")})
+NIKE = item("Q483915", "Nike", "American athletic equipment company", ["Nike, Inc."], enwiki="Nike, Inc.")
+ITEMS = [NIKE_GODDESS, NIKE, GERALD_FORD, HARRISON_FORD, FORD, FRANCE, FRENCH, FRENCH_PEOPLE, PRESIDENT_OF_FRANCE, MACRON, THE_INSIDER, BUSINESS_STUDIES, MINSK, MINSK_AGREEMENTS, UKRAINE, RUSSIA, AMERICA, WASHINGTON, STATE_SECRETARY, US_SECRETARY_OF_STATE,
          AUSTRIAN_SECRETARY]
 
 
@@ -102,3 +115,12 @@ def test_a_demonym_before_a_title_and_a_name_is_the_countrys_office(kb):
     assert ("French", "Q142") in got
     # a title the country has no office of in the KB leaves the demonym as it was
     assert linked("French Ambassador Philippe Etienne spoke.", kb)[0] == ("French", "Q142")
+
+
+def test_a_name_in_a_sentence_about_money_is_the_company(kb):
+    # "Ford" is two people's surname and a carmaker's name; a sentence about shares and profit
+    # speaks of the company
+    assert ("Ford", "Q44294") in linked("Shares of Ford fell after the carmaker cut its profit forecast.", kb)
+    # the goddess is the likelier "Nike" on her own; sales make it the company
+    assert linked("Nike stood on the temple frieze.", kb) == [("Nike", "Q165023")]
+    assert linked("Nike reported higher sneaker sales in Europe.", kb) == [("Nike", "Q483915"), ("Europe", None)]
