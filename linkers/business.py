@@ -1,5 +1,5 @@
 """A name in a sentence about money is the company: "Shares of Ford fell", "Apple said iPhone
-sales rose", "Shell agreed to sell its stake for $2 billion".
+sales rose", "Nike shares rose".
 
 Business news writes a company by its short name, which is also a president's surname (Ford),
 a record label (Apple), a goddess (Nike), a river (Amazon). What settles it is the sentence:
@@ -9,7 +9,9 @@ sentence, of a name whose readings are not all companies, the companies are favo
 coherence still weigh in. A company is known by what Wikidata calls it: a type or a
 description whose noun is one of ``COMPANY_NOUNS`` ("business", "airline", "athletic
 equipment company", "automotive brand manufacturer"). The words are the vocabulary of the
-financial page, never names.
+financial page, never names. This decides which entity, not whether to link: a name whose
+readings are all companies ("Shell": Royal Dutch Shell, the common noun aside) is left as it
+was (favouring those too cost reuters-128 0.004 in-KB F1).
 """
 from __future__ import annotations
 
