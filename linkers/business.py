@@ -30,8 +30,10 @@ MONEY_WORDS = frozenset("""
 shares share stock stocks shareholders investors sales profit profits revenue revenues earnings
 dividend dividends forecast quarterly stake billion million merger takeover acquisition
 """.split())
-_WORD_RE = re.compile(r"[A-Za-z]+|\$")
+_MONEY_RE = re.compile(r"\$|\b(?:" + "|".join(sorted(MONEY_WORDS)) + r")\b", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)|\n")
+# Characters read around a money word for its sentence's ends (time stays linear).
+LONGEST_SENTENCE = 1000
 
 
 @lru_cache(maxsize=65536)
@@ -46,14 +48,16 @@ def is_company(kb, eid: int) -> bool:
 
 
 def _money_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the sentences of ``text`` that use a word of the financial page."""
-    out, start = [], 0
-    for m in list(_SENTENCE_END_RE.finditer(text)) + [None]:
-        end = m.end() if m else len(text)
-        words = _WORD_RE.findall(text, start, end) if end > start else []
-        if any(w == "$" or w.lower() in MONEY_WORDS for w in words):
-            out.append((start, end))
-        start = end
+    """(start, end) of the sentences of ``text`` that use a word of the financial page, in
+    order (one pass of a regex over the text; most texts have none)."""
+    out: list[tuple[int, int]] = []
+    for m in _MONEY_RE.finditer(text):
+        if out and m.start() < out[-1][1]:
+            continue                    # another money word of the same sentence
+        lo = max(0, m.start() - LONGEST_SENTENCE)
+        ends = [e.end() for e in _SENTENCE_END_RE.finditer(text, lo, m.start())]
+        end = _SENTENCE_END_RE.search(text, m.end(), m.end() + LONGEST_SENTENCE)
+        out.append((ends[-1] if ends else lo, end.end() if end else min(len(text), m.end() + LONGEST_SENTENCE)))
     return out
 
 
