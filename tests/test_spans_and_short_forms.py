@@ -223,3 +223,10 @@ def test_the_reference_article_keeps_the_office_and_the_person_apart(which, requ
     # "Washington" is the city, or the US government where the KB has it: never NIL
     washington = {qid for text, qid in spans if text == "Washington"}
     assert washington and washington <= {"Q61", "Q48525"}
+    # the agreement by the head noun the article gives it; the office the demonym and title
+    # name; the office of the country the story quotes (the starter KB has none: NIL); and
+    # the publisher the KB lacks is one NIL name, not the film "The Insider"
+    assert ("Minsk accords", "Q19359929") in spans
+    assert ("French President", "Q191954") in spans
+    assert office.qid == ("Q14213" if which == "shared" else None)
+    assert ("Business Insider", None) in spans and all(text != "Insider" for text, _qid in spans)
