@@ -30,7 +30,6 @@ MONEY_WORDS = frozenset("""
 shares share stock stocks shareholders investors sales profit profits revenue revenues earnings
 dividend dividends forecast quarterly stake billion million merger takeover acquisition
 """.split())
-_MONEY_RE = re.compile(r"\$|\b(?:" + "|".join(sorted(MONEY_WORDS)) + r")\b", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)|\n")
 # Characters read around a money word for its sentence's ends (time stays linear).
 LONGEST_SENTENCE = 1000
@@ -49,9 +48,15 @@ def is_company(kb, eid: int) -> bool:
 
 def _money_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of the sentences of ``text`` that use a word of the financial page, in
-    order (one pass of a regex over the text; most texts have none)."""
+    order. A regex of all the words tried at every offset was 4% of linking news paragraphs:
+    the words are looked for as substrings first, and only those present are matched."""
     out: list[tuple[int, int]] = []
-    for m in _MONEY_RE.finditer(text):
+    lowered = text.lower()
+    present = [w for w in MONEY_WORDS if w in lowered]      # a C-speed scan per word first
+    if not present and "$" not in text:
+        return out
+    money = re.compile(r"\$|\b(?:" + "|".join(present or ["$"]) + r")\b", re.IGNORECASE)
+    for m in money.finditer(text):
         if out and m.start() < out[-1][1]:
             continue                    # another money word of the same sentence
         lo = max(0, m.start() - LONGEST_SENTENCE)

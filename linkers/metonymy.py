@@ -157,12 +157,15 @@ def _names_of_country(kb, eid: int, country: int) -> bool:
     return _names_country(rec["l"] + " " + rec["d"], country_names(kb, country))
 
 
-def _country_readings(kb, sp: Span, country: int) -> set[int]:
-    """The readings of a bare name that are institutions of ``country``: organisations, or
-    offices (what applies to a jurisdiction, P1001), that are the country's."""
-    return {eid for eid, _p, _f in sp.candidates
-            if (_kind(kb, eid) == "organization" or "P1001" in kb.record(eid)["c"])
-            and _names_of_country(kb, eid, country)}
+@lru_cache(maxsize=65536)
+def _is_institution(kb, eid: int) -> bool:
+    """An organisation, or an office (what applies to a jurisdiction, P1001)."""
+    return _kind(kb, eid) == "organization" or "P1001" in kb.record(eid)["c"]
+
+
+def _country_readings(kb, institutions: list[int], country: int) -> set[int]:
+    """The institutions among a bare name's readings that are ``country``'s."""
+    return {eid for eid in institutions if _names_of_country(kb, eid, country)}
 
 
 @lru_cache(maxsize=16384)
@@ -206,18 +209,18 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
         top_kind = _kind(kb, top)
         if country is not None and top_kind in ("organization", "other") and sp.text.count(" ") < 3:
             # a bare institution: readings that are organisations of the story's country
-            mine = set()
-            bare = not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"])
-            if bare:
-                mine = _country_readings(kb, sp, country)
+            institutions: list[int] = []
+            if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
+                institutions = [eid for eid, _p, _f in sp.candidates if _is_institution(kb, eid)]
+            mine = _country_readings(kb, institutions, country)
             # the country's institution of that name, as such names are written
             own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
-            if bare and not mine and not own:
+            if institutions and not mine and not own:
                 # the story's country has none by that name: an institution or office of
                 # another country the story names is meant ("Secretary of State" in a story
                 # about Ukraine that quotes Washington), the most named first; only among the
                 # name's own readings, never looked up by pattern for a country named in passing
-                mine = next((found for other in named[1:] if (found := _country_readings(kb, sp, other))), set())
+                mine = next((found for other in named[1:] if (found := _country_readings(kb, institutions, other))), set())
             if own:
                 have = {eid for eid, _p, _f in sp.candidates}
                 sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in have]
