@@ -45,8 +45,8 @@ JURISDICTION = ("P1001", "P17")
 GOVERNMENT_PATTERNS = ("Government of {a}", "Government of the {a}", "{a} government", "Federal Government of the {a}")
 # Words after which a place is where something happens, not who acts.
 PLACE_PREPOSITIONS = frozenset("in at from to near into outside around of via toward towards across".split())
-# A match score: "2-1", "3–0", "101-99".
-SCORE_RE = re.compile(r"(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
+# A match score: "2-1", "3–0", "101-99" (the lookahead only makes the scan skip non-digits fast).
+SCORE_RE = re.compile(r"(?=\d)(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
 AGENT_VERBS = frozenset("""
 said says say told warned warns accused accuses rejected rejects denied denies demanded demands
