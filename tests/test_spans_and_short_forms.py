@@ -224,9 +224,11 @@ def test_the_reference_article_keeps_the_office_and_the_person_apart(which, requ
     washington = {qid for text, qid in spans if text == "Washington"}
     assert washington and washington <= {"Q61", "Q48525"}
     # the agreement by the head noun the article gives it; the office the demonym and title
-    # name; the office of the country the story quotes (the starter KB has none: NIL); and
-    # the publisher the KB lacks is one NIL name, not the film "The Insider"
+    # name; the office of the country the story quotes; and the publisher the KB lacks is one NIL name, not the film "The Insider"
     assert ("Minsk accords", "Q19359929") in spans
     assert ("French President", "Q191954") in spans
-    assert office.qid == ("Q14213" if which == "shared" else None)
+    assert office.qid == "Q14213"
+    # the core names of the story, on both KBs
+    linked_qids = {qid for _text, qid in spans}
+    assert {"Q3052772", "Q7747", "Q7184", "Q212", "Q159", "Q19359929", "Q3874799", "Q6279"} <= linked_qids
     assert ("Business Insider", None) in spans and all(text != "Insider" for text, _qid in spans)
