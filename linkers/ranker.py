@@ -305,8 +305,9 @@ class DocumentRanker:
             out.append((srcs, bool(srcs) and any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
             long_words.append(own_words)
             if sp.candidates:
-                for w in set(own_words):
-                    having.setdefault(w, []).append(i)
+                if len(own_words) > 1:      # a source has more words than a span of one or more
+                    for w in set(own_words):
+                        having.setdefault(w, []).append(i)
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out
