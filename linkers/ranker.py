@@ -202,6 +202,13 @@ def _is_person(kb, eid: int) -> bool:
     return is_person(kb.record(eid))
 
 
+@lru_cache(maxsize=16384)
+def _given_rows(kb, key: str) -> tuple[tuple[int, float, int], ...]:
+    """The people an alias key names by their given name, among its first candidates
+    (memoised per process: a key has up to ``CANDIDATE_WINDOW + GIVEN_WINDOW`` rows to read)."""
+    return tuple(c for c in kb.candidates(key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN)
+
+
 @lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
@@ -329,7 +336,7 @@ class DocumentRanker:
             size = len(pooled)
             pooled += [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
             if sp.given:
-                rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
+                rows = _given_rows(self.kb, sp.key)
                 given_of[i] = rows
                 pooled += [eid for eid, _p, _f in rows]
             pooled_key += [keys[sp.key]] * (len(pooled) - size)
@@ -892,8 +899,9 @@ class _SimilarityBlock:
         total = np.maximum.reduceat(self.sim, starts, axis=1).sum(axis=1)
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
+        mention, totals = self.mention.tolist(), total.tolist()
         for x in np.flatnonzero(total > 0).tolist():
-            i, v = int(self.mention[x]), float(total[x])
+            i, v = mention[x], totals[x]
             out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
             top[i] = max(top.get(i, 0.0), v)
         for i, v in top.items():
