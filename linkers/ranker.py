@@ -599,7 +599,8 @@ class DocumentRanker:
         if w.lone:
             self._penalise_lone(base, owns, support, akin)
         for row in base:
-            row.sort(key=lambda c: -c.score)
+            if len(row) > 1:
+                row.sort(key=_by_score)
         return base
 
     def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],
@@ -831,7 +832,7 @@ class _SimilarityBlock:
                  only: set[int] | None = None):
         kb, spans = ranker.kb, ranker.spans
         pool = [(i, c.eid) for i in range(lo, hi)
-                for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]]
+                for c in (sorted(rows[i], key=_by_score)[:TOP_K_COHERENCE] if len(rows[i]) > 1 else rows[i])]
         self.index = {entry: x for x, entry in enumerate(pool)}
         self.eids = [eid for _i, eid in pool]
         n = len(pool)
