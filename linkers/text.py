@@ -69,7 +69,7 @@ def _normalized(text: str) -> str:
 
 
 def _normalized_reference(text: str) -> str:
-    """``normalize`` without the memo (``linkers.fastpath.reference_paths``)."""
+    """``normalize`` as first written: no memo, ``str.translate`` (``linkers.fastpath.reference_paths``)."""
     return text.translate(_ONE_TO_ONE)
 
 
