@@ -436,27 +436,7 @@ def _spot(text: str, kb) -> list[Span]:
                     return (j, e, club)
         return best
 
-    spans: list[Span] = []
-    i = 0
-    while i < n:
-        first = words[i]
-        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
-            i += 1
-            continue
-        best = longest(i)
-        if best is not None and best[0] > i and first == "The":
-            after = longest(i + 1)
-            if after is not None and after[1] > best[1]:
-                best = None
-        if best is not None:
-            found = _span_at(text, table, kb, i, best)
-            if found is not None:
-                spans.append(found[0])
-                i = found[1] + 1
-                continue
-        i += 1
-    _mark_lists(norm, spans)
-    return spans
+    return _names(text, table, kb, longest)
 
 
 def _spot_reference(text: str, kb) -> list[Span]:
@@ -509,11 +489,20 @@ def _spot_reference(text: str, kb) -> list[Span]:
                     return (j, e, club)
         return best
 
+    return _names(text, _Words(norm, toks), kb, longest)
+
+
+def _names(text: str, table: _Words, kb, longest) -> list[Span]:
+    """The spans of the text, left to right: at each token where a name may start, the longest
+    name there (``longest(i)``: its last token, end and key, or None), made a span if a
+    candidate is left for it, and the scan goes on after it."""
+    norm, words, starts = table.norm, table.words, table.starts
+    n = len(words)
     spans: list[Span] = []
     i = 0
     while i < n:
-        first = norm[toks[i][0]:toks[i][1]]
-        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[toks[i + 1][0]].isupper()):
+        first = words[i]
+        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
             i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
             continue
         best = longest(i)
@@ -523,7 +512,7 @@ def _spot_reference(text: str, kb) -> list[Span]:
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
-            found = _span_at(text, _Words(norm, toks), kb, i, best)
+            found = _span_at(text, table, kb, i, best)
             if found is not None:
                 spans.append(found[0])
                 i = found[1] + 1
