@@ -338,22 +338,19 @@ class _Words:
                 and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
-# Spotting and the NIL runs after ranking read the same text's tokens: the last long text's
-# table is kept, by identity (the same normalised text object, whose memo in ``linkers.text``
-# keeps it alive: never a stale answer) and with the same tokens (the spotter splits some
-# compounds, the NIL runs do not).
-_MEMO_CHARS = 256
+# Spotting and the NIL runs after ranking read the same text's tokens: the last text's table
+# is kept, for the same normalised text (equal: a short text's normalised copy is a new object
+# each time) with the same tokens (the spotter splits some compounds, the NIL runs do not).
 _last_words: tuple[str, _Words | None] = ("", None)
 
 
 def _words_of(norm: str, toks: list[tuple[int, int]]) -> _Words:
     global _last_words
     last_norm, last = _last_words
-    if last_norm is norm and last is not None and last.toks == toks:
+    if last is not None and last_norm == norm and last.toks == toks:
         return last
     table = _Words(norm, toks)
-    if len(norm) >= _MEMO_CHARS:
-        _last_words = (norm, table)
+    _last_words = (norm, table)
     return table
 
 
