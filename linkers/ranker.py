@@ -209,6 +209,13 @@ def is_genre_or_work(kb, eid: int) -> bool:
     return "P136" in rec["c"] and "P571" not in rec["c"] and not is_person(rec)
 
 
+def title_follows(text: str, end: int) -> bool:
+    """A title starts the capitalised run after offset ``end`` ("Bundesbank President Karl
+    Otto Poehl"): the run is the name's office holder, not a longer name the span is part of."""
+    after = text[end:end + 24].split()
+    return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
+
+
 @lru_cache(maxsize=65536)
 def _is_name_item(kb, eid: int) -> bool:
     """The entity is a name as a word (a given name, a family name) or a disambiguation page:
@@ -260,10 +267,7 @@ class DocumentRanker:
         return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
 
     def _title_follows(self, sp: Span) -> bool:
-        """A title starts the capitalised run after the span ("Bundesbank President Karl Otto
-        Poehl"): the run is the name's office holder, not a longer name the span is part of."""
-        after = self.text[sp.end:sp.end + 24].split()
-        return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
+        return title_follows(self.text, sp.end)
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
@@ -558,6 +562,14 @@ class DocumentRanker:
             local = [[c.score for c in row] for row in base]
             similarity = _Similarity(self, base)
             alike = similarity.support(base) if w.similar else {}
+            if self.favoured and alike:
+                # a reading the story settles (``metonymy``) is not argued away by how alike
+                # its rivals' descriptions are to the text's other names ("official in the
+                # state governments of the United States" against the federal office)
+                for i, sp in enumerate(self.spans):
+                    for eid in self.favoured.get(sp.start, ()):
+                        if alike.get((i, eid), 0.0) < 0.0:
+                            alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
             coherence, similar, log1p, alike_of = w.coherence, w.similar, math.log1p, alike.get
             for _ in range(COHERENCE_ROUNDS):

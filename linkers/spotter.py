@@ -17,6 +17,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .agreements import AGREEMENT_HEADS, agreement_variant
 from .fastpath import keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
@@ -438,6 +439,10 @@ def _spot(text: str, kb) -> list[Span]:
                     variant = _spelling_variant(kb, key)
                     if variant is not None and eligible(i, j, None, any_cap):
                         best = (j, e, variant)
+                elif j > i and key.endswith(AGREEMENT_HEADS):
+                    variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
+                    if variant is not None and eligible(i, j, None, any_cap):
+                        best = (j, e, variant)
             prefix = has_prefix(key)
             if prefix and not matched and j > i:
                 unmatched.append((j, e, key))
@@ -488,6 +493,10 @@ def _spot_reference(text: str, kb) -> list[Span]:
                 best = (j, e, key)
             if not matched and not split and key.endswith(TRANSLITERATED_ENDINGS):
                 variant = _spelling_variant(kb, key)
+                if variant is not None and _eligible(norm, toks, i, j):
+                    best = (j, e, variant)
+            if not matched and not split and j > i and key.endswith(AGREEMENT_HEADS):
+                variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
                 if variant is not None and _eligible(norm, toks, i, j):
                     best = (j, e, variant)
             prefix = kb.has_prefix(key)
