@@ -893,11 +893,12 @@ class _SimilarityBlock:
             self.row = np.full(n, -1, dtype=np.int64)
             self.row[wanted] = np.arange(int(wanted.sum()))
         sim = between[of[wanted][:, None], of[None, :]]
-        # no similarity within a mention, nor between mentions of the same name
+        # no similarity within a mention, nor between mentions of the same name (a mention has
+        # one name, so the second test covers the first)
         key_id: dict[str, int] = {}
         keys = np.fromiter([key_id.setdefault(spans[i].key, len(key_id)) for i in range(lo, hi)],
                            dtype=np.int64, count=hi - lo)[self.mention - lo]
-        sim[(self.mention[wanted][:, None] == self.mention[None, :]) | (keys[wanted][:, None] == keys[None, :])] = 0.0
+        sim[keys[wanted][:, None] == keys[None, :]] = 0.0
         self.sim = sim
         self._among: dict[tuple[int, ...], np.ndarray] = {}     # ``alike``'s mentions -> their candidates
 
