@@ -164,6 +164,9 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
             votes[c.eid] = votes.get(c.eid, 0.0) + c.prob
 
     out: list[Decision | None] = []
+    # a name that recurs with the same beliefs is judged the same (most repeats of a 4 KB
+    # article): the key is everything the features, confidence and family share read
+    judged: dict[tuple, tuple[tuple[float, ...], float, float]] = {}
     for sp, row in zip(spans, ranked):
         if not row:
             out.append(None)
@@ -173,11 +176,15 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         prior, flags = next(((p, f) for e, p, f in sp.candidates if e == pick.eid), (0.0, 0))
         one_word = " " not in sp.text
         # (the raw text is enough to see a sentence start: normalising changes no offsets)
-        shape = MentionShape(len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
-                             sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
-        features = mention_features(kb, shape, pick.eid, [(c.eid, c.prob) for c in row], prior, flags)
-        out.append(Decision(sp, row, pick, features, confidence(features, coefficients),
-                            family_share(kb, pick.eid, row)))
+        shape = (len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
+                 sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
+        probs = [(c.eid, c.prob) for c in row]
+        key = (shape, pick.eid, tuple(probs), prior, flags)
+        found = judged.get(key)
+        if found is None:
+            features = mention_features(kb, MentionShape(*shape), pick.eid, probs, prior, flags)
+            found = judged[key] = (features, confidence(features, coefficients), family_share(kb, pick.eid, row))
+        out.append(Decision(sp, row, pick, *found))
     return spans, out
 
 
