@@ -18,15 +18,17 @@ import os
 import orjson
 
 from linkers import open_kb
-from linkers.calibration import FEATURES, confidence, fit, fit_isotonic, logistic
-from linkers.evaluate import expected_calibration_error, judge_document
+from linkers.calibration import FEATURES, LINK_FEATURES, confidence, fit, fit_isotonic, raw_confidence
+from linkers.evaluate import entity_spans, expected_calibration_error, judge_document
 from linkers.linker import decide
 
 SETS = ("reuters-128", "kore50", "rss-500", "derczynski", "spotlight")
 
 
-def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool]]:
-    """(features, correct) of every spotted mention of a gold file that the scoring counts."""
+def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool, bool]]:
+    """(features, names a KB entity, correct) of every spotted mention of a gold file that the
+    scoring counts: a pick on a span the gold annotates with an in-KB entity names one (right
+    or wrong), a pick on a gold NIL span does not."""
     out = []
     with open(path, "rb") as fh:
         for line in fh:
@@ -37,18 +39,28 @@ def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool]]:
             kept = [d for d in decisions if d is not None]
             preds = [{"start": d.span.start, "end": d.span.end, "qid": kb.record(d.pick.eid)["id"]} for d in kept]
             verdicts, _missed = judge_document(gold, preds, kb.__contains__)
-            out += [(d.features, v == "tp") for d, v in zip(kept, verdicts) if v in ("tp", "fp")]
+            named = entity_spans(gold, kb.__contains__)
+            out += [(d.features, v == "tp" or (d.span.start, d.span.end) in named, v == "tp")
+                    for d, v in zip(kept, verdicts) if v in ("tp", "fp")]
     return out
 
 
 def fit_model(rows, weights=None):
-    """(coefficients, isotonic knots) fit on ``rows`` of (features, correct)."""
-    coefficients = fit([f for f, _ok in rows], [ok for _f, ok in rows], weights)
-    return coefficients, fit_isotonic([logistic(f, coefficients) for f, _ok in rows], [ok for _f, ok in rows])
+    """(coefficients, isotonic knots) fit on ``rows`` of (features, names an entity, correct):
+    P(link) on every row, P(which | link) on the rows that name an entity, the map on their
+    product against correct."""
+    n = len(LINK_FEATURES)
+    weights = weights or [1.0] * len(rows)
+    link = fit([f[:n] for f, _n, _ok in rows], [named for _f, named, _ok in rows], weights)
+    which_rows = [(f[n:], ok, w) for (f, named, ok), w in zip(rows, weights) if named]
+    which = fit([f for f, _ok, _w in which_rows], [ok for _f, ok, _w in which_rows], [w for _f, _ok, w in which_rows])
+    coefficients = link + which
+    return coefficients, fit_isotonic([raw_confidence(f, coefficients) for f, _n, _ok in rows],
+                                      [ok for _f, _n, ok in rows])
 
 
 def ece(model, rows) -> float:
-    return expected_calibration_error([confidence(f, *model) for f, _ok in rows], [ok for _f, ok in rows])
+    return expected_calibration_error([confidence(f, *model) for f, _n, ok in rows], [ok for _f, _n, ok in rows])
 
 
 def main(argv=None) -> int:
@@ -64,7 +76,8 @@ def main(argv=None) -> int:
     # the other four together, and its unannotated names would otherwise set every weight
     weights = [len(everything) / (len(SETS) * len(rows)) for rows in by_set.values() for _r in rows]
     model = fit_model(everything, weights if args.balanced else None)
-    print(f"picks {len(everything)} (correct {sum(ok for _f, ok in everything)})")
+    print(f"picks {len(everything)} (naming an entity {sum(n for _f, n, _ok in everything)},"
+          f" correct {sum(ok for _f, _n, ok in everything)})")
     print("COEFFICIENTS = (")
     for name, c in zip(FEATURES, model[0]):
         print(f"    {c:.4f},  # {name}")

@@ -35,34 +35,42 @@ import numpy as np
 from .facts import entity_kind
 from .kb.layout import FLAG_LABEL, FLAG_PARTIAL
 
-FEATURES = ("bias", "logit_pick", "logit_link", "logit_share", "margin", "log_prior", "popularity", "label",
-            "partial", "acronym", "one_word", "modifier", "embedded", "initial", "repeats",
-            "person", "place")
+LINK_FEATURES = ("bias", "logit_link", "log_mass", "label", "acronym", "one_word", "modifier", "embedded",
+                 "initial", "repeats", "person", "place", "popularity")
+WHICH_FEATURES = ("bias", "logit_share", "margin", "log_prior", "popularity", "partial", "person")
+FEATURES = LINK_FEATURES + WHICH_FEATURES
 
 # Fit by ``python -m bench.calibration`` (see the module docstring); refit when the ranker changes.
-COEFFICIENTS = (
-    -0.2830,  # bias
-    0.1807,  # logit_pick
-    0.2089,  # logit_link
-    0.1278,  # logit_share
-    1.4292,  # margin
-    -0.0672,  # log_prior
-    0.1996,  # popularity
-    0.0369,  # label
-    0.1961,  # partial
-    0.0812,  # acronym
-    -1.1327,  # one_word
-    -0.0275,  # modifier
-    1.9186,  # embedded
-    -0.5228,  # initial
-    0.0806,  # repeats
-    -0.6990,  # person
-    -0.0571,  # place
+LINK_COEFFICIENTS = (
+    2.1650,  # bias
+    0.4531,  # logit_link
+    -0.0145,  # log_mass
+    0.0391,  # label
+    -0.1309,  # acronym
+    -0.6131,  # one_word
+    0.2682,  # modifier
+    1.6976,  # embedded
+    -0.1971,  # initial
+    -0.4750,  # repeats
+    -1.0041,  # person
+    -0.2123,  # place
+    1.4503,  # popularity
 )
+WHICH_COEFFICIENTS = (
+    -1.0621,  # bias
+    0.3290,  # logit_share
+    1.0406,  # margin
+    -0.0281,  # log_prior
+    -0.0101,  # popularity
+    -0.0851,  # partial
+    0.3209,  # person
+)
+COEFFICIENTS = LINK_COEFFICIENTS + WHICH_COEFFICIENTS
 
-# Then a monotone map (isotonic regression over the logistic output, pooled into equal-count
-# bins, linear between their centres) corrects what a linear model bends: (logistic, correct share).
-ISOTONIC = ((0.093, 0.0462), (0.2629, 0.2308), (0.473, 0.5231), (0.6239, 0.6154), (0.7511, 0.7615), (0.8405, 0.8154), (0.8919, 0.8906), (0.9416, 0.9583), (0.991, 0.9844))
+# Then a monotone map (isotonic regression over P(link) * P(which | link), pooled into
+# equal-count bins, linear between their centres) corrects what the linear models bend:
+# (product, correct share).
+ISOTONIC = ((0.1403, 0.0923), (0.2919, 0.1562), (0.48, 0.5625), (0.6258, 0.6875), (0.7442, 0.75), (0.8068, 0.7812), (0.8517, 0.8438), (0.8929, 0.9609), (0.9431, 0.9688))
 
 # Bounds of a logit feature: a share of exactly 0 or 1 would be infinite.
 _CLIP = 1e-4
@@ -85,10 +93,11 @@ class MentionShape:
 
 
 def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[int, float]],
-                     prior: float, flags: int) -> tuple[float, ...]:
+                     prior: float, flags: int, mass: float) -> tuple[float, ...]:
     """The features of ``FEATURES`` for the pick ``pick_eid`` among the mention's candidates
     ``probs`` ((eid, share with NIL)); ``prior``/``flags`` are the pick's alias-table row
-    (0, 0 when the pick came from elsewhere, e.g. a short form)."""
+    (0, 0 when the pick came from elsewhere, e.g. a short form); ``mass`` is the prior of the
+    mention's key on the KB's proper names (what the common nouns of the key leave)."""
     on_kb = mine = rest = 0.0
     for e, p in probs:
         on_kb += p
@@ -99,13 +108,15 @@ def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[i
     share = mine / on_kb if on_kb > 0 else 0.0
     margin = (mine - rest) / on_kb if on_kb > 0 else 0.0
     kind = _kind(kb, pick_eid)
-    return (1.0, _logit(mine), _logit(on_kb), _logit(share), margin, math.log(prior + 1e-4), kb.popularity(pick_eid),
-            float(bool(flags & FLAG_LABEL)), float(bool(flags & FLAG_PARTIAL)), float(shape.acronym),
-            float(shape.one_word), float(shape.modifier), float(shape.embedded), float(shape.initial),
-            math.log(shape.repeats), float(kind == "person"), float(kind == "place"))
+    person, place, popularity = float(kind == "person"), float(kind == "place"), kb.popularity(pick_eid)
+    return (1.0, _logit(on_kb), math.log(min(mass, 1.0) + 1e-4), float(bool(flags & FLAG_LABEL)),
+            float(shape.acronym), float(shape.one_word), float(shape.modifier), float(shape.embedded),
+            float(shape.initial), math.log(shape.repeats), person, place, popularity,
+            1.0, _logit(share), margin, math.log(prior + 1e-4), popularity, float(bool(flags & FLAG_PARTIAL)),
+            person)
 
 
-def logistic(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+def logistic(features, coefficients) -> float:
     z = sum(map(operator.mul, features, coefficients))
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
@@ -115,10 +126,30 @@ def _kind(kb, eid: int) -> str:
     return entity_kind(kb.record(eid))
 
 
+_N_LINK = len(LINK_FEATURES)
+
+
+def link_probability(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    """P(link): that the mention is a name of a KB entity at all, from what the text and the
+    KB's naming say of the mention (its shape, its key's proper-name prior, the ranker's belief
+    off NIL), whichever entity it is."""
+    return logistic(features[:_N_LINK], coefficients[:_N_LINK])
+
+
+def which_probability(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    """P(which | link): that the pick is the entity meant, given the mention names one."""
+    return logistic(features[_N_LINK:], coefficients[_N_LINK:])
+
+
+def raw_confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    return link_probability(features, coefficients) * which_probability(features, coefficients)
+
+
 def confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS,
                isotonic: tuple[tuple[float, float], ...] = ISOTONIC) -> float:
-    """The probability that linking the mention's pick is correct."""
-    p = logistic(features, coefficients)
+    """The probability that linking the mention's pick is correct: P(link) * P(which | link),
+    through the monotone map ``isotonic``."""
+    p = raw_confidence(features, coefficients)
     k = bisect.bisect_right(isotonic, (p, math.inf))
     if k == 0:
         return isotonic[0][1]
