@@ -25,7 +25,7 @@ from .calibration import COEFFICIENTS, MentionShape, confidence, link_probabilit
 from .kb.dump import is_person
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
 from .shortforms import initials, is_short_form, same_word
-from .spotter import AGENT_VERBS, COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
+from .spotter import AGENT_VERB_AFTER, COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 from .unknown_names import drop_readings_lent_by_unknown_names
@@ -51,7 +51,6 @@ SPLIT_CONFIDENCE = 0.5
 # such names unannotated; with the verb it moved none of them.
 SURE_NAME = 0.8
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_AGENT_VERB_AFTER = re.compile(r" (?:%s)\b" % "|".join(sorted(AGENT_VERBS)))
 
 
 def parse_published_at(value) -> str | None:
@@ -189,7 +188,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         features = mention_features(kb, shape, pick.eid, [(c.eid, c.prob) for c in row], prior, flags, mass)
         out.append(Decision(sp, row, pick, features, confidence(features, coefficients),
                             family_share(kb, pick.eid, row), link_probability(features, coefficients),
-                            _AGENT_VERB_AFTER.match(text, sp.end) is not None))
+                            AGENT_VERB_AFTER.match(text, sp.end) is not None))
     return spans, out
 
 

@@ -68,6 +68,7 @@ AGENT_VERBS = frozenset("""
 will would said says agreed agrees announced announces plans planned cancelled canceled
 reported reports told warned denied confirmed launched signed
 """.split())
+AGENT_VERB_AFTER = re.compile(r" (?:%s)\b" % "|".join(sorted(AGENT_VERBS)))
 _SENTENCE_END = frozenset('.!?:;"\'')
 # A quotation or a quoted title starts capitalised whatever its first word is.
 OPENING_QUOTES = frozenset('"\'`\u2018\u201c\u00ab')

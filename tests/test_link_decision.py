@@ -2,6 +2,7 @@
 the link decision, on invented sentences over small KBs of real Wikidata items."""
 from __future__ import annotations
 
+from linkers import link
 from linkers.calibration import link_probability, raw_confidence, which_probability, COEFFICIENTS, FEATURES
 from linkers.linker import Decision, links
 from linkers.ranker import Scored
@@ -9,8 +10,9 @@ from linkers.spotter import Span, spot
 
 from wikidata_dump import built_kb, item
 
+# (no sitelink: obscure in the test KB, as Royal Dutch Shell is in the shared subset's PageRank)
 SHELL_COMPANY = item("Q154950", "Royal Dutch Shell", "British multinational oil and gas company",
-                     ["Shell", "Shell plc"], {"P31": ["Q4830453"]}, enwiki="Shell plc")
+                     ["Shell", "Shell plc"], {"P31": ["Q4830453"]})
 SHELL_NOUN = item("Q1758063", "shell", "hard outer layer of an animal", ["shells"])
 
 
@@ -42,3 +44,11 @@ def test_a_capitalised_word_starting_a_sentence_as_an_agent_is_a_name_not_the_co
     # the verb says the subject acts: the key's common-noun prior is left out, as mid-sentence
     assert acting.candidates[0][1] > bare.candidates[0][1]
     assert abs(sum(p for _e, p, _f in acting.candidates) - 1.0) < 1e-6
+
+
+def test_a_company_acting_in_a_sentence_about_money_is_linked_though_nothing_else_names_it(tmp_path):
+    kb = built_kb(tmp_path, [SHELL_COMPANY, SHELL_NOUN])
+    sold = link("Shell agreed to sell its stake in the field for $2 billion.", kb)
+    assert [(m.text, m.qid) for m in sold.mentions] == [("Shell", "Q154950")]
+    # no money, no verb: the lone word at a sentence start stays what it was, unlinked
+    assert not [m for m in link("Shell fragments lay on the beach.", kb).mentions if m.qid]
