@@ -23,6 +23,7 @@ from .offices import join_demonym_titles
 from .readings import family_share
 from .calibration import COEFFICIENTS, MentionShape, confidence, link_probability, mention_features
 from .kb.dump import is_person
+from .kb.layout import FLAG_LABEL
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
 from .shortforms import initials, is_short_form, same_word
 from .spotter import AGENT_VERB_AFTER, COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
@@ -127,6 +128,19 @@ def _unlink_surname_of_unknown(kb, m: Mention, unknown) -> Mention:
     return replace(m, qid=None, label=None)
 
 
+# A compass point alone ("the West", "the South") is a direction, a bloc or a country's region
+# as the story sees it: a reading that merely has it as an alias (Western United States, "The
+# West") is not what "the West" means in a story from Moscow or Brasilia ("Centre-West").
+COMPASS_POINTS = frozenset("north south east west northeast northwest southeast southwest".split())
+
+
+def _compass_point_by_label(sp: Span) -> Span:
+    """A compass point keeps only the readings it is the label of."""
+    if sp.text.lower() not in COMPASS_POINTS:
+        return sp
+    return replace(sp, candidates=[c for c in sp.candidates if c[2] & FLAG_LABEL])
+
+
 @dataclass
 class Decision:
     """One spotted mention with candidates: the entity the ranker picks and the confidence
@@ -159,6 +173,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         spans = [sp for sp in add_demonym_countries(kb, text, given) if (sp.start, sp.end) in kept]
     if max_mentions is not None:
         spans = spans[:max_mentions]         # the work budget: the ranking costs per span
+    spans = [_compass_point_by_label(sp) for sp in spans]
     spans, favoured = favoured_readings(kb, text, spans)
     favoured_companies(kb, text, spans, favoured)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()

@@ -52,3 +52,15 @@ def test_a_company_acting_in_a_sentence_about_money_is_linked_though_nothing_els
     assert [(m.text, m.qid) for m in sold.mentions] == [("Shell", "Q154950")]
     # no money, no verb: the lone word at a sentence start stays what it was, unlinked
     assert not [m for m in link("Shell fragments lay on the beach.", kb).mentions if m.qid]
+
+
+def test_the_west_in_a_story_from_moscow_is_not_a_region_that_merely_has_it_as_an_alias(tmp_path):
+    west_us = item("Q12612", "Western United States",
+                   "region comprising the westernmost states of the United States",
+                   ["West (United States)", "The West", "West (U.S.)", "American West"], {"P31": ["Q82794"]},
+                   enwiki="Western United States")
+    russia = item("Q159", "Russia", "country in Eastern Europe and Northern Asia", [],
+                  {"P31": ["Q6256"]}, enwiki="Russia")
+    kb = built_kb(tmp_path, [west_us, russia])
+    result = link("Russia has demanded binding security guarantees from the West.", kb)
+    assert [(m.text, m.qid) for m in result.mentions if m.qid] == [("Russia", "Q159")]
