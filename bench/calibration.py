@@ -5,9 +5,12 @@
 Links the five public sets (reuters-128, kore50, rss-500, derczynski, spotlight), labels each
 spotted mention's pick by the in-KB scoring rules (true positive: correct; false positive on a
 span the gold annotates, with an entity or as NIL: wrong; on a span it leaves unannotated, or
-ignored by the scoring: left out, since the sparse sets leave most names unannotated), fits a logistic model on all of them together and
-prints: the coefficients (paste them into ``linkers/calibration.py``), the expected calibration
-error (10 bins) of the fit, and, against overfitting, each set's error when the model is fit
+ignored by the scoring: left out, since the sparse sets leave most names unannotated) and
+whether its span names an in-KB entity, fits P(link) on all of them and P(which | link) on
+those naming one, then the isotonic map of their product, and prints: the coefficients (paste
+them into ``LINK_COEFFICIENTS`` and ``WHICH_COEFFICIENTS`` of ``linkers/calibration.py``, the
+first ``len(LINK_FEATURES)`` into the first), the map, the expected calibration error (10
+bins) of the fit, and, against overfitting, each set's error when the model is fit
 on the other four. Deterministic: the same KB and code print the same numbers.
 """
 from __future__ import annotations

@@ -3,24 +3,27 @@
 The ranker answers "which entity" (a softmax over the candidates plus a NIL pseudo-candidate,
 ``ranker.Scored.prob``); that share is a ranking score, not a probability of being right: two
 close readings of a sure name ("Facebook" the service, "Facebook, Inc.") split it, and a
-weak common-word hit can hold all of it. So the decision to link is made on a second number,
-from features that keep the two questions apart:
+weak common-word hit can hold all of it. So the confidence answers the two questions apart
+and multiplies them:
 
-- is it a link to the KB at all: ``link`` (belief not on NIL), the chosen entity's prior
-  and popularity, the mention's shape (an acronym, one word, used as a modifier, inside a
-  longer name, one word at a sentence start), how often its name recurs in the text;
-- which entity: ``share`` (the pick's part of the belief on candidates) and ``margin`` (over
-  the runner-up).
+- P(link), is it a name of a KB entity at all (``link_probability``): the belief off NIL,
+  the prior its key gives proper names rather than common nouns (``mass``), the mention's
+  shape (an acronym, one word, used as a modifier, inside a longer name, one word at a
+  sentence start, how often its name recurs), the kind and popularity of the pick;
+- P(which | link), is the pick the entity meant (``which_probability``): the pick's part of
+  the belief on candidates (``share``), its ``margin`` over the runner-up, its prior.
 
-A logistic model over them gives ``confidence``. ``COEFFICIENTS`` were fit on all five
-public sets together (reuters-128, kore50, rss-500, derczynski, spotlight; in-KB view, KB
-built from ``shared/data/wikidata``) by ``python -m bench.calibration``, which refits them,
-prints them in this form, and reports the expected calibration error (10 bins) overall and
-fitted on four sets while scored on the fifth. Labels: a spotted mention's pick is correct
-when scoring it as a link is a true positive, wrong when it is a false positive on a span the
-gold annotates (with another entity, or as NIL); picks on spans the gold leaves unannotated
-(most names in the sparse sets: nothing is known of them) or that the scoring ignores
-(optional gold, entities outside the KB) are left out.
+``confidence`` is their product through a monotone map (``ISOTONIC``); ``linker.links`` reads
+P(link) on its own too. Both logistic models and the map were fit on all five public sets
+together (reuters-128, kore50, rss-500, derczynski, spotlight; in-KB view, KB built from
+``shared/data/wikidata``) by ``python -m bench.calibration``, which refits them, prints them
+in this form, and reports the expected calibration error (10 bins) overall and fitted on four
+sets while scored on the fifth. Labels: a spotted mention names an entity when the gold
+annotates its span with an in-KB entity (P(link): every counted pick; P(which | link): those
+that name one); its pick is correct when scoring it as a link is a true positive, wrong when
+it is a false positive on a span the gold annotates (with another entity, or as NIL); picks on
+spans the gold leaves unannotated (most names in the sparse sets: nothing is known of them) or
+that the scoring ignores (optional gold, entities outside the KB) are left out.
 """
 from __future__ import annotations
 
@@ -42,35 +45,35 @@ FEATURES = LINK_FEATURES + WHICH_FEATURES
 
 # Fit by ``python -m bench.calibration`` (see the module docstring); refit when the ranker changes.
 LINK_COEFFICIENTS = (
-    2.1650,  # bias
-    0.4531,  # logit_link
-    -0.0145,  # log_mass
-    0.0391,  # label
-    -0.1309,  # acronym
-    -0.6131,  # one_word
-    0.2682,  # modifier
-    1.6976,  # embedded
-    -0.1971,  # initial
-    -0.4750,  # repeats
-    -1.0041,  # person
-    -0.2123,  # place
-    1.4503,  # popularity
+    2.1830,  # bias
+    0.4519,  # logit_link
+    -0.0222,  # log_mass
+    0.0211,  # label
+    -0.1604,  # acronym
+    -0.6115,  # one_word
+    0.3131,  # modifier
+    1.6851,  # embedded
+    -0.2181,  # initial
+    -0.4419,  # repeats
+    -1.0204,  # person
+    -0.2348,  # place
+    1.4553,  # popularity
 )
 WHICH_COEFFICIENTS = (
-    -1.0621,  # bias
-    0.3290,  # logit_share
-    1.0406,  # margin
-    -0.0281,  # log_prior
-    -0.0101,  # popularity
-    -0.0851,  # partial
-    0.3209,  # person
+    -1.0616,  # bias
+    0.3287,  # logit_share
+    1.0421,  # margin
+    -0.0280,  # log_prior
+    -0.0100,  # popularity
+    -0.0826,  # partial
+    0.3210,  # person
 )
 COEFFICIENTS = LINK_COEFFICIENTS + WHICH_COEFFICIENTS
 
 # Then a monotone map (isotonic regression over P(link) * P(which | link), pooled into
 # equal-count bins, linear between their centres) corrects what the linear models bend:
 # (product, correct share).
-ISOTONIC = ((0.1403, 0.0923), (0.2919, 0.1562), (0.48, 0.5625), (0.6258, 0.6875), (0.7442, 0.75), (0.8068, 0.7812), (0.8517, 0.8438), (0.8929, 0.9609), (0.9431, 0.9688))
+ISOTONIC = ((0.1406, 0.0781), (0.2931, 0.1719), (0.4813, 0.5781), (0.6263, 0.6875), (0.7443, 0.7344), (0.8082, 0.7969), (0.852, 0.8594), (0.8932, 0.9531), (0.9431, 0.9688))
 
 # Bounds of a logit feature: a share of exactly 0 or 1 would be infinite.
 _CLIP = 1e-4
@@ -146,10 +149,12 @@ def raw_confidence(features: tuple[float, ...], coefficients: tuple[float, ...] 
 
 
 def confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS,
-               isotonic: tuple[tuple[float, float], ...] = ISOTONIC) -> float:
+               isotonic: tuple[tuple[float, float], ...] = ISOTONIC, p_link: float | None = None) -> float:
     """The probability that linking the mention's pick is correct: P(link) * P(which | link),
-    through the monotone map ``isotonic``."""
-    p = raw_confidence(features, coefficients)
+    through the monotone map ``isotonic`` (``p_link``: P(link) when the caller has it)."""
+    if p_link is None:
+        p_link = link_probability(features, coefficients)
+    p = p_link * which_probability(features, coefficients)
     k = bisect.bisect_right(isotonic, (p, math.inf))
     if k == 0:
         return isotonic[0][1]

@@ -201,9 +201,9 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
                              sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
         mass = sum(p for _e, p, _f in sp.candidates)
         features = mention_features(kb, shape, pick.eid, [(c.eid, c.prob) for c in row], prior, flags, mass)
-        out.append(Decision(sp, row, pick, features, confidence(features, coefficients),
-                            family_share(kb, pick.eid, row), link_probability(features, coefficients),
-                            AGENT_VERB_AFTER.match(text, sp.end) is not None))
+        p_link = link_probability(features, coefficients)
+        out.append(Decision(sp, row, pick, features, confidence(features, coefficients, p_link=p_link),
+                            family_share(kb, pick.eid, row), p_link, AGENT_VERB_AFTER.match(text, sp.end) is not None))
     return spans, out
 
 
