@@ -188,6 +188,9 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
             votes[c.eid] = votes.get(c.eid, 0.0) + c.prob
 
     out: list[Decision | None] = []
+    # a name that recurs with the same beliefs is judged the same (most repeats of a 4 KB
+    # article): the key is everything the features, confidence and family share read
+    judged: dict[tuple, tuple[tuple[float, ...], float, float, float]] = {}
     for sp, row in zip(spans, ranked):
         if not row:
             out.append(None)
@@ -197,13 +200,18 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         prior, flags = next(((p, f) for e, p, f in sp.candidates if e == pick.eid), (0.0, 0))
         one_word = " " not in sp.text
         # (the raw text is enough to see a sentence start: normalising changes no offsets)
-        shape = MentionShape(len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
-                             sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
+        shape = (len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
+                 sp.embedded, one_word and _sentence_initial(text, sp.start), repeats[sp.key])
+        probs = [(c.eid, c.prob) for c in row]
         mass = sum(p for _e, p, _f in sp.candidates)
-        features = mention_features(kb, shape, pick.eid, [(c.eid, c.prob) for c in row], prior, flags, mass)
-        p_link = link_probability(features, coefficients)
-        out.append(Decision(sp, row, pick, features, confidence(features, coefficients, p_link=p_link),
-                            family_share(kb, pick.eid, row), p_link, AGENT_VERB_AFTER.match(text, sp.end) is not None))
+        key = (shape, pick.eid, tuple(probs), prior, flags, mass)
+        found = judged.get(key)
+        if found is None:
+            features = mention_features(kb, MentionShape(*shape), pick.eid, probs, prior, flags, mass)
+            p_link = link_probability(features, coefficients)
+            found = judged[key] = (features, confidence(features, coefficients, p_link=p_link),
+                                   family_share(kb, pick.eid, row), p_link)
+        out.append(Decision(sp, row, pick, *found, AGENT_VERB_AFTER.match(text, sp.end) is not None))
     return spans, out
 
 
