@@ -61,6 +61,14 @@ princess pope mayor general gen chairman chairwoman chair ceo chief spokesman sp
 spokesperson ambassador judge justice rep representative mr mrs ms dr sir lord lady st saint
 colonel col captain capt sergeant lieutenant lt admiral commissioner director professor prof
 """.split())
+# Verbs whose subject, right before them, decides, says or does: a bare singular common noun
+# cannot start a news sentence as their subject ("Shell agreed", "Delta cancelled" name the
+# company; the noun would take an article: "The shell ..."), so there the capital says "a name".
+AGENT_VERBS = frozenset("""
+will would said says agreed agrees announced announces plans planned cancelled canceled
+reported reports told warned denied confirmed launched signed
+""".split())
+AGENT_VERB_AFTER = re.compile(r" (?:%s)\b" % "|".join(sorted(AGENT_VERBS)))
 _SENTENCE_END = frozenset('.!?:;"\'')
 # A quotation or a quoted title starts capitalised whatever its first word is.
 OPENING_QUOTES = frozenset('"\'`\u2018\u201c\u00ab')
@@ -349,6 +357,10 @@ class _Words:
         prev = self.words[i - 1]
         return self.ends_title(i - 1) or (prev.islower() and prev in KINSHIP)
 
+    def before_agent_verb(self, j: int) -> bool:
+        """Token j is the subject of a verb of ``AGENT_VERBS`` right after it."""
+        return j + 1 < len(self.words) and self.gaps[j] == " " and self.words[j + 1] in AGENT_VERBS
+
     def before_common_noun(self, j: int) -> bool:
         if j + 1 >= len(self.words) or self.gaps[j] != " ":
             return False
@@ -581,7 +593,7 @@ def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -
     # mid-sentence says "a name": its candidates share the prior without the common
     # nouns' part. Not at a sentence start, after an opening quote or inside a longer
     # name ("Chamber of Commerce"), where the capital says nothing about the word.
-    if (i == j and not initial and shape == 1 and len(surface) > 1
+    if (i == j and (not initial or table.before_agent_verb(j)) and shape == 1 and len(surface) > 1
             and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not table.in_name_run(i, j)):
         common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
         if 0 < common < 1:
