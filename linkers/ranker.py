@@ -97,6 +97,8 @@ LIST_SIMILARITY = 0.05
 # Mentions compared for description similarity at once (see _Similarity), and that support
 # each other in coherence (``DocumentRanker._coherence``).
 SIMILARITY_BLOCK = 200
+# A block of at most this many candidates is compared in plain Python (``_SmallSimilarityBlock``).
+SMALL_SIMILARITY_BLOCK = 20
 COHERENCE_BLOCK = SIMILARITY_BLOCK
 # A reading less popular than this that nothing in the text supports gets ``Weights.lone``.
 LONE_POPULARITY = 0.01
@@ -818,8 +820,24 @@ class _Similarity:
     def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], only: set[int] | None = None):
         """``only``: compute the similarities of these mentions' candidates only (for ``alike``
         about them; ``support`` needs them all)."""
-        self.blocks = [_SimilarityBlock(ranker, rows, lo, min(lo + SIMILARITY_BLOCK, len(rows)), only)
+        self.blocks = [self._block(ranker, rows, lo, min(lo + SIMILARITY_BLOCK, len(rows)), only)
                        for lo in range(0, len(rows), SIMILARITY_BLOCK)]
+
+    @staticmethod
+    def _block(ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
+               only: set[int] | None) -> "_SimilarityBlock | _SmallSimilarityBlock":
+        # a short text's block (~6 mentions, ~15 candidates) costs numpy's ~40 calls more than
+        # its arithmetic: plain Python, the same numbers, is a third of the time
+        n = sum(min(len(rows[i]), TOP_K_COHERENCE) for i in range(lo, hi))
+        if n <= SMALL_SIMILARITY_BLOCK:
+            return _SmallSimilarityBlock(ranker, rows, lo, hi, only)
+        return _SimilarityBlock(ranker, rows, lo, hi, only)
+
+    @staticmethod
+    def _block_reference(ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
+                         only: set[int] | None) -> "_SimilarityBlock":
+        """The original of ``_block`` (``fastpath.reference_paths``): numpy for every block."""
+        return _SimilarityBlock(ranker, rows, lo, hi, only)
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         """(i, eid) -> sum over other mentions of the most similar candidate's similarity, minus
@@ -936,3 +954,142 @@ class _SimilarityBlock:
             among = self._among[tuple(mentions)] = np.isin(self.mention, mentions)
         hits = (self.sim[x] >= threshold) & among
         return [self.eids[y] for y in np.flatnonzero(hits).tolist()]
+
+
+# (the staticmethod objects themselves: ``reference_paths`` sets what it is given on the class)
+keep_reference(_Similarity, "_block", _Similarity.__dict__["_block_reference"])
+
+
+@lru_cache(maxsize=None)
+def _idf_squared(n_plus_1: int, df: int) -> float:
+    """``_SimilarityBlock``'s squared word weight, computed by numpy's own ``log`` (which need
+    not round as ``math.log`` does): bit for bit the number the numpy block uses."""
+    return np.square(np.log(np.array([n_plus_1 / df]))).tolist()[0]
+
+
+def _numpy_sum(values: list[float]) -> float:
+    """The sum numpy's ``add.reduce`` of a contiguous row gives (its pairwise summation: eight
+    running sums from eight values on, for up to 128 values), so that a plain-Python block's
+    totals are bit for bit the numpy block's."""
+    n = len(values)
+    if n > 128:
+        raise ValueError("numpy sums more than 128 values in blocks: not reproduced here")
+    if n < 8:
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+    r = values[:8]
+    k = 8
+    while k + 8 <= n:
+        for j in range(8):
+            r[j] += values[k + j]
+        k += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for v in values[k:]:
+        total += v
+    return total
+
+
+class _SmallSimilarityBlock:
+    """``_SimilarityBlock`` in plain Python, for a block of at most ``SMALL_SIMILARITY_BLOCK``
+    candidates: every number is computed by the same operations in the same order (each word's
+    weight by numpy's ``log``, ``_numpy_sum`` for the totals), so the two agree bit for bit
+    (``tests/test_fastpath.py`` compares them on every block of the public texts)."""
+
+    def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
+                 only: set[int] | None = None):
+        kb, spans = ranker.kb, ranker.spans
+        pool = [(i, c.eid) for i in range(lo, hi) for c in _likeliest(rows[i])]
+        self.index = {entry: x for x, entry in enumerate(pool)}
+        self.eids = [eid for _i, eid in pool]
+        self.mention = [i for i, _eid in pool]
+        self.only = only
+        n = len(pool)
+        distinct = list(dict.fromkeys(self.eids))
+        at = {eid: u for u, eid in enumerate(distinct)}
+        of = [at[eid] for eid in self.eids]
+        copies = [0] * len(distinct)
+        for u in of:
+            copies[u] += 1
+        # words numbered in order of first appearance, as the numpy block numbers them
+        words_of = [_entity_words(kb, eid) for eid in distinct]
+        vocab: dict[str, int] = {}
+        members: list[list[int]] = []       # word -> entities having it, in membership order
+        ids_of: list[list[int]] = []        # entity -> its words' numbers, in membership order
+        for u, words in enumerate(words_of):
+            ids = []
+            for w in words:
+                k = vocab.get(w)
+                if k is None:
+                    k = vocab[w] = len(members)
+                    members.append([])
+                members[k].append(u)
+                ids.append(k)
+            ids_of.append(ids)
+        w2 = [_idf_squared(n + 1, copies[having[0]] if len(having) == 1 else sum(copies[u] for u in having))
+              for having in members]
+        sqrt = math.sqrt
+        norm = []
+        for ids in ids_of:
+            total = 0.0
+            for k in ids:
+                total += w2[k]
+            norm.append(sqrt(total) or 1.0)
+        # shared weight of two entities, each word's added in word order (as ``bincount`` does)
+        u = len(distinct)
+        shared = [[0.0] * u for _ in range(u)]
+        for k, having in enumerate(members):
+            wk = w2[k]
+            for a in having:
+                row = shared[a]
+                for b in having:
+                    row[b] += wk
+        between = [[s / (na * nb) for s, nb in zip(row, norm)] for row, na in zip(shared, norm)]
+        # no similarity between mentions of the same name (nor within a mention)
+        same_name: dict[str, list[int]] = {}
+        for y, i in enumerate(self.mention):
+            same_name.setdefault(spans[i].key, []).append(y)
+        self.sim: dict[int, list[float]] = {}       # candidate -> its similarity to each candidate
+        for x in range(n):
+            i = self.mention[x]
+            if only is not None and i not in only:
+                continue
+            by = between[of[x]]
+            row = [by[b] for b in of]
+            for y in same_name[spans[i].key]:
+                row[y] = 0.0
+            self.sim[x] = row
+
+    def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
+        out: dict[tuple[int, int], float] = {}
+        if not self.eids:
+            return out
+        if self.only is not None:
+            raise ValueError("support needs every row: this block was built for some mentions only")
+        mention, n = self.mention, len(self.eids)
+        starts = [y for y in range(n) if y == 0 or mention[y] != mention[y - 1]] + [n]
+        groups = list(zip(starts, starts[1:]))
+        top: dict[int, float] = {}
+        self.raw: dict[tuple[int, int], float] = {}
+        for x in range(n):
+            row = self.sim[x]
+            v = _numpy_sum([max(row[a:b]) for a, b in groups])
+            if v > 0:
+                i = mention[x]
+                out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
+                top[i] = max(top.get(i, 0.0), v)
+        for i, v in top.items():
+            for c in rows[i]:
+                out[(i, c.eid)] = out.get((i, c.eid), 0.0) - v
+        return out
+
+    def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
+        x = self.index.get((i, eid))
+        if x is None:
+            return []
+        row = self.sim.get(x)
+        if row is None:
+            raise ValueError(f"mention {i}'s similarities were not computed")
+        among = set(mentions)
+        return [self.eids[y] for y, v in enumerate(row) if v >= threshold and self.mention[y] in among]

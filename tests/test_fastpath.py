@@ -127,6 +127,53 @@ def test_the_spotter_cuts_its_rarer_cases_as_its_reference_does(full_kb):
         assert a == b, text
 
 
+def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(full_kb, monkeypatch):
+    """Every similarity block of every public text and news sentence, built both ways from the
+    same beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
+    from linkers import ranker
+
+    kb = open_kb(str(full_kb))
+    blocks = []
+    fast = ranker._Similarity._block
+
+    def kept(rk, rows, lo, hi, only):
+        copied = [[ranker.Scored(c.eid, c.score) for c in row] for row in rows]
+        for mine, theirs in zip(copied, rows):
+            for a, b in zip(mine, theirs):
+                a.prob = b.prob
+        blocks.append((rk, copied, lo, hi, only))
+        return fast(rk, rows, lo, hi, only)
+
+    monkeypatch.setattr(ranker._Similarity, "_block", staticmethod(kept))
+    for _name, text in corpus_texts():
+        link(text, kb)
+    assert len(blocks) > 700
+    small = 0
+    for rk, rows, lo, hi, only in blocks:
+        numpy_block = ranker._SimilarityBlock(rk, rows, lo, hi, only)
+        python_block = ranker._SmallSimilarityBlock(rk, rows, lo, hi, only)
+        small += sum(min(len(rows[i]), ranker.TOP_K_COHERENCE) for i in range(lo, hi)) <= ranker.SMALL_SIMILARITY_BLOCK
+        if only is None:
+            assert repr(python_block.support(rows)) == repr(numpy_block.support(rows))
+            assert repr(getattr(python_block, "raw", {})) == repr(getattr(numpy_block, "raw", {}))
+        mentions = sorted({i for i, _eid in numpy_block.index})
+        for i, eid in numpy_block.index:
+            if only is None or i in only:
+                for threshold in (0.0, ranker.LIST_SIMILARITY, 0.2):
+                    assert python_block.alike(i, eid, mentions, threshold) == numpy_block.alike(i, eid, mentions, threshold)
+    assert small > len(blocks) // 2         # most blocks of short texts take the plain-Python path
+
+
+def test_numpy_sum_is_numpys_row_sum_bit_for_bit():
+    import numpy as np
+    from linkers.ranker import _numpy_sum
+
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        a = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 129)))) * 10.0 ** rng.integers(-3, 3)
+        assert [_numpy_sum(row) for row in a.tolist()] == a.sum(axis=1).tolist()
+
+
 def test_reference_paths_swaps_every_fast_path_for_its_reference_and_back():
     fast = {(id(owner), name): owner.__dict__[name] for owner, name, _ref in fastpath._REFERENCES}
     assert len(fast) >= 4
