@@ -602,6 +602,7 @@ class DocumentRanker:
                             alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
             coherence, similar, log1p, alike_of = w.coherence, w.similar, math.log1p, alike.get
+            before = [s for scores in local for s in scores]
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
                 supported = support.get
@@ -610,6 +611,12 @@ class DocumentRanker:
                         k = (i, c.eid)
                         c.score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
                 self._normalise(base)
+                # a round that changed no score changes none after it (a round reads only the
+                # scores and their shares): a third of short texts, where nothing supports anything
+                after = [c.score for row in base for c in row]
+                if after == before:
+                    break
+                before = after
         if w.lone:
             self._penalise_lone(base, owns, support, akin)
         for row in base:
