@@ -1043,29 +1043,35 @@ class _SmallSimilarityBlock:
             for k in ids:
                 total += w2[k]
             norm.append(sqrt(total) or 1.0)
-        # shared weight of two entities, each word's added in word order (as ``bincount`` does)
-        u = len(distinct)
-        shared = [[0.0] * u for _ in range(u)]
+        # shared weight of two entities, each word's added in word order (as ``bincount`` does);
+        # only the pairs that share a word: every other similarity is 0.0 (0.0 / norms)
+        shared: list[dict[int, float]] = [{} for _ in distinct]
         for k, having in enumerate(members):
             wk = w2[k]
+            if len(having) == 1:
+                a = having[0]
+                shared[a][a] = shared[a].get(a, 0.0) + wk
+                continue
             for a in having:
                 row = shared[a]
                 for b in having:
-                    row[b] += wk
-        between = [[s / (na * nb) for s, nb in zip(row, norm)] for row, na in zip(shared, norm)]
-        # no similarity between mentions of the same name (nor within a mention)
-        same_name: dict[str, list[int]] = {}
-        for y, i in enumerate(self.mention):
-            same_name.setdefault(spans[i].key, []).append(y)
-        self.sim: dict[int, list[float]] = {}       # candidate -> its similarity to each candidate
+                    row[b] = row.get(b, 0.0) + wk
+        between = [{b: v / (norm[a] * norm[b]) for b, v in row.items()} for a, row in enumerate(shared)]
+        # candidates of each entity; no similarity between mentions of the same name (nor
+        # within a mention)
+        placed: dict[int, list[int]] = {}
+        for y, b in enumerate(of):
+            placed.setdefault(b, []).append(y)
+        keys = [spans[i].key for i in self.mention]
+        self.sim: dict[int, dict[int, float]] = {}  # candidate -> its non-zero similarities
         for x in range(n):
-            i = self.mention[x]
-            if only is not None and i not in only:
+            if only is not None and self.mention[x] not in only:
                 continue
-            by = between[of[x]]
-            row = [by[b] for b in of]
-            for y in same_name[spans[i].key]:
-                row[y] = 0.0
+            key, row = keys[x], {}
+            for b, v in between[of[x]].items():
+                for y in placed[b]:
+                    if keys[y] != key:
+                        row[y] = v
             self.sim[x] = row
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
@@ -1075,13 +1081,24 @@ class _SmallSimilarityBlock:
         if self.only is not None:
             raise ValueError("support needs every row: this block was built for some mentions only")
         mention, n = self.mention, len(self.eids)
-        starts = [y for y in range(n) if y == 0 or mention[y] != mention[y - 1]] + [n]
-        groups = list(zip(starts, starts[1:]))
+        group_of, groups = [], -1
+        for y in range(n):
+            if y == 0 or mention[y] != mention[y - 1]:
+                groups += 1
+            group_of.append(groups)
+        groups += 1
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
         for x in range(n):
             row = self.sim[x]
-            v = _numpy_sum([max(row[a:b]) for a, b in groups])
+            if not row:
+                continue                # a total of 0.0
+            best = [0.0] * groups       # each mention's most similar candidate (numpy's reduceat)
+            for y, v in row.items():
+                g = group_of[y]
+                if v > best[g]:
+                    best[g] = v
+            v = _numpy_sum(best)
             if v > 0:
                 i = mention[x]
                 out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
@@ -1099,4 +1116,5 @@ class _SmallSimilarityBlock:
         if row is None:
             raise ValueError(f"mention {i}'s similarities were not computed")
         among = set(mentions)
-        return [self.eids[y] for y, v in enumerate(row) if v >= threshold and self.mention[y] in among]
+        return [self.eids[y] for y in range(len(self.eids))
+                if row.get(y, 0.0) >= threshold and self.mention[y] in among]
