@@ -1,0 +1,34 @@
+"""A name the sentence takes up as "it" is not a person (issue 10, point 1): "Ford said it
+would recall 300,000 trucks" is the automaker, not Gerald Ford. Invented sentences; records
+are real Wikidata items as the shared subset has them."""
+from __future__ import annotations
+
+from linkers import link
+from linkers.kb import open_kb
+from linkers.pronouns import taken_up_as_it
+
+
+def test_only_an_it_right_after_the_verb_and_not_a_dummy_it_takes_up_the_name():
+    def after(sentence: str) -> bool:
+        return taken_up_as_it(sentence, sentence.index(" "))
+
+    assert after("Ford said it would recall 300,000 trucks.")
+    assert after("Apple will open its first store in Mumbai.")
+    assert after("Iraq said on Monday its forces had crossed the river.")
+    assert not after("Elop said Nokia will launch its next phone.")    # its is Nokia's
+    assert not after("Smith said it was a mistake.")                    # a dummy subject
+    assert not after("Smith said it would be hard to win.")
+    assert not after("Ford said he would veto the bill.")
+
+
+def test_a_surname_taken_up_as_it_is_the_company_and_as_he_stays_the_person(full_kb):
+    kb = open_kb(full_kb)
+
+    def first(text: str):
+        return link(text, kb).mentions[0]
+
+    assert first("Ford said it would recall 300,000 trucks.").qid == "Q44294"        # Ford, automaker
+    assert first("Bosch said on Monday it would cut 2,000 jobs.").qid == "Q234021"   # Robert Bosch GmbH
+    assert first("Ford said he would veto the bill.").qid != "Q44294"
+    # a town is not what speaks as "it": no link rather than Lincoln, Nebraska
+    assert first("Lincoln said it would cut 2,000 jobs.").qid is None
