@@ -20,7 +20,7 @@ from .facts import relations_between
 from .demonyms import add_demonym_countries
 from .metonymy import favoured_readings
 from .offices import join_demonym_titles
-from .pronouns import favoured_non_persons
+from .pronouns import favoured_speakers
 from .readings import family_share
 from .calibration import COEFFICIENTS, MentionShape, confidence, link_probability, mention_features
 from .kb.dump import is_person
@@ -177,7 +177,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     spans = [_compass_point_by_label(sp) for sp in spans]
     spans, favoured = favoured_readings(kb, text, spans)
     favoured_companies(kb, text, spans, favoured)
-    favoured_non_persons(kb, text, spans, favoured)
+    favoured_speakers(kb, text, spans, favoured)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.

@@ -1,13 +1,17 @@
-"""A name that the sentence takes up as "it" or "its" is not a person: "Ford said it would
-recall 300,000 trucks", "Jordan said it would close its border".
+"""A name that the sentence takes up as "it" or "its" is neither a person nor a place named
+in part: "Ford said it would recall 300,000 trucks", "Delta said it would add flights".
 
-News names a company or a country by the same word as a person (a president's surname, a
-basketball player): the KB knows "Ford" mostly as Gerald Ford. The sentence settles it when
-the name acts and the sentence then refers back to it: a person is "he" or "she", never "it".
-So, of a name with readings that are people, the readings that speak as "it" are favoured:
-organisations and countries ("Bosch said it" is Robert Bosch GmbH, "Goldman" Goldman Sachs),
-not a town ("Lincoln said it would cut jobs": its council, if anyone), a film or a cycling
-team that once had the name as a sponsor's ("Reynolds said it filed"). This is
+News names a company by the same word as a person (a president's surname, a painter) or as
+the bare name of a county: the KB knows "Ford" mostly as Gerald Ford, "Delta" as Delta State
+and three Delta Counties. The sentence settles it when the name acts and the sentence then
+refers back to it: a person is "he" or "she", never "it", and a county's council is not
+called by half its name. So when every reading of such a name is a person, a part-name (a
+surname, a region's name without its "County") or a reading that speaks as "it" (an
+organisation or a country), the speakers are favoured: "Bosch said it" is Robert Bosch GmbH,
+"Goldman" Goldman Sachs. A name that is also something else by its full name is left alone:
+"Colorado said it" keeps the state (not the University of Colorado, also called "Colorado"),
+"Toyota" the city, "Lincoln" the town (which speaks only through its council), and a
+cycling team once sponsored by Reynolds does not speak for "Reynolds". This is
 ``Weights.story``, as ``metonymy`` favours the readings a story settles; context and
 coherence still weigh in. A name another rule has settled (``metonymy``'s government for
 "Moscow said it", ``business``) is left to it.
@@ -25,6 +29,7 @@ from .business import is_company
 from .demonyms import is_country
 from .facts import entity_kind
 from .kb.dump import is_person
+from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
 from .spotter import AGENT_VERBS, Span
 
 # "<verb of acting> [up to three lower-case words or a day] its" or "... it <not a form of be>".
@@ -40,17 +45,23 @@ def speaks(kb, eid: int) -> bool:
     return is_company(kb, eid) or is_country(kb, eid) or entity_kind(kb.record(eid)) == "organization"
 
 
+def _part_name(flags: int) -> bool:
+    """The reading is reached by part of its name only (a surname, a region without "County")."""
+    return bool(flags & FLAG_PARTIAL) and not flags & (FLAG_LABEL | FLAG_ALIAS)
+
+
 def taken_up_as_it(text: str, end: int) -> bool:
     """The name ending at ``end`` acts and the sentence refers back to it as "it"/"its"."""
     return _TAKEN_UP_AS_IT.match(text, end) is not None
 
 
-def favoured_non_persons(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
+def favoured_speakers(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
     """Adds to ``favoured`` (span index -> readings) the readings that speak as "it" of each
-    name the sentence takes up as "it", when some of its readings are people."""
+    name the sentence takes up as "it" whose other readings are all people or part-names."""
     for i, sp in enumerate(spans):
         if i in favoured or len(sp.candidates) < 2 or not taken_up_as_it(text, sp.end):
             continue
-        things = {eid for eid, _p, _f in sp.candidates if speaks(kb, eid)}
-        if things and any(is_person(kb.record(eid)) for eid, _p, _f in sp.candidates):
-            favoured[i] = things
+        speakers = {eid for eid, _p, _f in sp.candidates if speaks(kb, eid)}
+        others = [(eid, flags) for eid, _p, flags in sp.candidates if eid not in speakers]
+        if speakers and others and all(_part_name(flags) or is_person(kb.record(eid)) for eid, flags in others):
+            favoured[i] = speakers

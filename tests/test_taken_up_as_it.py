@@ -1,5 +1,5 @@
-"""A name the sentence takes up as "it" is not a person (issue 10, point 1): "Ford said it
-would recall 300,000 trucks" is the automaker, not Gerald Ford. Invented sentences; records
+"""A name the sentence takes up as "it" is not a person nor a county named in part (issue 10,
+point 1): "Ford said it would recall 300,000 trucks" is the automaker, not Gerald Ford. Invented sentences; records
 are real Wikidata items as the shared subset has them."""
 from __future__ import annotations
 
@@ -21,14 +21,17 @@ def test_only_an_it_right_after_the_verb_and_not_a_dummy_it_takes_up_the_name():
     assert not after("Ford said he would veto the bill.")
 
 
-def test_a_surname_taken_up_as_it_is_the_company_and_as_he_stays_the_person(full_kb):
+def test_a_surname_or_a_part_name_taken_up_as_it_is_the_company(full_kb):
     kb = open_kb(full_kb)
 
     def first(text: str):
         return link(text, kb).mentions[0]
 
     assert first("Ford said it would recall 300,000 trucks.").qid == "Q44294"        # Ford, automaker
+    assert first("Delta said it would add flights from Atlanta to Lagos.").qid == "Q188920"  # not a county
     assert first("Bosch said on Monday it would cut 2,000 jobs.").qid == "Q234021"   # Robert Bosch GmbH
     assert first("Ford said he would veto the bill.").qid != "Q44294"
     # a town is not what speaks as "it": no link rather than Lincoln, Nebraska
     assert first("Lincoln said it would cut 2,000 jobs.").qid is None
+    # a name that is a place by its full name keeps it: the state, not a university
+    assert first("Colorado said it has reached an agreement.").qid != "Q736674"
