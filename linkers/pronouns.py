@@ -1,5 +1,6 @@
-"""A name that the sentence takes up as "it" or "its" is neither a person nor a place named
-in part: "Ford said it would recall 300,000 trucks", "Delta said it would add flights".
+"""A name that the sentence takes up as "it" or "its", or a surname that acts with no
+introduction, is neither a person nor a place named in part: "Ford said it would recall
+300,000 trucks", "Delta said it would add flights", "Ford said the recall covers ...".
 
 News names a company by the same word as a person (a president's surname, a painter) or as
 the bare name of a county: the KB knows "Ford" mostly as Gerald Ford, "Delta" as Delta State
@@ -16,6 +17,13 @@ cycling team once sponsored by Reynolds does not speak for "Reynolds". This is
 coherence still weigh in. A name another rule has settled (``metonymy``'s government for
 "Moscow said it", ``business``) is left to it.
 
+A one-word name that acts with no introduction is read the same way ("Ford said the recall
+covers 300,000 vehicles"): news introduces a person by full name before it writes the surname
+alone, so a surname no capitalised word went before earlier in the text, that the sentence
+does not take up as "he" or "she", and that the KB does not know mostly as one person (a
+share of its prior under ``MOSTLY_ONE_PERSON``), is the organisation. "Gerald Ford pardoned
+Nixon ... Ford said" stays the president (``ranker``'s short forms).
+
 Only the pronoun right after the verb is read (at most three lower-case words or a day
 between: "said today its", "will open its", "said on Monday it"): "Elop said Nokia will launch
 its" is about Nokia. An "it" followed by a form of "be" or "seem" is a dummy subject ("Smith
@@ -30,12 +38,19 @@ from .demonyms import is_country
 from .facts import entity_kind
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
-from .spotter import AGENT_VERBS, Span
+from .spotter import AGENT_VERB_AFTER, AGENT_VERBS, Span
 
 # "<verb of acting> [up to three lower-case words or a day] its" or "... it <not a form of be>".
 _TAKEN_UP_AS_IT = re.compile(
     r" (?:%s)(?: (?:[a-z]+|[A-Z][a-z]+day)){0,3}? (?:its\b|it (?!(?:is|was|seems|seemed|appears|(?:would|will|could|might|may|should|can|has|had) (?:be|been))\b)(?=[a-z]))"
     % "|".join(sorted(AGENT_VERBS)))
+
+# "<verb of acting> [the same few words] he/she/his/her": the sentence takes the name up as a person.
+_TAKEN_UP_AS_PERSON = re.compile(
+    r" (?:%s)(?: (?:[a-z]+|[A-Z][a-z]+day)){0,3}? (?:he|she|his|her)\b" % "|".join(sorted(AGENT_VERBS)))
+# A surname is read as mostly one person's when that person has at least this share of the
+# word's prior (what the KB's names say of the word) and so needs no introduction.
+MOSTLY_ONE_PERSON = 0.5
 
 
 def speaks(kb, eid: int) -> bool:
@@ -55,11 +70,24 @@ def taken_up_as_it(text: str, end: int) -> bool:
     return _TAKEN_UP_AS_IT.match(text, end) is not None
 
 
+def _unintroduced_surname_acting(kb, text: str, sp: Span) -> bool:
+    """One word that acts ("Ford said the recall ...") and is no person's introduced surname:
+    no capitalised word before it earlier in the text ("Gerald Ford ... Ford said"), the
+    sentence does not take it up as "he" or "she", and no person has most of its prior."""
+    if " " in sp.text or AGENT_VERB_AFTER.match(text, sp.end) is None or _TAKEN_UP_AS_PERSON.match(text, sp.end):
+        return False
+    if re.search(r"[A-Z][\w.]* " + re.escape(sp.text) + r"\b", text[:sp.start]):
+        return False
+    return all(p < MOSTLY_ONE_PERSON for eid, p, _f in sp.candidates if is_person(kb.record(eid)))
+
+
 def favoured_speakers(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
     """Adds to ``favoured`` (span index -> readings) the readings that speak as "it" of each
     name the sentence takes up as "it" whose other readings are all people or part-names."""
     for i, sp in enumerate(spans):
-        if i in favoured or len(sp.candidates) < 2 or not taken_up_as_it(text, sp.end):
+        if i in favoured or len(sp.candidates) < 2:
+            continue
+        if not (taken_up_as_it(text, sp.end) or _unintroduced_surname_acting(kb, text, sp)):
             continue
         speakers = {eid for eid, _p, _f in sp.candidates if speaks(kb, eid)}
         others = [(eid, flags) for eid, _p, flags in sp.candidates if eid not in speakers]

@@ -35,3 +35,16 @@ def test_a_surname_or_a_part_name_taken_up_as_it_is_the_company(full_kb):
     assert first("Lincoln said it would cut 2,000 jobs.").qid is None
     # a name that is a place by its full name keeps it: the state, not a university
     assert first("Colorado said it has reached an agreement.").qid != "Q736674"
+
+
+def test_a_surname_acting_with_no_introduction_is_the_organisation_an_introduced_one_the_person(full_kb):
+    kb = open_kb(full_kb)
+
+    def linked(text: str) -> list[tuple[str, str | None]]:
+        return [(m.text, m.qid) for m in link(text, kb).mentions]
+
+    # news introduces a person by full name first: a bare "Ford" that acts is the automaker
+    assert linked("Ford said the recall covers 300,000 vehicles.")[0] == ("Ford", "Q44294")
+    # ... unless it was introduced, or the sentence takes it up as a person
+    assert ("Ford", "Q9582") in linked("Gerald Ford pardoned Richard Nixon. Ford said the pardon would heal the nation.")
+    assert linked("Ford said he would veto the bill.")[0][1] != "Q44294"
