@@ -70,26 +70,46 @@ def taken_up_as_it(text: str, end: int) -> bool:
     return _TAKEN_UP_AS_IT.match(text, end) is not None
 
 
-def _unintroduced_surname_acting(kb, text: str, sp: Span) -> bool:
-    """One word that acts ("Ford said the recall ...") and is no person's introduced surname:
-    no capitalised word before it earlier in the text ("Gerald Ford ... Ford said"), the
-    sentence does not take it up as "he" or "she", and no person has most of its prior."""
-    if " " in sp.text or AGENT_VERB_AFTER.match(text, sp.end) is None or _TAKEN_UP_AS_PERSON.match(text, sp.end):
-        return False
-    if re.search(r"[A-Z][\w.]* " + re.escape(sp.text) + r"\b", text[:sp.start]):
-        return False
-    return all(p < MOSTLY_ONE_PERSON for eid, p, _f in sp.candidates if is_person(kb.record(eid)))
+# A capitalised word and the capitalised word after it ("Gerald Ford"): the second is
+# introduced by a fuller name (read overlapping: "Gerald Rudolph Ford" introduces "Ford").
+_FULLER_NAME_RE = re.compile(r"[A-Z][\w.]*(?= ([A-Z][\w'-]*))")
+
+
+def _introduced(text: str) -> dict[str, int]:
+    """Each word written after another capitalised word -> its first such offset."""
+    out: dict[str, int] = {}
+    for m in _FULLER_NAME_RE.finditer(text):
+        out.setdefault(m.group(1), m.end() + 1)
+    return out
+
+
+def _acts_as_a_lone_word(text: str, sp: Span) -> bool:
+    """One word that acts ("Ford said the recall ...") and that the sentence does not take up
+    as "he" or "she"."""
+    return (" " not in sp.text and AGENT_VERB_AFTER.match(text, sp.end) is not None
+            and _TAKEN_UP_AS_PERSON.match(text, sp.end) is None)
 
 
 def favoured_speakers(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
     """Adds to ``favoured`` (span index -> readings) the readings that speak as "it" of each
-    name the sentence takes up as "it" whose other readings are all people or part-names."""
+    name the sentence takes up as "it", or that acts with no introduction (see the module
+    docstring), whose other readings are all people or part-names."""
+    introduced: dict[str, int] | None = None       # read once, for the first lone word that needs it
     for i, sp in enumerate(spans):
         if i in favoured or len(sp.candidates) < 2:
             continue
-        if not (taken_up_as_it(text, sp.end) or _unintroduced_surname_acting(kb, text, sp)):
+        it = taken_up_as_it(text, sp.end)
+        if not it and not _acts_as_a_lone_word(text, sp):
             continue
         speakers = {eid for eid, _p, _f in sp.candidates if speaks(kb, eid)}
         others = [(eid, flags) for eid, _p, flags in sp.candidates if eid not in speakers]
-        if speakers and others and all(_part_name(flags) or is_person(kb.record(eid)) for eid, flags in others):
-            favoured[i] = speakers
+        if not (speakers and others and all(_part_name(flags) or is_person(kb.record(eid)) for eid, flags in others)):
+            continue
+        if not it:
+            if any(p >= MOSTLY_ONE_PERSON for eid, p, _f in sp.candidates if is_person(kb.record(eid))):
+                continue
+            if introduced is None:
+                introduced = _introduced(text)
+            if introduced.get(sp.text, sp.start) < sp.start:
+                continue
+        favoured[i] = speakers
