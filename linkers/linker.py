@@ -12,12 +12,14 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from .business import favoured_companies
 from .classes import TypeFilter
 from .disambiguate import given_spans
 from .errors import InvalidInput
 from .facts import relations_between
 from .demonyms import add_demonym_countries
 from .metonymy import favoured_readings
+from .offices import join_demonym_titles
 from .readings import family_share
 from .calibration import COEFFICIENTS, MentionShape, confidence, mention_features
 from .kb.dump import is_person
@@ -26,9 +28,10 @@ from .shortforms import initials, is_short_form, same_word
 from .spotter import COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
+from .unknown_names import drop_readings_lent_by_unknown_names
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.10"
+LINKER_VERSION = "factlink-linker/0.11"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
@@ -139,7 +142,8 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     spans: they are disambiguated, not re-spotted. Only the first ``max_mentions`` spans are
     ranked (a work budget)."""
     if mention_spans is None:
-        spans = add_demonym_countries(kb, text, spot(text, kb))
+        spans = add_demonym_countries(kb, text, drop_readings_lent_by_unknown_names(kb, text, spot(text, kb)))
+        spans = join_demonym_titles(kb, text, spans)
     else:
         given = given_spans(text, kb, mention_spans)
         kept = {(sp.start, sp.end) for sp in given}
@@ -147,6 +151,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     if max_mentions is not None:
         spans = spans[:max_mentions]         # the work budget: the ranking costs per span
     spans, favoured = favoured_readings(kb, text, spans)
+    favoured_companies(kb, text, spans, favoured)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.

@@ -40,11 +40,13 @@ INSTITUTION_PATTERNS = ("{a} {n}", "{n} of {a}", "{n} of the {a}", "{a} Departme
                         "{a} Department of {n}", "{a} {n} Department")
 # How a club is named from its place N ("FC Barcelona", "Chelsea F.C.").
 TEAM_PATTERNS = ("{n} F.C.", "{n} FC", "FC {n}", "{n} CF", "AC {n}", "A.C. {n}")
+# Claims that say whose an institution or an office is: applies to jurisdiction, country.
+JURISDICTION = ("P1001", "P17")
 GOVERNMENT_PATTERNS = ("Government of {a}", "Government of the {a}", "{a} government", "Federal Government of the {a}")
 # Words after which a place is where something happens, not who acts.
 PLACE_PREPOSITIONS = frozenset("in at from to near into outside around of via toward towards across".split())
-# A match score: "2-1", "3–0", "101-99".
-SCORE_RE = re.compile(r"(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
+# A match score: "2-1", "3–0", "101-99" (the lookahead only makes the scan skip non-digits fast).
+SCORE_RE = re.compile(r"(?=\d)(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
 AGENT_VERBS = frozenset("""
 said says say told warned warns accused accuses rejected rejects denied denies demanded demands
@@ -66,9 +68,9 @@ def _names_country(text: str, names: tuple[str, ...]) -> bool:
     return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", text) for n in names)
 
 
-def story_country(kb, spans: list[Span]) -> int | None:
-    """The country the text is about: the one its mentions name most, directly or through a
-    place in it (each mention by its likeliest reading); None when no country is named."""
+def story_countries(kb, spans: list[Span]) -> list[int]:
+    """The countries the text names, directly or through a place in them (each mention by its
+    likeliest reading), the most named first: the first is the country the story is about."""
     votes: dict[int, int] = {}
     for sp in spans:
         if not sp.candidates:
@@ -83,9 +85,7 @@ def story_country(kb, spans: list[Span]) -> int | None:
                 country = kb.internal_id(v["v"]) if v.get("k") == "i" else None
                 if country is not None:
                     votes[country] = votes.get(country, 0) + 1
-    if not votes:
-        return None
-    return max(votes, key=lambda eid: (votes[eid], kb.popularity(eid)))
+    return sorted(votes, key=lambda eid: (votes[eid], kb.popularity(eid)), reverse=True)
 
 
 def _patterned(kb, patterns, name: str, country: int) -> list[int]:
@@ -148,8 +148,24 @@ def _is_common_noun(kb, key: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def _names_of_country(kb, eid: int, country: int) -> bool:
+    """The entity is the country's: its jurisdiction (P1001) or country (P17) is, or its label
+    or description names it ("United States Senate", "Head of the U.S. Department of State")."""
     rec = kb.record(eid)
+    qid = kb.record(country)["id"]
+    if any(v.get("v") == qid for p in JURISDICTION for v in rec["c"].get(p, ())):
+        return True
     return _names_country(rec["l"] + " " + rec["d"], country_names(kb, country))
+
+
+@lru_cache(maxsize=65536)
+def _is_institution(kb, eid: int) -> bool:
+    """An organisation, or an office (what applies to a jurisdiction, P1001)."""
+    return _kind(kb, eid) == "organization" or "P1001" in kb.record(eid)["c"]
+
+
+def _country_readings(kb, institutions: list[int], country: int) -> set[int]:
+    """The institutions among a bare name's readings that are ``country``'s."""
+    return {eid for eid in institutions if _names_of_country(kb, eid, country)}
 
 
 @lru_cache(maxsize=16384)
@@ -176,10 +192,11 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
     sports = SCORE_RE.search(text) is not None
     out = list(spans)
     # the story's country, only if some span may be a bare institution (most texts have one)
-    country = None
+    country, named = None, []
     if any(sp.candidates and sp.text.count(" ") < 3 and _kind(kb, sp.candidates[0][0]) in ("organization", "other")
            for sp in spans) or _THE_NAME_RE.search(text):
-        country = story_country(kb, spans)
+        named = story_countries(kb, spans)
+        country = named[0] if named else None
     if country is not None:
         more = _unspotted_institutions(kb, text, spans, country)
         if more:
@@ -192,12 +209,18 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
         top_kind = _kind(kb, top)
         if country is not None and top_kind in ("organization", "other") and sp.text.count(" ") < 3:
             # a bare institution: readings that are organisations of the story's country
-            mine = set()
+            institutions: list[int] = []
             if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
-                mine = {eid for eid, _p, _f in sp.candidates
-                        if _kind(kb, eid) == "organization" and _names_of_country(kb, eid, country)}
+                institutions = [eid for eid, _p, _f in sp.candidates if _is_institution(kb, eid)]
+            mine = _country_readings(kb, institutions, country)
             # the country's institution of that name, as such names are written
             own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
+            if institutions and not mine and not own:
+                # the story's country has none by that name: an institution or office of
+                # another country the story names is meant ("Secretary of State" in a story
+                # about Ukraine that quotes Washington), the most named first; only among the
+                # name's own readings, never looked up by pattern for a country named in passing
+                mine = next((found for other in named[1:] if (found := _country_readings(kb, institutions, other))), set())
             if own:
                 have = {eid for eid, _p, _f in sp.candidates}
                 sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in have]

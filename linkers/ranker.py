@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,7 +142,16 @@ def _singular(w: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Content words of a text, lower-cased and singular (words compare across number)."""
-    return {_singular(w) for w in map(str.lower, TOKEN_RE.findall(text)) if len(w) > 2 and w not in FUNCTION_WORDS}
+    # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit
+    words = set(map(_content_word, set(map(str.lower, TOKEN_RE.findall(text)))))
+    words.discard("")
+    return words
+
+
+@lru_cache(maxsize=65536)
+def _content_word(w: str) -> str:
+    """A lower-cased word's singular, or "" for a function word or a word of two letters."""
+    return _singular(w) if len(w) > 2 and w not in FUNCTION_WORDS else ""
 
 
 @lru_cache(maxsize=65536)
@@ -163,6 +173,28 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
+def _short_form_words(text: str) -> tuple[tuple[str, ...], bool, bool, tuple[str, ...], str]:
+    """What ``DocumentRanker._coref_sources`` reads of a span's text (memoised: names recur):
+    its words (one spelling of a Slavic ending), whether it may be a short form (two words at
+    most, not only company suffixes), whether it is an acronym, the words it offers as a longer
+    form, and its initials."""
+    words = tuple(same_word(w) for w in text.split())
+    may_be_short = len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)
+    return (words, may_be_short, may_be_short and is_acronym(text),
+            tuple(same_word(w) for w in text.replace("'s", "").split()), initials(text) if " " in text else "")
+
+
+@lru_cache(maxsize=65536)
+def _neighbour_list(kb, eid: int) -> tuple[int, ...]:
+    """``kb.neighbours`` as Python ints (memoised per process: coherence reads each
+    candidate's in every round)."""
+    return tuple(kb.neighbours(eid).tolist())
+
+
+def _by_score(c: "Scored") -> float:
+    return -c.score
+
+
 @lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
@@ -177,6 +209,14 @@ def is_genre_or_work(kb, eid: int) -> bool:
     return "P136" in rec["c"] and "P571" not in rec["c"] and not is_person(rec)
 
 
+def title_follows(text: str, end: int) -> bool:
+    """A title starts the capitalised run after offset ``end`` ("Bundesbank President Karl
+    Otto Poehl"): the run is the name's office holder, not a longer name the span is part of."""
+    after = text[end:end + 24].split()
+    return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
+
+
+@lru_cache(maxsize=65536)
 def _is_name_item(kb, eid: int) -> bool:
     """The entity is a name as a word (a given name, a family name) or a disambiguation page:
     a name in a text is used to refer to someone, never to the name itself ("the vision of
@@ -188,20 +228,11 @@ def _is_partial(flags: int) -> bool:
     return bool(flags & FLAG_PARTIAL and not flags & (FLAG_LABEL | FLAG_ALIAS))
 
 
-@dataclass
+@dataclass(slots=True)
 class Scored:
     eid: int
     score: float
     prob: float = 0.0
-
-
-def _softmax_with_nil(scores: list[float], nil: float, temperature: float) -> list[float]:
-    if not scores:
-        return []
-    m = max(max(scores), nil)
-    exps = [math.exp((s - m) / temperature) for s in scores]
-    z = sum(exps) + math.exp((nil - m) / temperature)
-    return [e / z for e in exps]
 
 
 class DocumentRanker:
@@ -214,8 +245,18 @@ class DocumentRanker:
         self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
+        self._contexts: dict[tuple[int, frozenset[str]], float] = {}
+        self._linked: dict[tuple[int, ...], tuple] = {}     # ``_links`` of a block's candidates
 
-    def _context(self, eid: int, own: set[str] = frozenset()) -> float:
+    def _context(self, eid: int, own: frozenset[str] = frozenset()) -> float:
+        """``_context_of``, once per entity and mention words in a document (a name recurs)."""
+        key = (eid, own)
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = self._context_of(eid, own)
+        return found
+
+    def _context_of(self, eid: int, own: frozenset[str]) -> float:
         words = _entity_words(self.kb, eid)
         if not words:
             return 0.0
@@ -226,10 +267,7 @@ class DocumentRanker:
         return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
 
     def _title_follows(self, sp: Span) -> bool:
-        """A title starts the capitalised run after the span ("Bundesbank President Karl Otto
-        Poehl"): the run is the name's office holder, not a longer name the span is part of."""
-        after = self.text[sp.end:sp.end + 24].split()
-        return bool(after) and after[0][:1].isupper() and after[0].lower().rstrip(".,") in TITLES
+        return title_follows(self.text, sp.end)
 
     def _is_language_or_people(self, eid: int) -> bool:
         return any(t in LANGUAGE_OR_PEOPLE for t in self.kb.record(eid)["t"])
@@ -245,23 +283,22 @@ class DocumentRanker:
         out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
         by_initials: dict[str, list[int]] = {}
-        long_words: list[list[str]] = []
+        long_words: list[tuple[str, ...]] = []
         for i, sp in enumerate(self.spans):
-            words = [same_word(w) for w in sp.text.split()]
+            words, may_be_short, acronym, own_words, abbreviation = _short_form_words(sp.text)
             srcs = []
-            if len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words):
+            if may_be_short:
                 for j in min((having.get(w, ()) for w in words), key=len):
                     ow = long_words[j]
                     if len(ow) > len(words) and all(w in ow for w in words):
                         srcs.append(j)
-                if is_acronym(sp.text):
+                if acronym:
                     srcs += by_initials.get(sp.text.replace(".", ""), ())
             out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
-            long_words.append([same_word(w) for w in sp.text.replace("'s", "").split()])
+            long_words.append(own_words)
             if sp.candidates:
-                for w in set(long_words[i]):
+                for w in set(own_words):
                     having.setdefault(w, []).append(i)
-                abbreviation = initials(sp.text) if " " in sp.text else ""
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out
@@ -273,29 +310,31 @@ class DocumentRanker:
         asked = [i for i, sp in enumerate(self.spans) if sp.given]
         if not asked:
             return found
-        # pools[i]: the entities mention i may name (its likeliest candidates, its given names)
-        pools: list[np.ndarray] = []
+        # the entities each mention may name (its likeliest candidates, its given names), all
+        # mentions' in one array, with the key of the mention each came from
+        keys = {sp.key: k for k, sp in enumerate(self.spans)}
+        pooled: list[int] = []
+        pooled_key: list[int] = []
         given_of: dict[int, list[tuple[int, float, int]]] = {}
         for i, sp in enumerate(self.spans):
-            pool = [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
+            size = len(pooled)
+            pooled += [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
             if sp.given:
                 rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
                 given_of[i] = rows
-                pool += [eid for eid, _p, _f in rows]
-            pools.append(np.asarray(pool, dtype=np.int64))
-        everything = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+                pooled += [eid for eid, _p, _f in rows]
+            pooled_key += [keys[sp.key]] * (len(pooled) - size)
+        pool = np.asarray(pooled, dtype=np.int64)
+        pool_key = np.asarray(pooled_key, dtype=np.int64)
+        everything, first = np.unique(pool, return_index=True)
         src, dst = self.kb.neighbour_pairs(everything)
         # "another mention" is one under another key: per entity, the first key whose pool has
         # it and whether a second does, so each key's "others" is one mask (not a union of all
         # the other pools per mention, which made long texts quadratic)
-        keys = {sp.key: k for k, sp in enumerate(self.spans)}
-        first_key = np.full(len(everything), -1, dtype=np.int64)
+        first_key = pool_key[first]
         several = np.zeros(len(everything), dtype=bool)
-        for sp, pool in zip(self.spans, pools):
-            at = np.searchsorted(everything, pool)
-            k = keys[sp.key]
-            several[at] |= (first_key[at] >= 0) & (first_key[at] != k)
-            first_key[at] = np.where(first_key[at] < 0, k, first_key[at])
+        at = np.searchsorted(everything, pool)
+        several[at[pool_key != first_key[at]]] = True
         # a country, a language, an occupation connects too many people to mean anything
         not_hub = self.kb.in_degrees(everything) <= GIVEN_HUB_DEGREE
         # each edge's ends as places in ``everything`` (sources all are; a target may not be),
@@ -440,7 +479,10 @@ class DocumentRanker:
             if not more:
                 return
             cued |= more
-            sims = self._list_similarity(base, more)
+            # the cue changes only a person's score (``_local``): the similarities are built
+            # when a person is first asked about, from the beliefs this round started with
+            before, sims = list(base), None
+            rescored: list[int] = []
             for i in more:
                 sp = self.spans[i]
                 if sp.person_cue:
@@ -448,11 +490,17 @@ class DocumentRanker:
                 fellows = [j for j in lists[sp.listed] if j != i]
 
                 def alike(eid: int) -> bool:
+                    nonlocal sims
+                    if not is_person(self.kb.record(eid)):
+                        return False
+                    if sims is None:
+                        sims = self._list_similarity(before, more)
                     return any(is_person(self.kb.record(b)) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
                            for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
-            self._normalise(base)
+                rescored.append(i)
+            self._normalise(base, rescored)
 
     def _list_similarity(self, base: list[list[Scored]], mentions: set[int]) -> "_Similarity":
         # only the rows ``_cue_listed_people`` asks ``alike`` about: the same numbers, but
@@ -468,9 +516,18 @@ class DocumentRanker:
         base: list[list[Scored]] = []
         extra = self._given_name_candidates()
         owns = [_name_words(sp.text) for sp in self.spans]
+        # a name that recurs in the same shape scores the same (two thirds of a 4 KB
+        # article's mentions): the key is everything ``_local`` reads
+        scored: dict[tuple, list[tuple[int, float]]] = {}
         for sp, more, own in zip(self.spans, extra, owns):
-            base.append([Scored(eid, self._local(sp, eid, prior, flags, own, sp.person_cue))
-                         for eid, prior, flags in sp.candidates + more if not _is_name_item(self.kb, eid)])
+            favoured = self.favoured.get(sp.start)
+            key = (sp.text, sp.embedded, sp.embedded and self._title_follows(sp), sp.modifier, sp.person_cue,
+                   frozenset(favoured) if favoured else None, tuple(sp.candidates), tuple(more))
+            row = scored.get(key)
+            if row is None:
+                row = scored[key] = [(eid, self._local(sp, eid, prior, flags, own, sp.person_cue))
+                                     for eid, prior, flags in sp.candidates + more if not _is_name_item(self.kb, eid)]
+            base.append([Scored(eid, score) for eid, score in row])
         self._normalise(base)
         if any(sp.listed is not None for sp in self.spans):
             self._cue_listed_people(base, extra, owns)
@@ -478,6 +535,7 @@ class DocumentRanker:
         # Short forms inherit the entity their longer form most likely names, as sure of it
         # as the longer form is: "Walters" after "Barbara Walters" is not less her for being
         # some other people's surname too.
+        inherited: list[int] = []
         for i, (srcs, own_label) in enumerate(self._coref_sources()):
             for j in srcs:
                 if not base[j]:
@@ -494,7 +552,8 @@ class DocumentRanker:
                     base[i].append(Scored(top.eid, top.score))
                     hit = base[i][-1]
                 hit.score = max(hit.score, top.score) + w.coref * top.prob
-        self._normalise(base)
+                inherited.append(i)
+        self._normalise(base, set(inherited))
 
         support: dict[tuple[int, int], float] = {}
         akin: dict[tuple[int, int], float] = {}
@@ -503,13 +562,23 @@ class DocumentRanker:
             local = [[c.score for c in row] for row in base]
             similarity = _Similarity(self, base)
             alike = similarity.support(base) if w.similar else {}
+            if self.favoured and alike:
+                # a reading the story settles (``metonymy``) is not argued away by how alike
+                # its rivals' descriptions are to the text's other names ("official in the
+                # state governments of the United States" against the federal office)
+                for i, sp in enumerate(self.spans):
+                    for eid in self.favoured.get(sp.start, ()):
+                        if alike.get((i, eid), 0.0) < 0.0:
+                            alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
+            coherence, similar, log1p, alike_of = w.coherence, w.similar, math.log1p, alike.get
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
+                supported = support.get
                 for i, row in enumerate(base):
                     for c, s0 in zip(row, local[i]):
-                        c.score = (s0 + w.coherence * math.log1p(support.get((i, c.eid), 0.0))
-                                   + w.similar * alike.get((i, c.eid), 0.0))
+                        k = (i, c.eid)
+                        c.score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
                 self._normalise(base)
         if w.lone:
             self._penalise_lone(base, owns, support, akin)
@@ -525,7 +594,7 @@ class DocumentRanker:
         ``LONE_POPULARITY``), no word of its description or type in the text, and no
         coherence ``support`` from another mention (a "1970 command ship" for a region's
         name in a story about Moscow and Kyiv)."""
-        changed = False
+        changed: list[int] = []
         for i, row in enumerate(rows):
             text = self.spans[i].text
             if len(row) != 1 or " " in text or text.isupper():
@@ -535,15 +604,22 @@ class DocumentRanker:
                     and self._context(c.eid, owns[i]) == 0 and akin.get((i, c.eid), 0.0) <= LONE_SIMILARITY
                     and self.kb.record(c.eid)["t"] and entity_kind(self.kb.record(c.eid)) == "other"):
                 c.score += self.w.lone
-                changed = True
-        if changed:
-            self._normalise(rows)
+                changed.append(i)
+        self._normalise(rows, changed)
 
-    def _normalise(self, rows: list[list[Scored]]) -> None:
-        for row in rows:
-            probs = _softmax_with_nil([c.score for c in row], self.w.nil, self.w.temperature)
-            for c, p in zip(row, probs):
-                c.prob = p
+    def _normalise(self, rows: list[list[Scored]], which=None) -> None:
+        """Each row's shares: a softmax over its scores and NIL's (``Weights.nil``).
+        ``which``: the indices of the only rows whose scores changed."""
+        nil, temperature, exp = self.w.nil, self.w.temperature, math.exp
+        for row in rows if which is None else (rows[i] for i in which):
+            if not row:
+                continue
+            scores = [c.score for c in row]
+            m = max(max(scores), nil)
+            exps = [exp((s - m) / temperature) for s in scores]
+            z = sum(exps) + exp((nil - m) / temperature)
+            for c, e in zip(row, exps):
+                c.prob = e / z
 
     def _coherence(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate.
@@ -556,15 +632,49 @@ class DocumentRanker:
             support.update(self._block_coherence(rows, lo, min(lo + COHERENCE_BLOCK, len(rows))))
         return support
 
+    def _links(self, eids: tuple[int, ...]) -> tuple[list[tuple[int, int]], dict[int, dict[int, float]]]:
+        """How the candidates ``eids`` (a block's, in order) are connected: the pairs where
+        one's claims point at the other, in the order ``_block_coherence_reference`` meets
+        them, and for each candidate the others it shares a neighbour (a hub) with, in the
+        order it meets them, with the largest damping of such a hub. The same each coherence
+        round when the likeliest candidates stay the same: kept per document."""
+        found = self._linked.get(eids)
+        if found is not None:
+            return found
+        kb, among = self.kb, set(eids)
+        direct: list[tuple[int, int]] = []
+        via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
+        for a in eids:
+            for b in _neighbour_list(kb, a):
+                if b in among and b != a:
+                    direct.append((a, b))
+                via.setdefault(b, []).append(a)
+        met: dict[int, dict[int, float]] = {}       # a -> {b: largest damping}, b as met
+        for hub, cands in via.items():
+            if len(cands) < 2:
+                continue
+            damp = 1.0 / math.log(math.e + kb.in_degree(hub) / 50.0)
+            for a in cands:
+                others = met.setdefault(a, {})
+                for b in cands:
+                    if b != a:
+                        d = others.get(b)
+                        if d is None or damp > d:
+                            others[b] = damp
+        found = self._linked[eids] = (direct, met)
+        return found
+
     def _block_coherence(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
-        # ``_block_coherence_reference``'s loops in the same order (the same sums, bit for bit)
-        # with less work a step in the shared-neighbour part, nine tenths of the loop steps:
-        # beliefs damped once a hub, no max() call. (A numpy version was measured slower: the
-        # blocks of news texts are small.)
+        # ``_block_coherence_reference``'s numbers, bit for bit: the same maxima, and the same
+        # sums in the same order. The shared-neighbour part, nine tenths of the reference's
+        # loop steps, goes over pairs of candidates instead of hubs (see below). (A numpy
+        # version was measured slower: the blocks of news texts are small.)
         where: dict[int, list[tuple[int, float]]] = {}
+        sqrt, placed = math.sqrt, where.setdefault
         for i in range(lo, hi):
-            for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
-                where.setdefault(c.eid, []).append((i, math.sqrt(c.prob)))
+            row = rows[i]
+            for c in sorted(row, key=_by_score)[:TOP_K_COHERENCE] if len(row) > 1 else row:
+                placed(c.eid, []).append((i, sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
 
         def connect(a: int, b: int) -> None:
@@ -576,40 +686,34 @@ class DocumentRanker:
                         if pb > best.get(k, 0.0):
                             best[k] = pb
 
-        via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
-        neighbours = self.kb.neighbours
-        for a in where:
-            for b in neighbours(a).tolist():
-                if b in where and b != a:
-                    connect(a, b)
-                    connect(b, a)
-                via.setdefault(b, []).append(a)
+        direct, met = self._links(tuple(where))
+        for a, b in direct:
+            connect(a, b)
+            connect(b, a)
         support: dict[tuple[int, int], float] = {}
         for (i, eid, _j), wgt in best.items():
             support[(i, eid)] = support.get((i, eid), 0.0) + wgt
         if self.w.shared:
+            # ``_block_coherence_reference`` keeps, for each (mention i, candidate a, mention j),
+            # the largest damped belief pb * damp over the hubs a shares with a candidate b of
+            # j. A pair of candidates shares many hubs (a country, its continent, ...), and
+            # rounding is monotone, so that is pb times the pair's largest damping: the loop
+            # goes over pairs of candidates, not over hubs and then pairs. Each (i, a, ·) is
+            # inserted in the order the reference meets it (hubs in order, then the candidates
+            # b in the hub's order, then b's mentions), so every sum adds in the same order.
             shared: dict[tuple[int, int, int], float] = {}
-            known = shared.get
-            for hub, cands in via.items():
-                if len(cands) < 2:
-                    continue
-                damp = 1.0 / math.log(math.e + self.kb.in_degree(hub) / 50.0)
-                damped = {b: [(j, pb * damp) for j, pb in where[b]] for b in cands}
-                for a in cands:
-                    mentions_a = [i for i, _pa in where[a]]
-                    for b in cands:
-                        if a == b:
-                            continue
-                        at_b = damped[b]
-                        for i in mentions_a:
-                            for j, v in at_b:
-                                if i != j:
-                                    k = (i, a, j)
-                                    old = known(k)
-                                    if old is None:         # = max(0.0, v), inserted in order
-                                        shared[k] = v if v > 0.0 else 0.0
-                                    elif v > old:
-                                        shared[k] = v
+            for a, others in met.items():
+                on: dict[int, float] = {}           # mention j -> best damped belief of another candidate
+                for b, damp in others.items():
+                    for j, pb in where[b]:
+                        v = pb * damp
+                        old = on.get(j)
+                        if old is None or v > old:
+                            on[j] = v
+                for i, _pa in where[a]:
+                    for j, v in on.items():
+                        if i != j:
+                            shared[(i, a, j)] = v if v > 0.0 else 0.0
             for (i, eid, _j), wgt in shared.items():
                 support[(i, eid)] = support.get((i, eid), 0.0) + self.w.shared * wgt
         return support
@@ -710,50 +814,57 @@ class _SimilarityBlock:
         self.eids = [eid for _i, eid in pool]
         n = len(pool)
         self.mention = np.fromiter((i for i, _eid in pool), dtype=np.int64, count=n)
-        vocab: dict[str, int] = {}
-        member, word = [], []
-        for x, (_i, eid) in enumerate(pool):
-            for w in _entity_words(kb, eid):
-                member.append(x)
-                word.append(vocab.setdefault(w, len(vocab)))
-        member_a = np.asarray(member, dtype=np.int64)
-        word_a = np.asarray(word, dtype=np.int64)
-        df = np.bincount(word_a, minlength=len(vocab))
+        # Similarity is a matter of two entities, and a name that recurs puts the same entities
+        # in the pool again (a 4 KB article: ~190 candidates, ~50 distinct entities): compute
+        # it once per pair of distinct entities, then read it out for every pair of candidates.
+        # Every number is the one computed per candidate before: the document frequency counts
+        # each candidate, and each sum adds the same numbers in the same order (words numbered
+        # in order of first appearance, shared words in that order).
+        distinct = list(dict.fromkeys(self.eids))
+        at = {eid: u for u, eid in enumerate(distinct)}
+        of = np.fromiter(map(at.__getitem__, self.eids), dtype=np.int64, count=n)    # candidate -> entity
+        u = len(distinct)
+        copies = np.bincount(of, minlength=u)
+        # every (entity, word) membership, without a Python step per membership
+        words_of = [_entity_words(kb, eid) for eid in distinct]
+        memberships = list(chain.from_iterable(words_of))
+        vocab = {w: k for k, w in enumerate(dict.fromkeys(memberships))}
+        member_a = np.repeat(np.arange(u, dtype=np.int64), np.fromiter(map(len, words_of), dtype=np.int64, count=u))
+        word_a = np.fromiter(map(vocab.__getitem__, memberships), dtype=np.int64, count=len(memberships))
+        df = np.bincount(word_a, weights=copies[member_a], minlength=len(vocab)).astype(np.int64)
         # a word every candidate has ("human" among people) weighs almost nothing
         w2 = np.log((n + 1) / np.maximum(df, 1)) ** 2
-        norm = np.sqrt(np.bincount(member_a, weights=w2[word_a], minlength=n))
+        norm = np.sqrt(np.bincount(member_a, weights=w2[word_a], minlength=u))
         norm[norm == 0] = 1.0
-        # every (candidate, candidate, shared word): memberships grouped by word, each paired
-        # with all of its word's memberships
+        # every (entity, entity, shared word): memberships grouped by word, each paired with
+        # all of its word's memberships
         by_word = np.argsort(word_a, kind="stable")
         member_a, word_a = member_a[by_word], word_a[by_word]
-        start = np.cumsum(df) - df                          # first membership of each word
+        having = np.bincount(word_a, minlength=len(vocab))    # entities with each word
+        start = np.cumsum(having) - having                  # first membership of each word
+        size = having[word_a]                               # group size of each membership
+        left = np.repeat(member_a, size)
+        step = np.arange(len(left)) - np.repeat(np.cumsum(size) - size, size)
+        right = member_a[np.repeat(start[word_a], size) + step]
+        shared = np.bincount(left * u + right, weights=np.repeat(w2[word_a], size), minlength=u * u)
+        between = shared.reshape(u, u) / np.outer(norm, norm)
         # rows: all candidates, or those of the mentions ``only`` names (sim row r is candidate
-        # x with self.row[x] == r); each row's sums add the same numbers in the same order
+        # x with self.row[x] == r)
         self.row = None
         if only is None:
-            wanted, member_w, word_w, row_w = slice(None), member_a, word_a, member_a
+            wanted = slice(None)
         else:
             wanted = np.isin(self.mention, list(only))
             self.row = np.full(n, -1, dtype=np.int64)
             self.row[wanted] = np.arange(int(wanted.sum()))
-            keep = wanted[member_a]
-            member_w, word_w = member_a[keep], word_a[keep]
-            row_w = self.row[member_w]
-        size = df[word_w]                                   # group size of each membership
-        left = np.repeat(row_w, size)
-        first = np.repeat(start[word_w], size)
-        step = np.arange(len(left)) - np.repeat(np.cumsum(size) - size, size)
-        right = member_a[first + step]
-        m = n if only is None else len(self.mention[wanted])
-        shared = np.bincount(left * n + right, weights=np.repeat(w2[word_w], size), minlength=m * n)
-        sim = shared.reshape(m, n) / np.outer(norm[wanted], norm)
+        sim = between[of[wanted][:, None], of[None, :]]
         # no similarity within a mention, nor between mentions of the same name
         key_id: dict[str, int] = {}
-        keys = np.fromiter((key_id.setdefault(spans[i].key, len(key_id)) for i, _eid in pool),
-                           dtype=np.int64, count=n)
+        keys = np.fromiter([key_id.setdefault(spans[i].key, len(key_id)) for i in range(lo, hi)],
+                           dtype=np.int64, count=hi - lo)[self.mention - lo]
         sim[(self.mention[wanted][:, None] == self.mention[None, :]) | (keys[wanted][:, None] == keys[None, :])] = 0.0
         self.sim = sim
+        self._among: dict[tuple[int, ...], np.ndarray] = {}     # ``alike``'s mentions -> their candidates
 
     def support(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         out: dict[tuple[int, int], float] = {}
@@ -783,5 +894,8 @@ class _SimilarityBlock:
             if self.row[x] < 0:
                 raise ValueError(f"mention {i}'s similarities were not computed")
             x = int(self.row[x])
-        hits = (self.sim[x] >= threshold) & np.isin(self.mention, mentions)
+        among = self._among.get(tuple(mentions))
+        if among is None:
+            among = self._among[tuple(mentions)] = np.isin(self.mention, mentions)
+        hits = (self.sim[x] >= threshold) & among
         return [self.eids[y] for y in np.flatnonzero(hits).tolist()]

@@ -16,6 +16,7 @@ between them stays as unsure as the ranker says.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .spotter import COMPANY_SUFFIXES
 
@@ -54,13 +55,18 @@ def one_family(a: dict, b: dict) -> bool:
     return bool(shared - names)
 
 
+@lru_cache(maxsize=65536)
+def _one_family(kb, a: int, b: int) -> bool:
+    """``one_family`` of two KB entities (memoised per process: a name's readings recur)."""
+    return one_family(kb.record(a), kb.record(b))
+
+
 def family_share(kb, pick_eid: int, row) -> float:
     """The belief on the pick and the readings of its family (``row``: ranked ``Scored``)."""
-    pick = kb.record(pick_eid)
     total = 0.0
     for c in row:
         if c.eid == pick_eid:
             total += c.prob
-        elif c.prob >= CLOSE and one_family(pick, kb.record(c.eid)):
+        elif c.prob >= CLOSE and _one_family(kb, pick_eid, c.eid):
             total += c.prob
     return total

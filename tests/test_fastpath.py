@@ -70,6 +70,63 @@ def test_the_fast_paths_link_every_public_text_and_news_sentence_as_the_referenc
     assert not differ, f"{len(differ)} texts link differently, first: {differ[:5]}"
 
 
+def test_the_spotter_cuts_every_public_text_and_news_sentence_as_its_reference_does(full_kb):
+    """Every field of every span (the flags the ranker reads too: embedded, modifier, given,
+    person cue, list) spotted with the fast path and with the reference
+    (``spotter._spot_reference``), and the NIL runs left around them, on the texts and on runs
+    of 40 texts cut at 4 KB (the per-text tables are kept for long texts only). ``nil_spans``
+    itself has no reference: it reads spotting's table, which must answer for its tokens."""
+    from linkers.spotter import nil_spans, spot
+    texts = [text for _name, text in corpus_texts()]
+    texts += ["\n\n".join(texts[k:k + 40])[:4096] for k in range(0, len(texts), 40)]
+    kb = open_kb(str(full_kb))
+
+    def spotted():
+        out = []
+        for text in texts:
+            spans = spot(text, kb)
+            out.append(([vars(sp) for sp in spans], [vars(sp) for sp in nil_spans(text, spans)]))
+        return out
+
+    with reference_paths():
+        expected = spotted()
+    got = spotted()
+    assert sum(len(spans) for spans, _nil in expected) > 5000
+    differ = [text[:60] for text, a, b in zip(texts, got, expected) if a != b]
+    assert not differ, f"{len(differ)} texts spot differently, first: {differ[:3]}"
+
+
+# The spotter's rarer ways, each written so that a fast path that skipped it would cut
+# differently: commas inside and after names, possessives, a leading "The" or title, Slavic
+# endings, clubs, company suffixes, headlines, agency credits, re-posts, accents and dots.
+SPOTTER_CORNERS = [
+    "Columbus, Ohio, and Paris, Texas, sent aid; Smith, Jones and Co. said so.",
+    "Washington, D.C., London, England, United Kingdom: Kidder, Peabody and Co rose.",
+    "NATO's chief and Russians' views; the Kremlin's reply to Zelenskiy and Zelensky.",
+    "The Home Depot and The International Chamber of Commerce met The Fed in The Hague.",
+    "President Reagan, Prime Minister Boris Johnson and Secretary of State Antony Blinken spoke.",
+    "Crystal Palace beat Newcastle United 2-1; Atari Corp and CBS Inc, Boston Corp fell.",
+    "MOSCOW (Reuters) - WASHINGTON (AP) - RT @user: Kid Cudi Opens Up About Cocaine Use",
+    "S\u00e3o Paulo's Mayor met Jos\u00e9 Mar\u00eda in Z\u00fcrich; U.S. Army and St. Louis Cardinals.",
+    "UK-based Soviet-era Coca-Cola, Bristol-Myers and T-Mobile; ex-Miami Dolphins, Calif. and Mich.",
+    "her husband Seal and his wife Laura, Japanese officials and Italian diplomats, Dmitry Peskov.",
+    "Paris, Ohio, Texas, Rome, Italy and Berlin, Germany, the U.S., Mr. Smith, Dr. Jones.",
+    "of the United Nations, and the European Union, by Apple Inc., von der Leyen, de Gaulle.",
+    "Ships reached Jervis Bay, Other Territories, Australia; the Embassy of Canada, Washington, DC.",
+]
+
+
+def test_the_spotter_cuts_its_rarer_cases_as_its_reference_does(full_kb):
+    from linkers.spotter import spot
+    kb = open_kb(str(full_kb))
+    with reference_paths():
+        expected = [[vars(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
+    got = [[vars(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
+    assert sum(map(len, expected)) > 60
+    for text, a, b in zip(SPOTTER_CORNERS, got, expected):
+        assert a == b, text
+
+
 def test_reference_paths_swaps_every_fast_path_for_its_reference_and_back():
     fast = {(id(owner), name): owner.__dict__[name] for owner, name, _ref in fastpath._REFERENCES}
     assert len(fast) >= 4
