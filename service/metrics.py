@@ -67,9 +67,6 @@ class RequestCounts(Collector):
         key = (kind, outcome)
         self._cache[key] = self._cache.get(key, 0) + 1
 
-    def cache_count(self, kind: str, outcome: str) -> int:
-        return self._cache.get((kind, outcome), 0)
-
     def collect(self):
         latency = HistogramMetricFamily("factlink_http_request_seconds",
                                         "HTTP request latency by route",
@@ -81,18 +78,18 @@ class RequestCounts(Collector):
                 buckets.append((_bound(bound), cumulative))
             latency.add_metric(list(labels), buckets, counts[-1])
         yield latency
-        responses = CounterMetricFamily("factlink_http_responses",
-                                        "HTTP responses by route and status",
-                                        labels=["route", "status"])
-        for labels, count in list(self._responses.items()):
-            responses.add_metric(list(labels), count)
-        yield responses
-        cache = CounterMetricFamily("factlink_cache_lookups",
-                                    "Cache lookups by kind (result, card) and outcome",
-                                    labels=["kind", "outcome"])
-        for labels, count in list(self._cache.items()):
-            cache.add_metric(list(labels), count)
-        yield cache
+        yield _counter("factlink_http_responses", "HTTP responses by route and status",
+                       ["route", "status"], self._responses)
+        yield _counter("factlink_cache_lookups", "Cache lookups by kind (result, card) and outcome",
+                       ["kind", "outcome"], self._cache)
+
+
+def _counter(name: str, documentation: str, labels: list[str],
+             counts: dict[tuple[str, str], int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in list(counts.items()):
+        family.add_metric(list(values), count)
+    return family
 
 
 def _bound(bound: float) -> str:
