@@ -5,9 +5,12 @@
 Links the five public sets (reuters-128, kore50, rss-500, derczynski, spotlight), labels each
 spotted mention's pick by the in-KB scoring rules (true positive: correct; false positive on a
 span the gold annotates, with an entity or as NIL: wrong; on a span it leaves unannotated, or
-ignored by the scoring: left out, since the sparse sets leave most names unannotated), fits a logistic model on all of them together and
-prints: the coefficients (paste them into ``linkers/calibration.py``), the expected calibration
-error (10 bins) of the fit, and, against overfitting, each set's error when the model is fit
+ignored by the scoring: left out, since the sparse sets leave most names unannotated) and
+whether its span names an in-KB entity, fits P(link) on all of them and P(which | link) on
+those naming one, then the isotonic map of their product, and prints: the coefficients (paste
+them into ``LINK_COEFFICIENTS`` and ``WHICH_COEFFICIENTS`` of ``linkers/calibration.py``, the
+first ``len(LINK_FEATURES)`` into the first), the map, the expected calibration error (10
+bins) of the fit, and, against overfitting, each set's error when the model is fit
 on the other four. Deterministic: the same KB and code print the same numbers.
 """
 from __future__ import annotations
@@ -18,15 +21,17 @@ import os
 import orjson
 
 from linkers import open_kb
-from linkers.calibration import FEATURES, confidence, fit, fit_isotonic, logistic
-from linkers.evaluate import expected_calibration_error, judge_document
+from linkers.calibration import FEATURES, LINK_FEATURES, confidence, fit, fit_isotonic, raw_confidence
+from linkers.evaluate import entity_spans, expected_calibration_error, judge_document
 from linkers.linker import decide
 
 SETS = ("reuters-128", "kore50", "rss-500", "derczynski", "spotlight")
 
 
-def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool]]:
-    """(features, correct) of every spotted mention of a gold file that the scoring counts."""
+def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool, bool]]:
+    """(features, names a KB entity, correct) of every spotted mention of a gold file that the
+    scoring counts: a pick on a span the gold annotates with an in-KB entity names one (right
+    or wrong), a pick on a gold NIL span does not."""
     out = []
     with open(path, "rb") as fh:
         for line in fh:
@@ -37,18 +42,28 @@ def labelled_picks(path: str, kb) -> list[tuple[tuple[float, ...], bool]]:
             kept = [d for d in decisions if d is not None]
             preds = [{"start": d.span.start, "end": d.span.end, "qid": kb.record(d.pick.eid)["id"]} for d in kept]
             verdicts, _missed = judge_document(gold, preds, kb.__contains__)
-            out += [(d.features, v == "tp") for d, v in zip(kept, verdicts) if v in ("tp", "fp")]
+            named = entity_spans(gold, kb.__contains__)
+            out += [(d.features, v == "tp" or (d.span.start, d.span.end) in named, v == "tp")
+                    for d, v in zip(kept, verdicts) if v in ("tp", "fp")]
     return out
 
 
 def fit_model(rows, weights=None):
-    """(coefficients, isotonic knots) fit on ``rows`` of (features, correct)."""
-    coefficients = fit([f for f, _ok in rows], [ok for _f, ok in rows], weights)
-    return coefficients, fit_isotonic([logistic(f, coefficients) for f, _ok in rows], [ok for _f, ok in rows])
+    """(coefficients, isotonic knots) fit on ``rows`` of (features, names an entity, correct):
+    P(link) on every row, P(which | link) on the rows that name an entity, the map on their
+    product against correct."""
+    n = len(LINK_FEATURES)
+    weights = weights or [1.0] * len(rows)
+    link = fit([f[:n] for f, _n, _ok in rows], [named for _f, named, _ok in rows], weights)
+    which_rows = [(f[n:], ok, w) for (f, named, ok), w in zip(rows, weights) if named]
+    which = fit([f for f, _ok, _w in which_rows], [ok for _f, ok, _w in which_rows], [w for _f, _ok, w in which_rows])
+    coefficients = link + which
+    return coefficients, fit_isotonic([raw_confidence(f, coefficients) for f, _n, _ok in rows],
+                                      [ok for _f, _n, ok in rows])
 
 
 def ece(model, rows) -> float:
-    return expected_calibration_error([confidence(f, *model) for f, _ok in rows], [ok for _f, ok in rows])
+    return expected_calibration_error([confidence(f, *model) for f, _n, ok in rows], [ok for _f, _n, ok in rows])
 
 
 def main(argv=None) -> int:
@@ -64,7 +79,8 @@ def main(argv=None) -> int:
     # the other four together, and its unannotated names would otherwise set every weight
     weights = [len(everything) / (len(SETS) * len(rows)) for rows in by_set.values() for _r in rows]
     model = fit_model(everything, weights if args.balanced else None)
-    print(f"picks {len(everything)} (correct {sum(ok for _f, ok in everything)})")
+    print(f"picks {len(everything)} (naming an entity {sum(n for _f, n, _ok in everything)},"
+          f" correct {sum(ok for _f, _n, ok in everything)})")
     print("COEFFICIENTS = (")
     for name, c in zip(FEATURES, model[0]):
         print(f"    {c:.4f},  # {name}")

@@ -3,24 +3,27 @@
 The ranker answers "which entity" (a softmax over the candidates plus a NIL pseudo-candidate,
 ``ranker.Scored.prob``); that share is a ranking score, not a probability of being right: two
 close readings of a sure name ("Facebook" the service, "Facebook, Inc.") split it, and a
-weak common-word hit can hold all of it. So the decision to link is made on a second number,
-from features that keep the two questions apart:
+weak common-word hit can hold all of it. So the confidence answers the two questions apart
+and multiplies them:
 
-- is it a link to the KB at all: ``link`` (belief not on NIL), the chosen entity's prior
-  and popularity, the mention's shape (an acronym, one word, used as a modifier, inside a
-  longer name, one word at a sentence start), how often its name recurs in the text;
-- which entity: ``share`` (the pick's part of the belief on candidates) and ``margin`` (over
-  the runner-up).
+- P(link), is it a name of a KB entity at all (``link_probability``): the belief off NIL,
+  the prior its key gives proper names rather than common nouns (``mass``), the mention's
+  shape (an acronym, one word, used as a modifier, inside a longer name, one word at a
+  sentence start, how often its name recurs), the kind and popularity of the pick;
+- P(which | link), is the pick the entity meant (``which_probability``): the pick's part of
+  the belief on candidates (``share``), its ``margin`` over the runner-up, its prior.
 
-A logistic model over them gives ``confidence``. ``COEFFICIENTS`` were fit on all five
-public sets together (reuters-128, kore50, rss-500, derczynski, spotlight; in-KB view, KB
-built from ``shared/data/wikidata``) by ``python -m bench.calibration``, which refits them,
-prints them in this form, and reports the expected calibration error (10 bins) overall and
-fitted on four sets while scored on the fifth. Labels: a spotted mention's pick is correct
-when scoring it as a link is a true positive, wrong when it is a false positive on a span the
-gold annotates (with another entity, or as NIL); picks on spans the gold leaves unannotated
-(most names in the sparse sets: nothing is known of them) or that the scoring ignores
-(optional gold, entities outside the KB) are left out.
+``confidence`` is their product through a monotone map (``ISOTONIC``); ``linker.links`` reads
+P(link) on its own too. Both logistic models and the map were fit on all five public sets
+together (reuters-128, kore50, rss-500, derczynski, spotlight; in-KB view, KB built from
+``shared/data/wikidata``) by ``python -m bench.calibration``, which refits them, prints them
+in this form, and reports the expected calibration error (10 bins) overall and fitted on four
+sets while scored on the fifth. Labels: a spotted mention names an entity when the gold
+annotates its span with an in-KB entity (P(link): every counted pick; P(which | link): those
+that name one); its pick is correct when scoring it as a link is a true positive, wrong when
+it is a false positive on a span the gold annotates (with another entity, or as NIL); picks on
+spans the gold leaves unannotated (most names in the sparse sets: nothing is known of them) or
+that the scoring ignores (optional gold, entities outside the KB) are left out.
 """
 from __future__ import annotations
 
@@ -35,34 +38,42 @@ import numpy as np
 from .facts import entity_kind
 from .kb.layout import FLAG_LABEL, FLAG_PARTIAL
 
-FEATURES = ("bias", "logit_pick", "logit_link", "logit_share", "margin", "log_prior", "popularity", "label",
-            "partial", "acronym", "one_word", "modifier", "embedded", "initial", "repeats",
-            "person", "place")
+LINK_FEATURES = ("bias", "logit_link", "log_mass", "label", "acronym", "one_word", "modifier", "embedded",
+                 "initial", "repeats", "person", "place", "popularity")
+WHICH_FEATURES = ("bias", "logit_share", "margin", "log_prior", "popularity", "partial", "person")
+FEATURES = LINK_FEATURES + WHICH_FEATURES
 
 # Fit by ``python -m bench.calibration`` (see the module docstring); refit when the ranker changes.
-COEFFICIENTS = (
-    -0.2830,  # bias
-    0.1807,  # logit_pick
-    0.2089,  # logit_link
-    0.1278,  # logit_share
-    1.4292,  # margin
-    -0.0672,  # log_prior
-    0.1996,  # popularity
-    0.0369,  # label
-    0.1961,  # partial
-    0.0812,  # acronym
-    -1.1327,  # one_word
-    -0.0275,  # modifier
-    1.9186,  # embedded
-    -0.5228,  # initial
-    0.0806,  # repeats
-    -0.6990,  # person
-    -0.0571,  # place
+LINK_COEFFICIENTS = (
+    2.1830,  # bias
+    0.4519,  # logit_link
+    -0.0222,  # log_mass
+    0.0211,  # label
+    -0.1604,  # acronym
+    -0.6115,  # one_word
+    0.3131,  # modifier
+    1.6851,  # embedded
+    -0.2181,  # initial
+    -0.4419,  # repeats
+    -1.0204,  # person
+    -0.2348,  # place
+    1.4553,  # popularity
 )
+WHICH_COEFFICIENTS = (
+    -1.0616,  # bias
+    0.3287,  # logit_share
+    1.0421,  # margin
+    -0.0280,  # log_prior
+    -0.0100,  # popularity
+    -0.0826,  # partial
+    0.3210,  # person
+)
+COEFFICIENTS = LINK_COEFFICIENTS + WHICH_COEFFICIENTS
 
-# Then a monotone map (isotonic regression over the logistic output, pooled into equal-count
-# bins, linear between their centres) corrects what a linear model bends: (logistic, correct share).
-ISOTONIC = ((0.093, 0.0462), (0.2629, 0.2308), (0.473, 0.5231), (0.6239, 0.6154), (0.7511, 0.7615), (0.8405, 0.8154), (0.8919, 0.8906), (0.9416, 0.9583), (0.991, 0.9844))
+# Then a monotone map (isotonic regression over P(link) * P(which | link), pooled into
+# equal-count bins, linear between their centres) corrects what the linear models bend:
+# (product, correct share).
+ISOTONIC = ((0.1406, 0.0781), (0.2931, 0.1719), (0.4813, 0.5781), (0.6263, 0.6875), (0.7443, 0.7344), (0.8082, 0.7969), (0.852, 0.8594), (0.8932, 0.9531), (0.9431, 0.9688))
 
 # Bounds of a logit feature: a share of exactly 0 or 1 would be infinite.
 _CLIP = 1e-4
@@ -85,10 +96,11 @@ class MentionShape:
 
 
 def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[int, float]],
-                     prior: float, flags: int) -> tuple[float, ...]:
+                     prior: float, flags: int, mass: float) -> tuple[float, ...]:
     """The features of ``FEATURES`` for the pick ``pick_eid`` among the mention's candidates
     ``probs`` ((eid, share with NIL)); ``prior``/``flags`` are the pick's alias-table row
-    (0, 0 when the pick came from elsewhere, e.g. a short form)."""
+    (0, 0 when the pick came from elsewhere, e.g. a short form); ``mass`` is the prior of the
+    mention's key on the KB's proper names (what the common nouns of the key leave)."""
     on_kb = mine = rest = 0.0
     for e, p in probs:
         on_kb += p
@@ -99,13 +111,15 @@ def mention_features(kb, shape: MentionShape, pick_eid: int, probs: list[tuple[i
     share = mine / on_kb if on_kb > 0 else 0.0
     margin = (mine - rest) / on_kb if on_kb > 0 else 0.0
     kind = _kind(kb, pick_eid)
-    return (1.0, _logit(mine), _logit(on_kb), _logit(share), margin, math.log(prior + 1e-4), kb.popularity(pick_eid),
-            float(bool(flags & FLAG_LABEL)), float(bool(flags & FLAG_PARTIAL)), float(shape.acronym),
-            float(shape.one_word), float(shape.modifier), float(shape.embedded), float(shape.initial),
-            math.log(shape.repeats), float(kind == "person"), float(kind == "place"))
+    person, place, popularity = float(kind == "person"), float(kind == "place"), kb.popularity(pick_eid)
+    return (1.0, _logit(on_kb), math.log(min(mass, 1.0) + 1e-4), float(bool(flags & FLAG_LABEL)),
+            float(shape.acronym), float(shape.one_word), float(shape.modifier), float(shape.embedded),
+            float(shape.initial), math.log(shape.repeats), person, place, popularity,
+            1.0, _logit(share), margin, math.log(prior + 1e-4), popularity, float(bool(flags & FLAG_PARTIAL)),
+            person)
 
 
-def logistic(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+def logistic(features, coefficients) -> float:
     z = sum(map(operator.mul, features, coefficients))
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
@@ -115,10 +129,32 @@ def _kind(kb, eid: int) -> str:
     return entity_kind(kb.record(eid))
 
 
+_N_LINK = len(LINK_FEATURES)
+
+
+def link_probability(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    """P(link): that the mention is a name of a KB entity at all, from what the text and the
+    KB's naming say of the mention (its shape, its key's proper-name prior, the ranker's belief
+    off NIL), whichever entity it is."""
+    return logistic(features[:_N_LINK], coefficients[:_N_LINK])
+
+
+def which_probability(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    """P(which | link): that the pick is the entity meant, given the mention names one."""
+    return logistic(features[_N_LINK:], coefficients[_N_LINK:])
+
+
+def raw_confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS) -> float:
+    return link_probability(features, coefficients) * which_probability(features, coefficients)
+
+
 def confidence(features: tuple[float, ...], coefficients: tuple[float, ...] = COEFFICIENTS,
-               isotonic: tuple[tuple[float, float], ...] = ISOTONIC) -> float:
-    """The probability that linking the mention's pick is correct."""
-    p = logistic(features, coefficients)
+               isotonic: tuple[tuple[float, float], ...] = ISOTONIC, p_link: float | None = None) -> float:
+    """The probability that linking the mention's pick is correct: P(link) * P(which | link),
+    through the monotone map ``isotonic`` (``p_link``: P(link) when the caller has it)."""
+    if p_link is None:
+        p_link = link_probability(features, coefficients)
+    p = p_link * which_probability(features, coefficients)
     k = bisect.bisect_right(isotonic, (p, math.inf))
     if k == 0:
         return isotonic[0][1]

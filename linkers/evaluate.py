@@ -95,6 +95,13 @@ def judge_document(gold: dict, predicted: list[dict],
     return verdicts, [k for k in required if k not in matched]
 
 
+def entity_spans(gold: dict, in_kb: Callable[[str], bool] | None = None) -> set[tuple[int, int]]:
+    """The spans (alternatives included) of the gold mentions that name an entity the scoring
+    requires."""
+    _bounds, required, _neutral, _dropped, _nil = _gold_spans(gold, in_kb)
+    return {span for accepted in required.values() for span, _q in accepted}
+
+
 def score_document(gold: dict, predicted: list[dict], score: Score,
                    in_kb: Callable[[str], bool] | None = None) -> None:
     verdicts, missed = judge_document(gold, predicted, in_kb)

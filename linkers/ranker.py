@@ -142,10 +142,10 @@ def _singular(w: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Content words of a text, lower-cased and singular (words compare across number)."""
-    # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit
-    words = set(map(_content_word, set(map(str.lower, TOKEN_RE.findall(text)))))
-    words.discard("")
-    return words
+    # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit,
+    # in the order of the text: a set's order (which sums over description words follow) is
+    # that of its insertions
+    return {w for w in map(_content_word, dict.fromkeys(map(str.lower, TOKEN_RE.findall(text)))) if w}
 
 
 @lru_cache(maxsize=65536)
@@ -193,6 +193,20 @@ def _neighbour_list(kb, eid: int) -> tuple[int, ...]:
 
 def _by_score(c: "Scored") -> float:
     return -c.score
+
+
+@lru_cache(maxsize=65536)
+def _is_person(kb, eid: int) -> bool:
+    """``is_person`` of an entity (memoised per process: an untyped record's test reads its
+    description)."""
+    return is_person(kb.record(eid))
+
+
+@lru_cache(maxsize=16384)
+def _given_rows(kb, key: str) -> tuple[tuple[int, float, int], ...]:
+    """The people an alias key names by their given name, among its first candidates
+    (memoised per process: a key has up to ``CANDIDATE_WINDOW + GIVEN_WINDOW`` rows to read)."""
+    return tuple(c for c in kb.candidates(key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN)
 
 
 @lru_cache(maxsize=65536)
@@ -278,7 +292,7 @@ class DocumentRanker:
     def _coref_sources(self) -> list[tuple[list[int], bool]]:
         """For each span, the earlier longer spans it may be a short form of (by word, or by
         initials for an acronym: "AP" after "Associated Press"), and whether the span is some
-        entity's own label. Earlier spans are found through an index of their words, not by
+        entity's own label (False for a span without such sources: never read). Earlier spans are found through an index of their words, not by
         reading them all; ``rank`` keeps only real short forms of the entity they name."""
         out: list[tuple[list[int], bool]] = []
         having: dict[str, list[int]] = {}     # word -> earlier spans (with candidates) that have it
@@ -294,11 +308,13 @@ class DocumentRanker:
                         srcs.append(j)
                 if acronym:
                     srcs += by_initials.get(sp.text.replace(".", ""), ())
-            out.append((srcs, any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
+            # (read only for a span with sources: a span has up to CANDIDATE_WINDOW candidates)
+            out.append((srcs, bool(srcs) and any(flags & FLAG_LABEL for _e, _p, flags in sp.candidates)))
             long_words.append(own_words)
             if sp.candidates:
-                for w in set(own_words):
-                    having.setdefault(w, []).append(i)
+                if len(own_words) > 1:      # a source has more words than a span of one or more
+                    for w in set(own_words):
+                        having.setdefault(w, []).append(i)
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out
@@ -320,7 +336,7 @@ class DocumentRanker:
             size = len(pooled)
             pooled += [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
             if sp.given:
-                rows = [c for c in self.kb.candidates(sp.key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN]
+                rows = _given_rows(self.kb, sp.key)
                 given_of[i] = rows
                 pooled += [eid for eid, _p, _f in rows]
             pooled_key += [keys[sp.key]] * (len(pooled) - size)
@@ -418,13 +434,13 @@ class DocumentRanker:
             s += w.label
         if cue:
             # "President Reagan": a person, named by surname as people are
-            if is_person(self.kb.record(eid)):
+            if _is_person(self.kb, eid):
                 s += w.person_cue
             elif _is_partial(flags):
                 s += w.partial
         elif _is_partial(flags):
             s += w.partial
-        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and is_person(self.kb.record(eid)))
+        if (sp.embedded and not (flags & FLAG_LABEL and " " in sp.text and _is_person(self.kb, eid))
                 and not self._title_follows(sp)):
             s += w.embedded
         if self.favoured and eid in self.favoured.get(sp.start, ()):
@@ -453,7 +469,7 @@ class DocumentRanker:
         def person_share(i: int) -> float:
             if i not in share:
                 tot = sum(c.prob for c in rows[i])
-                share[i] = (sum(c.prob for c in rows[i] if is_person(self.kb.record(c.eid))) / tot
+                share[i] = (sum(c.prob for c in rows[i] if _is_person(self.kb, c.eid)) / tot
                             if tot > 0 else 0.0)
             return share[i]
 
@@ -491,11 +507,11 @@ class DocumentRanker:
 
                 def alike(eid: int) -> bool:
                     nonlocal sims
-                    if not is_person(self.kb.record(eid)):
+                    if not _is_person(self.kb, eid):
                         return False
                     if sims is None:
                         sims = self._list_similarity(before, more)
-                    return any(is_person(self.kb.record(b)) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
+                    return any(_is_person(self.kb, b) for b in sims.alike(i, eid, fellows, LIST_SIMILARITY))
 
                 base[i] = [Scored(eid, self._local(sp, eid, prior, flags, owns[i], alike(eid)))
                            for eid, prior, flags in sp.candidates + extra[i] if not _is_name_item(self.kb, eid)]
@@ -583,7 +599,8 @@ class DocumentRanker:
         if w.lone:
             self._penalise_lone(base, owns, support, akin)
         for row in base:
-            row.sort(key=lambda c: -c.score)
+            if len(row) > 1:
+                row.sort(key=_by_score)
         return base
 
     def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],
@@ -612,6 +629,12 @@ class DocumentRanker:
         ``which``: the indices of the only rows whose scores changed."""
         nil, temperature, exp = self.w.nil, self.w.temperature, math.exp
         for row in rows if which is None else (rows[i] for i in which):
+            if len(row) == 1:       # the same arithmetic, without the lists (a third of rows)
+                c = row[0]
+                m = max(c.score, nil)
+                e = exp((c.score - m) / temperature)
+                c.prob = e / (e + exp((nil - m) / temperature))
+                continue
             if not row:
                 continue
             scores = [c.score for c in row]
@@ -809,7 +832,7 @@ class _SimilarityBlock:
                  only: set[int] | None = None):
         kb, spans = ranker.kb, ranker.spans
         pool = [(i, c.eid) for i in range(lo, hi)
-                for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]]
+                for c in (sorted(rows[i], key=_by_score)[:TOP_K_COHERENCE] if len(rows[i]) > 1 else rows[i])]
         self.index = {entry: x for x, entry in enumerate(pool)}
         self.eids = [eid for _i, eid in pool]
         n = len(pool)
@@ -877,8 +900,9 @@ class _SimilarityBlock:
         total = np.maximum.reduceat(self.sim, starts, axis=1).sum(axis=1)
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
+        mention, totals = self.mention.tolist(), total.tolist()
         for x in np.flatnonzero(total > 0).tolist():
-            i, v = int(self.mention[x]), float(total[x])
+            i, v = mention[x], totals[x]
             out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
             top[i] = max(top.get(i, 0.0), v)
         for i, v in top.items():

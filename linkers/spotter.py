@@ -61,6 +61,14 @@ princess pope mayor general gen chairman chairwoman chair ceo chief spokesman sp
 spokesperson ambassador judge justice rep representative mr mrs ms dr sir lord lady st saint
 colonel col captain capt sergeant lieutenant lt admiral commissioner director professor prof
 """.split())
+# Verbs whose subject, right before them, decides, says or does: a bare singular common noun
+# cannot start a news sentence as their subject ("Shell agreed", "Delta cancelled" name the
+# company; the noun would take an article: "The shell ..."), so there the capital says "a name".
+AGENT_VERBS = frozenset("""
+will would said says agreed agrees announced announces plans planned cancelled canceled
+reported reports told warned denied confirmed launched signed
+""".split())
+AGENT_VERB_AFTER = re.compile(r" (?:%s)\b" % "|".join(sorted(AGENT_VERBS)))
 _SENTENCE_END = frozenset('.!?:;"\'')
 # A quotation or a quoted title starts capitalised whatever its first word is.
 OPENING_QUOTES = frozenset('"\'`\u2018\u201c\u00ab')
@@ -153,12 +161,12 @@ def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list
     "Coca-Cola" (a name), "Bristol-Myers" ("Myers" is only a surname), "T-Mobile" and "IL-2"
     (a letter, a number) stay whole."""
     splits: dict[int, list[tuple[int, int]]] = {}
-    for m in _HYPHEN.finditer(norm):
-        k = bisect_right(toks, (m.start(), len(norm))) - 1
+    for at in _hyphen_joins(norm):
+        k = bisect_right(toks, (at, len(norm))) - 1
         if k < 0 or k in splits:
             continue
         s, e = toks[k]
-        if not s <= m.start() < e or kb.has_prefix(key_of(s, e)):
+        if not s <= at < e or kb.has_prefix(key_of(s, e)):
             continue
         parts = norm[s:e].split("-")
         names = [p for p in parts if p[:1].isupper()]
@@ -176,6 +184,25 @@ def _split_compounds(norm: str, toks: list[tuple[int, int]], kb, key_of) -> list
     for k, tok in enumerate(toks):
         out.extend(splits.get(k, (tok,)))
     return out
+
+
+def _hyphen_joins(norm: str) -> list[int]:
+    """Where a hyphen joins two word characters ("UK-based"): the offset of the character
+    before it. Found from the text's few hyphens, not by trying ``_HYPHEN`` at every offset
+    (~2 us a 4 KB article, not ~95); unlike ``finditer`` it also lists a join that overlaps
+    the one before ("a-b-c"), inside the same word, which ``_split_compounds`` looks at once."""
+    joins = []
+    at = norm.find("-", 1)
+    while at != -1:
+        if _HYPHEN.match(norm, at - 1):
+            joins.append(at - 1)
+        at = norm.find("-", at + 1)
+    return joins
+
+
+def _hyphen_joins_reference(norm: str) -> list[int]:
+    """``_hyphen_joins`` as first written: ``_HYPHEN.finditer`` (``linkers.fastpath.reference_paths``)."""
+    return [m.start() for m in _HYPHEN.finditer(norm)]
 
 
 def _spelling_variant(kb, key: str) -> str | None:
@@ -330,6 +357,10 @@ class _Words:
         prev = self.words[i - 1]
         return self.ends_title(i - 1) or (prev.islower() and prev in KINSHIP)
 
+    def before_agent_verb(self, j: int) -> bool:
+        """Token j is the subject of a verb of ``AGENT_VERBS`` right after it."""
+        return j + 1 < len(self.words) and self.gaps[j] == " " and self.words[j + 1] in AGENT_VERBS
+
     def before_common_noun(self, j: int) -> bool:
         if j + 1 >= len(self.words) or self.gaps[j] != " ":
             return False
@@ -339,22 +370,19 @@ class _Words:
                 and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
-# Spotting and the NIL runs after ranking read the same text's tokens: the last long text's
-# table is kept, by identity (the same normalised text object, whose memo in ``linkers.text``
-# keeps it alive: never a stale answer) and with the same tokens (the spotter splits some
-# compounds, the NIL runs do not).
-_MEMO_CHARS = 256
+# Spotting and the NIL runs after ranking read the same text's tokens: the last text's table
+# is kept, for the same normalised text (equal: a short text's normalised copy is a new object
+# each time) with the same tokens (the spotter splits some compounds, the NIL runs do not).
 _last_words: tuple[str, _Words | None] = ("", None)
 
 
 def _words_of(norm: str, toks: list[tuple[int, int]]) -> _Words:
     global _last_words
     last_norm, last = _last_words
-    if last_norm is norm and last is not None and last.toks == toks:
+    if last is not None and last_norm == norm and last.toks == toks:
         return last
     table = _Words(norm, toks)
-    if len(norm) >= _MEMO_CHARS:
-        _last_words = (norm, table)
+    _last_words = (norm, table)
     return table
 
 
@@ -441,27 +469,7 @@ def _spot(text: str, kb) -> list[Span]:
                     return (j, e, club)
         return best
 
-    spans: list[Span] = []
-    i = 0
-    while i < n:
-        first = words[i]
-        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
-            i += 1
-            continue
-        best = longest(i)
-        if best is not None and best[0] > i and first == "The":
-            after = longest(i + 1)
-            if after is not None and after[1] > best[1]:
-                best = None
-        if best is not None:
-            found = _span_at(text, table, kb, i, best)
-            if found is not None:
-                spans.append(found[0])
-                i = found[1] + 1
-                continue
-        i += 1
-    _mark_lists(norm, spans)
-    return spans
+    return _names(text, table, kb, longest)
 
 
 def _spot_reference(text: str, kb) -> list[Span]:
@@ -518,11 +526,20 @@ def _spot_reference(text: str, kb) -> list[Span]:
                     return (j, e, club)
         return best
 
+    return _names(text, _Words(norm, toks), kb, longest)
+
+
+def _names(text: str, table: _Words, kb, longest) -> list[Span]:
+    """The spans of the text, left to right: at each token where a name may start, the longest
+    name there (``longest(i)``: its last token, end and key, or None), made a span if a
+    candidate is left for it, and the scan goes on after it."""
+    norm, words, starts = table.norm, table.words, table.starts
+    n = len(words)
     spans: list[Span] = []
     i = 0
     while i < n:
-        first = norm[toks[i][0]:toks[i][1]]
-        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[toks[i + 1][0]].isupper()):
+        first = words[i]
+        if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
             i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
             continue
         best = longest(i)
@@ -532,7 +549,7 @@ def _spot_reference(text: str, kb) -> list[Span]:
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
-            found = _span_at(text, _Words(norm, toks), kb, i, best)
+            found = _span_at(text, table, kb, i, best)
             if found is not None:
                 spans.append(found[0])
                 i = found[1] + 1
@@ -576,7 +593,7 @@ def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -
     # mid-sentence says "a name": its candidates share the prior without the common
     # nouns' part. Not at a sentence start, after an opening quote or inside a longer
     # name ("Chamber of Commerce"), where the capital says nothing about the word.
-    if (i == j and not initial and shape == 1 and len(surface) > 1
+    if (i == j and (not initial or table.before_agent_verb(j)) and shape == 1 and len(surface) > 1
             and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not table.in_name_run(i, j)):
         common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
         if 0 < common < 1:
@@ -718,3 +735,4 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
 
 
 keep_reference(sys.modules[__name__], "_spot", _spot_reference)
+keep_reference(sys.modules[__name__], "_hyphen_joins", _hyphen_joins_reference)

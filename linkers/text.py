@@ -39,9 +39,9 @@ def normalize(text: str) -> str:
 
 
 # Linking a text normalises it three times (spotting, NIL spans, the ranker) and tokenises it
-# twice, ~4% of a 4 KB article: the last long text's result is kept, by identity (the same
-# text object, so never a stale answer; one assignment, so safe across threads). Short
-# strings (alias keys of surfaces) are not kept: they would push the text out.
+# twice, ~4% of a 4 KB article: the last text's result is kept (one assignment, so safe
+# across threads). ``normalize`` keeps long texts only, by identity (the same text object,
+# so never a stale answer): short strings (alias keys of surfaces) would push the text out.
 _MEMO_CHARS = 256
 _last_normalized: tuple[str, str] = ("", "")
 _last_tokens: tuple[str, list[tuple[int, int]]] = ("", [])
@@ -69,7 +69,7 @@ def _normalized(text: str) -> str:
 
 
 def _normalized_reference(text: str) -> str:
-    """``normalize`` without the memo (``linkers.fastpath.reference_paths``)."""
+    """``normalize`` as first written: no memo, ``str.translate`` (``linkers.fastpath.reference_paths``)."""
     return text.translate(_ONE_TO_ONE)
 
 
@@ -116,13 +116,14 @@ def tokenize(text: str) -> list[tuple[int, int]]:
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
+    # Only whole texts are tokenised (spotting and the NIL runs), so short ones are kept too;
+    # and by equality, as a short text's normalised copy is a new object each time.
     global _last_tokens
     last = _last_tokens
-    if last[0] is text:
+    if last[0] == text:
         return list(last[1])        # a copy: the caller may change its list
     out = [m.span() for m in TOKEN_RE.finditer(text)]
-    if len(text) >= _MEMO_CHARS:
-        _last_tokens = (text, list(out))
+    _last_tokens = (text, list(out))
     return out
 
 

@@ -108,3 +108,12 @@ def test_output_digests_find_a_changed_answer(tmp_path, monkeypatch):
     assert outputs.main(["--check", str(saved)]) == 0
     docs[1] = ("b", "NATO and the EU met in Berlin.", None)
     assert outputs.main(["--check", str(saved)]) == 1
+
+
+def test_bench_spotting_times_spot_and_the_nil_runs(starter_kb):
+    from bench.spotting import time_spotting
+    texts = ["Emmanuel Macron met Vladimir Putin in Paris on Monday.",
+             "NATO said Ukraine would join. Macron agreed with Acme Widgets Ltd."]
+    row = time_spotting(starter_kb, texts, passes=2)
+    assert row["texts"] == 2 and row["passes"] == 2
+    assert 0 <= row["cpu_min_ms"] <= row["cpu_median_ms"]

@@ -150,6 +150,26 @@ def test_the_text_memo_never_answers_for_another_text():
     assert tokenize(normalize(b)) == [m.span() for m in TOKEN_RE.finditer(normalize(b))]
 
 
+def test_the_token_pattern_normalisation_and_utf16_offsets_give_what_they_gave_as_first_written():
+    """``TOKEN_RE`` is written to test a word character once, ``normalize`` scans a non-ASCII
+    text for what it replaces, ``Utf16Offsets`` finds astral characters by a pattern: the same
+    tokens, texts and offsets as the originals on every public text, news sentence and some
+    made to be awkward."""
+    import re
+    from linkers.text import Utf16Offsets
+    original_tokens = re.compile(r"(?:\w\.){2,}|\w+(?:['&.\-]\w+)*")
+    awkward = ["U.S. A.B.C. a.b S.p.A. U.S.A U.S.-based AT&T O'Neill e.g. i.e.x x.y.z. a..b a.b.c.d.",
+               "Thermo-Print Yahoo.com 3.5 U.K.'s _a_ __ a_.b_. \u00e9.\u00e8. \u2163.\u2164.",
+               "\u201cZ\u00fcrich\u201d\u00a0\u2014 caf\u00e9 \U0001F600 \U0001F600x \U00010000\U0010FFFF \ud7ff\ue000\uffff\t\r\n"]
+    for text in [text for _name, text in corpus_texts()] + awkward:
+        norm = normalize(text)
+        assert norm == normalize_reference(text)
+        assert [m.span() for m in TOKEN_RE.finditer(norm)] == [m.span() for m in original_tokens.finditer(norm)]
+        astral = [i for i, c in enumerate(text) if ord(c) > 0xFFFF]
+        assert [Utf16Offsets(text)(k) for k in range(len(text) + 1)] == [k + sum(i < k for i in astral)
+                                                                          for k in range(len(text) + 1)]
+
+
 def test_alias_keys_of_ascii_spans_in_a_text_with_curly_quotes_and_accents_are_the_reference_keys():
     """``spotter._key_of`` slices the lower-cased text for ASCII spans of any text whose
     lower-cased copy keeps its offsets; every span from a token's start to a token's end keys
