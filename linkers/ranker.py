@@ -58,6 +58,7 @@ they are parameters, not per-document rules.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from functools import lru_cache
 from itertools import chain
@@ -193,6 +194,17 @@ def _neighbour_list(kb, eid: int) -> tuple[int, ...]:
 
 def _by_score(c: "Scored") -> float:
     return -c.score
+
+
+def _likeliest(row: list["Scored"]) -> list["Scored"]:
+    """The ``TOP_K_COHERENCE`` best-scored candidates, best first, ties in row order: what
+    ``sorted(row, key=_by_score)[:TOP_K_COHERENCE]`` gives (``heapq.nsmallest`` is that, and
+    cheaper for a long row: a name has up to ``CANDIDATE_WINDOW`` candidates)."""
+    if len(row) <= 1:
+        return row
+    if len(row) > 4 * TOP_K_COHERENCE:
+        return heapq.nsmallest(TOP_K_COHERENCE, row, key=_by_score)
+    return sorted(row, key=_by_score)[:TOP_K_COHERENCE]
 
 
 @lru_cache(maxsize=65536)
@@ -696,7 +708,7 @@ class DocumentRanker:
         sqrt, placed = math.sqrt, where.setdefault
         for i in range(lo, hi):
             row = rows[i]
-            for c in sorted(row, key=_by_score)[:TOP_K_COHERENCE] if len(row) > 1 else row:
+            for c in _likeliest(row):
                 placed(c.eid, []).append((i, sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
 
@@ -832,7 +844,7 @@ class _SimilarityBlock:
                  only: set[int] | None = None):
         kb, spans = ranker.kb, ranker.spans
         pool = [(i, c.eid) for i in range(lo, hi)
-                for c in (sorted(rows[i], key=_by_score)[:TOP_K_COHERENCE] if len(rows[i]) > 1 else rows[i])]
+                for c in _likeliest(rows[i])]
         self.index = {entry: x for x, entry in enumerate(pool)}
         self.eids = [eid for _i, eid in pool]
         n = len(pool)
@@ -881,11 +893,12 @@ class _SimilarityBlock:
             self.row = np.full(n, -1, dtype=np.int64)
             self.row[wanted] = np.arange(int(wanted.sum()))
         sim = between[of[wanted][:, None], of[None, :]]
-        # no similarity within a mention, nor between mentions of the same name
+        # no similarity within a mention, nor between mentions of the same name (a mention has
+        # one name, so the second test covers the first)
         key_id: dict[str, int] = {}
         keys = np.fromiter([key_id.setdefault(spans[i].key, len(key_id)) for i in range(lo, hi)],
                            dtype=np.int64, count=hi - lo)[self.mention - lo]
-        sim[(self.mention[wanted][:, None] == self.mention[None, :]) | (keys[wanted][:, None] == keys[None, :])] = 0.0
+        sim[keys[wanted][:, None] == keys[None, :]] = 0.0
         self.sim = sim
         self._among: dict[tuple[int, ...], np.ndarray] = {}     # ``alike``'s mentions -> their candidates
 
