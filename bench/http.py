@@ -25,7 +25,12 @@ Three kinds of scenario, then the issue's figures (``http figures`` rows):
   Reports requests/s; its latencies are closed-loop and only say how deep the queue was. Run in
   ``--repeat`` rounds of hello (asyncio), hello on uvloop, cached annotate, cached card, back to
   back with both servers up: each ratio to hello compares runs seconds apart, and the figures
-  are the medians of the per-round ratios (the machine may be shared).
+  are the medians of the per-round ratios (the machine may be shared). Each round also reads
+  the server process's CPU time (``/proc/PID/stat``, every thread): ``cpu_us_per_request``,
+  and in the figures' detail hello's CPU per request over the scenario's, the ratio the core
+  would give if nothing else ran on it (requests/s move with who else holds the core; CPU per
+  request much less). Without ``wrk`` the Python client is the bottleneck of the fast scenarios
+  (it answers to ~13-15k req/s on one core): then the requests/s ratios are the client's.
 - **queue overhead** (``--sequential`` distinct 4 KB articles, one at a time): each one's end to
   end time and the worker's linking time for it (``factlink_link_seconds_sum`` from ``/metrics``
   read before and after), so the figure is p50 minus linking p50, nothing queued behind anything.
@@ -70,6 +75,9 @@ def cpu_layout() -> tuple[set[int] | None, set[int] | None]:
 
 
 SERVER_CPUS, LOAD_CPUS = cpu_layout()
+#: base URL -> pid of the process serving it (the API runs in ``factlink serve``'s own process),
+#: for the CPU time each saturation round costs it
+SERVER_PIDS: dict[str, int] = {}
 
 
 def _descendants(pid: int) -> list[int]:
@@ -164,6 +172,7 @@ def factlink_server(kb_path: str | None, extra_env: dict[str, str] | None = None
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url + "/readyz", proc)
             pin_server(proc.pid)
+            SERVER_PIDS[url] = proc.pid
             yield url
         except RuntimeError as exc:
             log.flush()
@@ -183,6 +192,7 @@ def hello_server(loop: str = "asyncio"):
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url + "/", proc, 20)
         pin_server(proc.pid)
+        SERVER_PIDS[url] = proc.pid
         yield url
     finally:
         _stop(proc)
@@ -402,6 +412,28 @@ def saturate(urls: list[str], method: str = "GET", body: str | None = None,
             "client": "wrk"}
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a whole process (every thread), or None if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def saturate_server(base: str, urls: list[str], method: str = "GET", body: str | None = None,
+                    seconds: float = 5.0) -> dict:
+    """``saturate``, plus the server process's CPU microseconds per answered request: on a
+    shared machine requests/s say who held the cores, CPU per request what a request costs."""
+    pid = SERVER_PIDS.get(base)
+    before = _cpu_seconds(pid) if pid else None
+    result = saturate(urls, method, body, seconds)
+    after = _cpu_seconds(pid) if pid else None
+    if before is not None and after is not None and result["ok"]:
+        result["cpu_us_per_request"] = round((after - before) / result["ok"] * 1e6, 1)
+    return result
+
+
 def _post(url: str, body: str, parse: bool = True) -> dict | None:
     import urllib.request
     import urllib.error
@@ -507,21 +539,27 @@ def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000
         if saturate_seconds:
             rounds: dict[str, list[dict]] = {}
             for _ in range(max(1, repeat)):
-                hello_round = saturate([hello + "/"], "GET", None, saturate_seconds)
+                hello_round = saturate_server(hello, [hello + "/"], "GET", None, saturate_seconds)
                 rounds.setdefault("aiohttp hello (reference)", []).append(hello_round)
-                uvloop_round = saturate([hello_uvloop + "/"], "GET", None, saturate_seconds)
+                uvloop_round = saturate_server(hello_uvloop, [hello_uvloop + "/"], "GET", None,
+                                               saturate_seconds)
                 rounds.setdefault("aiohttp hello on uvloop", []).append(uvloop_round)
                 for scenario, args in (("annotate 4KB cached", ([base + "/v1/annotate"], "POST", article)),
                                        ("GET entity card cached", (entity_urls, "GET", None))):
-                    result = saturate(*args, seconds=saturate_seconds)
+                    result = saturate_server(base, *args, seconds=saturate_seconds)
                     result["vs_hello_throughput"] = round(
                         result["throughput_rps"] / (hello_round["throughput_rps"] or 1.0), 3)
                     result["vs_uvloop_hello"] = round(
                         result["throughput_rps"] / (uvloop_round["throughput_rps"] or 1.0), 3)
+                    if "cpu_us_per_request" in result and "cpu_us_per_request" in hello_round:
+                        # requests/s the one core would give if each cost its CPU time alone
+                        result["vs_hello_cpu"] = round(
+                            hello_round["cpu_us_per_request"] / result["cpu_us_per_request"], 3)
                     rounds.setdefault(scenario, []).append(result)
             for scenario, results in rounds.items():
                 median = {key: statistics.median(r[key] for r in results)
-                          for key in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms")}
+                          for key in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms",
+                                      "cpu_us_per_request") if all(key in r for r in results)}
                 summary = row(scenario, {**median, "client": results[0].get("client"),
                                          "rounds_rps": [r["throughput_rps"] for r in results]},
                               f"saturation, median of {len(results)}")
@@ -530,12 +568,16 @@ def run(url: str | None = None, kb_path: str | None = None, requests: int = 2000
                     summary["vs_hello_throughput"] = round(statistics.median(ratios), 2)
                     uvloop_ratios = [r["vs_uvloop_hello"] for r in results]
                     summary["vs_uvloop_hello"] = round(statistics.median(uvloop_ratios), 2)
+                    cpu_ratios = [r["vs_hello_cpu"] for r in results if "vs_hello_cpu" in r]
+                    cpu_detail = (f"; CPU per request vs hello's {statistics.median(cpu_ratios):.2f} "
+                                  f"({cpu_ratios})" if cpu_ratios else "")
                     figures.append({"bench": "http figures",
                                     "figure": f"{scenario} at saturation vs aiohttp hello",
                                     "value": summary["vs_hello_throughput"],
                                     "target": f">= {TARGETS[scenario]:g}",
                                     "detail": f"per-round ratios {ratios}; vs hello on uvloop "
-                                              f"{summary['vs_uvloop_hello']} ({uvloop_ratios})"})
+                                              f"{summary['vs_uvloop_hello']} ({uvloop_ratios})"
+                                              + cpu_detail})
     open_hello = next(r for r in rows if r["mode"] == "open loop" and r["scenario"].startswith("aiohttp"))
     for r in rows:
         if r["mode"] == "open loop":

@@ -8,12 +8,17 @@ distinct articles one at a time, and records every Redis command with ``MONITOR`
 timestamps are the server's clock, the same clock as the client's on one host). Each request's
 timeline is cut at the commands that mark a step, and the median of each step is printed:
 
-    client sends -> API asks Redis for a cached result   (HTTP parse, body, job id)
-    -> claim (EVALSHA)                                   (the GET's round trip, worker check)
-    -> task pushed (LPUSH)                               (the claim's round trip, the message)
+    client sends -> API asks Redis (GET of the result, or one EVALSHA doing it all)
+                                                         (HTTP parse, body, job id, message)
+    -> job claimed (HSET status queued, in the claim script)
+    -> task pushed (LPUSH)                               (with GET + claim + LPUSH: two round
+                                                          trips from the first step; one script:
+                                                          microseconds)
     -> worker took it (ZADD unacked_index)               (Celery consumer: BRPOP, bookkeeping)
-    -> task started in the pool process (EXISTS)         (prefork hand-off, task tracing)
-    -> done announced (PUBLISH)                          (running mark, linking, result stored)
+    -> task started in the pool process (EXISTS)         (prefork hand-off, task tracing; the
+                                                          EXISTS and the running mark are one
+                                                          script)
+    -> done announced (PUBLISH)                          (linking, the result stored)
     -> API woken (HGETALL)                               (pub/sub delivery, the waiter wakes)
     -> client has the answer                             (record + result read, response)
 
@@ -23,6 +28,8 @@ almost all overhead); ``--chars 4096`` sends 4 KB articles.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -35,15 +42,26 @@ from pathlib import Path
 
 from .http import REPO, _on_load_cpus, _wait_ready, free_port, pin_server
 
-#: (label, how the command that ends the step starts)
+def _starts(prefix: str, client_type: str | None = None):
+    """A step ends at the first command starting so (sent by that kind of client: "tcp", a
+    connection; "lua", a script's own call), after the previous step's end."""
+    return lambda command, client: command.startswith(prefix) and client_type in (None, client)
+
+
+#: (label, the command that ends the step). Both shapes of the API's submission are cut alike:
+#: a GET, the claim script and an LPUSH (``JobQueue.submit``), or one script doing all three
+#: (``JobQueue.submit_one``): the claim's HSET and the LPUSH are seen inside it either way
 STEPS = (
-    ("API asks Redis for a cached result", "GET factlink:result"),
-    ("claim sent (EVALSHA)", "EVALSHA"),
-    ("task pushed (LPUSH)", "LPUSH factlink "),
-    ("worker took it (ZADD unacked_index)", "ZADD unacked_index"),
-    ("task started in the pool process (EXISTS)", "EXISTS factlink:result"),
-    ("done announced (PUBLISH)", "PUBLISH factlink:jobs:done"),
-    ("API woken, reads record + result (HGETALL)", "HGETALL factlink:job"),
+    ("API asks Redis (GET of the result, or the one-call EVALSHA)",
+     lambda command, client: client == "tcp" and (command.startswith("GET factlink:result")
+                                                  or command.startswith("EVALSHA"))),
+    ("job claimed (HSET status queued)",
+     lambda command, _client: command.startswith("HSET factlink:job:") and "status queued" in command),
+    ("task pushed (LPUSH)", _starts("LPUSH factlink ")),
+    ("worker took it (ZADD unacked_index)", _starts("ZADD unacked_index")),
+    ("task started in the pool process (EXISTS)", _starts("EXISTS factlink:result")),
+    ("done announced (PUBLISH)", _starts("PUBLISH factlink:jobs:done")),
+    ("API woken, reads record + result (HGETALL)", _starts("HGETALL factlink:job", "tcp")),
 )
 
 
@@ -85,7 +103,7 @@ def _monitor(redis_url: str, lines: list, stop: threading.Event) -> None:
     try:
         with client.monitor() as monitor:
             for command in monitor.listen():
-                lines.append((command["time"], command["command"]))
+                lines.append((command["time"], command["command"], command.get("client_type")))
                 if stop.is_set():
                     return
     except redis.exceptions.ConnectionError:
@@ -94,28 +112,35 @@ def _monitor(redis_url: str, lines: list, stop: threading.Event) -> None:
 
 def _timeline(lines: list, started: float, ended: float) -> list[float] | None:
     """Times (ms after ``started``) at which each step ended, or None if one is missing."""
-    marks, publish_seen = [], False
+    marks = []
     position = 0
-    for label, prefix in STEPS:
+    for _label, ends_step in STEPS:
         found = None
         for i in range(position, len(lines)):
-            at, command = lines[i]
-            if at < started or at > ended:
-                continue
-            if command.startswith(prefix) and (prefix != "HGETALL factlink:job" or publish_seen):
+            at, command, client = lines[i]
+            if started <= at <= ended and ends_step(command, client):
                 found, position = at, i + 1
                 break
         if found is None:
             return None
-        publish_seen = publish_seen or prefix.startswith("PUBLISH")
         marks.append((found - started) * 1000)
     marks.append((ended - started) * 1000)
     return marks
 
 
-def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[dict]:
-    import requests as http_client
+def _send(connection: http.client.HTTPConnection, request: bytes) -> None:
+    """One keep-alive request, its answer read to the end; an error status fails the bench."""
+    if connection.sock is None:
+        connection.connect()
+    connection.sock.sendall(request)
+    response = http.client.HTTPResponse(connection.sock, method="POST")
+    response.begin()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"POST /v1/annotate: {response.status} {body[:300]!r}")
 
+
+def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[dict]:
     from linkers import open_kb
 
     from .linking import real_kb
@@ -128,15 +153,22 @@ def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[
              for i in range(requests + 3)]
     lines: list = []
     timelines, totals = [], []
-    with _stack(kb_path) as (url, redis_url), http_client.Session() as session:
-        for text in texts[:3]:                                   # warm: KB pages, connections
-            session.post(url + "/v1/annotate", json={"text": text}).raise_for_status()
+    with _stack(kb_path) as (url, redis_url):
+        host, port = url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        # each request's bytes are ready before its clock starts: the steps are the service's
+        wire = [(f"POST /v1/annotate HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                     ).encode() + body
+                    for body in (json.dumps({"text": text}).encode() for text in texts)]
+        for request in wire[:3]:                             # warm: KB pages, connections
+            _send(connection, request)
         stop = threading.Event()
         threading.Thread(target=_monitor, args=(redis_url, lines, stop), daemon=True).start()
         time.sleep(0.3)
-        for text in texts[3:]:
+        for request in wire[3:]:
             started = time.time()
-            session.post(url + "/v1/annotate", json={"text": text}).raise_for_status()
+            _send(connection, request)
             ended = time.time()
             totals.append((ended - started) * 1000)
             time.sleep(0.2)                  # let MONITOR catch up; requests never overlap

@@ -20,6 +20,7 @@ from .facts import relations_between
 from .demonyms import add_demonym_countries
 from .metonymy import favoured_readings
 from .offices import join_demonym_titles
+from .pronouns import favoured_speakers
 from .readings import family_share
 from .calibration import COEFFICIENTS, MentionShape, confidence, link_probability, mention_features
 from .kb.dump import is_person
@@ -32,7 +33,7 @@ from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 from .unknown_names import drop_readings_lent_by_unknown_names
 
 # Part of every job id and cached result key: bump it whenever linking output can change.
-LINKER_VERSION = "factlink-linker/0.12"
+LINKER_VERSION = "factlink-linker/0.13"
 # A mention whose readings share at least this much belief (the rest is on NIL) is clearly a
 # name of the KB; its better reading is linked if its confidence is at least SPLIT_CONFIDENCE.
 # On the five public sets this rule costs at most 0.004 in-KB F1 (reuters-128) and gains none:
@@ -176,6 +177,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     spans = [_compass_point_by_label(sp) for sp in spans]
     spans, favoured = favoured_readings(kb, text, spans)
     favoured_companies(kb, text, spans, favoured)
+    favoured_speakers(kb, text, spans, favoured)
     ranked = DocumentRanker(kb, text, spans, weights, favoured).rank()
 
     # One sense per name per document: repeated surfaces take the sense with most belief.

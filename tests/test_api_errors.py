@@ -6,6 +6,8 @@ import pytest
 import requests
 
 from service import shapes
+from service_fixtures import finished_job, wait_for
+from workers import keys
 
 JSON = {"Content-Type": "application/json"}
 
@@ -120,6 +122,29 @@ def test_a_full_queue_is_429_with_retry_after(http, start_redis, start_api):
     full = http.post(f"{api.url}/v1/jobs", json={"text": "second article"})
     assert_error(full, 429, "rate_limited")
     assert int(full.headers["Retry-After"]) >= 1
+
+
+def test_an_annotate_refused_by_a_full_queue_leaves_no_claim_behind(http, start_redis,
+                                                                    start_worker, start_api):
+    # a worker is up (annotate then submits in one call) but busy with a slow article, and one
+    # more waits in the queue: the next article is refused, and it is not left "queued" with
+    # no task anywhere (sent later, it is linked at once)
+    import redis as redis_client
+    redis = start_redis()
+    start_worker(redis.url, FACTLINK_DEBUG_LINK_DELAY="1.5")
+    api = start_api(REDIS_URL=redis.url, FACTLINK_MAX_QUEUE="1", FACTLINK_SYNC_TIMEOUT="0.2")
+    assert http.post(f"{api.url}/v1/annotate", json={"text": "the slow article"}).status_code == 202
+    queue = redis_client.Redis.from_url(redis.url)
+    wait_for(lambda: queue.llen(keys.QUEUE) == 0, 10, what="the worker to take the slow article")
+    assert http.post(f"{api.url}/v1/jobs", json={"text": "the waiting article"}).status_code == 202
+    assert_error(http.post(f"{api.url}/v1/annotate", json={"text": "the refused article"}),
+                 429, "rate_limited")
+    wait_for(lambda: queue.llen(keys.QUEUE) == 0, 10, what="the queue to drain")
+    again = http.post(f"{api.url}/v1/jobs", json={"text": "the refused article"})
+    assert again.status_code == 202
+    job = again.json()["jobs"][0]
+    assert job["status"] == "queued"
+    assert finished_job(http, api.url, job["id"], timeout=10)["status"] == "done"
 
 
 def test_a_client_over_its_rate_is_429_with_retry_after(http, redis_server, start_api):

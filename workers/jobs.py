@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import orjson
+from redis.exceptions import NoScriptError
 
 from linkers import LINKER_VERSION, LinkOptions, LinkResult, errors, link, link_segments
 
@@ -151,26 +152,59 @@ local function stuck(status, now)
 end
 """
 
-#: Claim a job for submission, atomically. Returns "enqueue" when the caller must send the task
-#: (new job, failed job, finished job whose result expired or was evicted, or a queued/running
-#: job that is stuck, see ``_STUCK``); otherwise the current status, sent nowhere. ARGV[6] is a
-#: token of the submission: several API processes (and relink's concurrent chunks) race on
-#: first loading the script, and a pipeline retried after NOSCRIPT may have claimed some jobs
-#: already; with the token those still come back "enqueue" instead of being left unsent. The claimed
-#: record keeps the task message (ARGV[4]) so the reaper can send it again, joins the active
-#: set (KEYS[5]) and has no TTL until the job ends: it cannot be evicted (``keys``).
-CLAIM_SCRIPT = _STUCK + """
+#: Claim a job for submission, atomically (``_CLAIM``, shared by the two scripts below). Sends
+#: are due ("enqueue") for a new job, a failed job, a finished job whose result expired or was
+#: evicted, or a queued/running job that is stuck (see ``_STUCK``); otherwise the job's current
+#: status is the answer, sent nowhere. The claimed record keeps the task message (ARGV[4]) so the
+#: reaper can send it again, joins the active set (KEYS[5]) and has no TTL until the job ends: it
+#: cannot be evicted (``keys``).
+_CLAIM = _STUCK + """
+-- the job's status when no send is due, else nil
+local function in_hand(status, now)
+  if status == 'done' and redis.call('EXISTS', KEYS[2]) == 1 then return status end
+  if (status == 'queued' or status == 'running') and not stuck(status, now) then return status end
+  return nil
+end
+local function claim(now)
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'submitted_at', ARGV[1], 'updated_at', ARGV[1],
+             'message', ARGV[4], 'dispatches', 1, 'claim', ARGV[6])
+  redis.call('ZADD', KEYS[5], now, ARGV[5])
+end
+"""
+
+#: The claim of a batch, one call per job in a pipeline; the caller then sends the tasks of the
+#: jobs that came back "enqueue". ARGV[6] is a token of the submission: several API processes
+#: (and relink's concurrent chunks) race on first loading the script, and a pipeline retried
+#: after NOSCRIPT may have claimed some jobs already; with the token those still come back
+#: "enqueue" instead of being left unsent.
+CLAIM_SCRIPT = _CLAIM + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local now = tonumber(ARGV[1])
 -- the same submission again (its pipeline was retried after a NOSCRIPT): still ours to send
 if status == 'queued' and redis.call('HGET', KEYS[1], 'claim') == ARGV[6] then return 'enqueue' end
-if status == 'done' and redis.call('EXISTS', KEYS[2]) == 1 then return status end
-if (status == 'queued' or status == 'running') and not stuck(status, now) then return status end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'submitted_at', ARGV[1], 'updated_at', ARGV[1],
-           'message', ARGV[4], 'dispatches', 1, 'claim', ARGV[6])
-redis.call('ZADD', KEYS[5], now, ARGV[5])
+local current = in_hand(status, now)
+if current then return current end
+claim(now)
 return 'enqueue'
+"""
+
+#: One article's whole submission in one round trip (POST /v1/annotate): the stored result if
+#: there is one ({"result", bytes}); else the claim and, when a send is due, the task itself
+#: (ARGV[7], pushed to the queue list KEYS[4] in the same step: no claimed job is left unsent,
+#: nothing to undo) unless the queue holds ARGV[8] tasks already ({"full", depth}: nothing
+#: claimed); else {status} of the job already in hand. Same KEYS and ARGV[1-6] as the claim.
+SUBMIT_ONE_SCRIPT = _CLAIM + """
+local result = redis.call('GET', KEYS[2])
+if result then return {'result', result} end
+local now = tonumber(ARGV[1])
+local current = in_hand(redis.call('HGET', KEYS[1], 'status'), now)
+if current then return {current} end
+local depth = redis.call('LLEN', KEYS[4])
+if depth + 1 > tonumber(ARGV[8]) then return {'full', depth} end
+claim(now)
+redis.call('LPUSH', KEYS[4], ARGV[7])
+return {'enqueue'}
 """
 ENQUEUE = "enqueue"
 
@@ -210,18 +244,53 @@ def stuck_keys(job_id: str) -> list[str]:
             keys.ACTIVE_JOBS, keys.JOBS_DONE_CHANNEL]
 
 
-def mark_running(redis, job_ids: list[str], worker: str) -> None:
-    """Worker side (sync Redis client): the task started; ``worker`` holds a lease on each job
-    (renewed by ``workers.leases``) and the records lose any TTL while the jobs run."""
-    now = time.time()
-    with redis.pipeline() as pipe:
-        for job_id in job_ids:
-            pipe.hset(keys.job(job_id), mapping={"status": JobStatus.running.value,
-                                                 "updated_at": now, "worker": worker})
-            pipe.persist(keys.job(job_id))
-            pipe.set(keys.lease(job_id), worker, ex=LEASE_TTL)
-            pipe.zadd(keys.ACTIVE_JOBS, {job_id: now})
-        pipe.execute()
+#: A task's first step, for each of its jobs at once: a job whose result is stored already (a
+#: redelivered or duplicate task) is left as it is, and reported with 1; any other is marked
+#: running with the worker's lease, its record loses any TTL while it runs, and it is reported
+#: with 0. KEYS: per job its record, result and lease keys, then the active set;
+#: ARGV: now, the worker, the lease TTL, then the job ids.
+START_SCRIPT = """
+local active = KEYS[#KEYS]
+local stored = {}
+for i = 1, #ARGV - 3 do
+  local record, result, lease = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  if redis.call('EXISTS', result) == 1 then
+    stored[i] = 1
+  else
+    stored[i] = 0
+    redis.call('HSET', record, 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2])
+    redis.call('PERSIST', record)
+    redis.call('SET', lease, ARGV[2], 'EX', ARGV[3])
+    redis.call('ZADD', active, ARGV[1], ARGV[i + 3])
+  end
+end
+return stored
+"""
+
+
+def start_jobs(redis, job_ids: list[str], worker: str) -> list[bool]:
+    """Worker side (sync Redis client): the task started. Per job, True when its result is
+    stored already (nothing marked), else it is now running and ``worker`` holds a lease on it
+    (renewed by ``workers.leases``). One round trip: ``START_SCRIPT``."""
+    script_keys = [key for job_id in job_ids
+                   for key in (keys.job(job_id), keys.result(job_id), keys.lease(job_id))]
+    stored = _run_script(redis, START_SCRIPT, script_keys + [keys.ACTIVE_JOBS],
+                         [repr(time.time()), worker, LEASE_TTL, *job_ids])
+    return [bool(flag) for flag in stored]
+
+
+def _run_script(redis, script: str, script_keys: list, args: list):
+    """EVALSHA, loading the script once when Redis does not know it (first use, a restart)."""
+    sha = _script_sha(script)
+    try:
+        return redis.evalsha(sha, len(script_keys), *script_keys, *args)
+    except NoScriptError:
+        redis.script_load(script)
+        return redis.evalsha(sha, len(script_keys), *script_keys, *args)
+
+
+def _script_sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
 
 
 def _end(pipe, job_id: str, ttl: int) -> None:

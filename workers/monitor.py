@@ -44,6 +44,11 @@ class WorkerMonitor:
         await self._ping_if_stale()
         return self._checked()
 
+    def answered(self) -> bool:
+        """A worker answered the last ping (however long ago): what ``workers`` would return
+        at once, with no ping awaited."""
+        return bool(self._answered)
+
     def _checked(self) -> int:
         if not self._answered and self._failure is not None:
             raise self._failure

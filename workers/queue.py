@@ -23,8 +23,8 @@ from redis.exceptions import NoScriptError
 from linkers import errors
 
 from . import keys
-from .jobs import (CLAIM_SCRIPT, ENQUEUE, STALE_QUEUED_SECONDS, Article, JobRecord, JobStatus,
-                   stuck_keys)
+from .jobs import (CLAIM_SCRIPT, ENQUEUE, STALE_QUEUED_SECONDS, SUBMIT_ONE_SCRIPT, Article,
+                   JobRecord, JobStatus, stuck_keys)
 from .publish import task_message
 from .redis_errors import unavailable
 from .settings import Settings
@@ -45,6 +45,7 @@ FINISHED = (JobStatus.done, JobStatus.failed)
 class Submission:
     job_id: str
     status: JobStatus       # after submission: queued for new work, else what the job already was
+    result: bytes | None = None     # ``submit_one``: the stored result, when there was one
 
 
 def _message_count(jobs: int) -> int:
@@ -58,6 +59,7 @@ class JobQueue:
         self._settings = settings
         self._kb_version = kb_version
         self._claim = redis.register_script(CLAIM_SCRIPT)
+        self._submit_one = redis.register_script(SUBMIT_ONE_SCRIPT)
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._listener: asyncio.Task | None = None
         self._stopping = asyncio.Event()
@@ -129,6 +131,33 @@ class JobQueue:
                     f"cannot queue the job: {exc}", retry_after=5)) from exc
         return [Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
                 for job_id, outcome in zip(job_ids, outcomes)]
+
+    async def submit_one(self, article: Article) -> Submission:
+        """One article: its stored result, else the job claimed and its task sent, in one round
+        trip (``SUBMIT_ONE_SCRIPT``; ``submit`` takes a GET, the claim and an LPUSH). Raises
+        ``RateLimited`` when the queue is full, as ``submit`` does."""
+        job_id = self.job_id(article)
+        message = [job_id, article.to_message(), self._kb_version]
+        task = task_message(self._celery, LINK_ARTICLE, message, keys.QUEUE,
+                            f"[{job_id!r}, <article>, {self._kb_version!r}]")
+        script_keys = stuck_keys(job_id)
+        args = (time.time(), STALE_QUEUED_SECONDS, self._settings.visibility_timeout,
+                orjson.dumps(message[1:]), job_id, uuid.uuid4().hex, task,
+                self._settings.max_queue)
+        try:
+            outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
+                                                       *script_keys, *args)
+        except NoScriptError:         # first use, or Redis restarted: nothing ran
+            await self._redis.script_load(SUBMIT_ONE_SCRIPT)
+            outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
+                                                       *script_keys, *args)
+        outcome = outcome.decode()
+        if outcome == "result":
+            return Submission(job_id, JobStatus.done, rest[0])
+        if outcome == "full":
+            raise errors.RateLimited(f"the queue is full ({rest[0]} tasks waiting); "
+                                     "try again shortly", retry_after=5, queue_depth=rest[0])
+        return Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
 
     async def _claim_jobs(self, job_ids: list[str], messages: list[bytes], now: float) -> list:
         """[queue depth, claim outcome per job] in one round trip.

@@ -125,23 +125,18 @@ class WorkerRuntime:
 
     def link_jobs(self, batch: list[list]) -> None:
         """Link ``[job_id, message, kb_version]`` items and record each outcome. All the jobs
-        are marked running (with leases) at once: none waits as "queued" inside a batch."""
+        are marked running (with leases) at once, in the same round trip that finds those whose
+        result is stored already: none waits as "queued" inside a batch."""
         store = self.redis
-
-        def results_stored():
-            with store.pipeline(transaction=False) as pipe:
-                for job_id, _message, _kb_version in batch:
-                    pipe.exists(keys.result(job_id))
-                return pipe.execute()
-        stored = write_with_retry(results_stored)
+        job_ids = [job_id for job_id, _message, _kb_version in batch]
+        stored = write_with_retry(jobs.start_jobs, store, job_ids, self.leases.worker)
         to_link = [item for item, done in zip(batch, stored) if not done]
-        for (job_id, _message, _kb_version), done in zip(batch, stored):
+        for job_id, done in zip(job_ids, stored):
             if done:                              # a redelivered or duplicate task
                 write_with_retry(jobs.mark_done, store, job_id, None, self.settings.result_ttl)
         if not to_link:
             return
         job_ids = [job_id for job_id, _message, _kb_version in to_link]
-        write_with_retry(jobs.mark_running, store, job_ids, self.leases.worker)
         self.leases.hold(job_ids)
         try:
             for job_id, message, kb_version in to_link:

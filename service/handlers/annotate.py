@@ -16,10 +16,12 @@ import dataclasses
 from typing import NamedTuple
 
 import orjson
+import redis
 from aiohttp import web
 
 from linkers import errors
 from workers.jobs import Article, JobStatus
+from workers.queue import Submission
 
 from .. import formats, shapes
 from ..body import article_body_limit, read_body, read_bytes
@@ -98,25 +100,47 @@ class _Linked(NamedTuple):
 
 
 async def _linked(app: web.Application, article: Article) -> _Linked:
-    settings, jobs, metrics = app[SETTINGS], app[JOBS], app[METRICS]
-    job_id = jobs.job_id(article)
-    cached = await jobs.result(job_id)
-    if cached is not None:
-        metrics.cache_hit("result")
-        return _Linked(job_id, cached, "hit", JobStatus.done)
-    metrics.cache_miss("result")
-
-    if not await app[WORKERS].workers():
-        # workers cannot answer a Redis that refuses writes: then that is the error to report
-        await jobs.check_writable()
-        raise errors.NoWorkers("no linking worker is running; try again shortly", retry_after=5)
-    await jobs.submit([article])
+    settings, jobs, metrics, workers = app[SETTINGS], app[JOBS], app[METRICS], app[WORKERS]
+    if workers.answered():
+        # workers are there: the stored result, else the claim and the task, in one round trip
+        submission = await _submit_one(jobs, article)
+        job_id = submission.job_id
+        if submission.result is not None:
+            metrics.cache_hit("result")
+            return _Linked(job_id, submission.result, "hit", JobStatus.done)
+        metrics.cache_miss("result")
+        await workers.workers()       # a stale answer is refreshed in the background
+    else:
+        job_id = jobs.job_id(article)
+        cached = await jobs.result(job_id)
+        if cached is not None:
+            metrics.cache_hit("result")
+            return _Linked(job_id, cached, "hit", JobStatus.done)
+        metrics.cache_miss("result")
+        if not await workers.workers():
+            # workers cannot answer a Redis that refuses writes: then that is the error to report
+            await jobs.check_writable()
+            raise errors.NoWorkers("no linking worker is running; try again shortly", retry_after=5)
+        await jobs.submit([article])
     record, result = await jobs.wait_result(job_id, settings.sync_timeout)
     if record is not None and record.status is JobStatus.failed:
         raise record.error()
     status = JobStatus.done if result is not None else \
         record.status if record is not None else JobStatus.queued
     return _Linked(job_id, result, "miss", status)
+
+
+async def _submit_one(jobs, article: Article) -> Submission:
+    try:
+        return await jobs.submit_one(article)
+    except redis.exceptions.ResponseError:
+        # Redis refuses writes (full disk, read-only, out of memory): a stored result is still
+        # served, as a plain read; without one the refusal is the answer
+        job_id = jobs.job_id(article)
+        cached = await jobs.result(job_id)
+        if cached is None:
+            raise
+        return Submission(job_id, JobStatus.done, cached)
 
 
 def _formatted(body: bytes, media_type: str, job_id: str, cache: str) -> web.Response:
