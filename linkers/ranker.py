@@ -97,6 +97,8 @@ LIST_SIMILARITY = 0.05
 # Mentions compared for description similarity at once (see _Similarity), and that support
 # each other in coherence (``DocumentRanker._coherence``).
 SIMILARITY_BLOCK = 200
+# A text pooling at most this many entities for given names asks with sets, not numpy.
+SMALL_GIVEN_POOL = 64
 # A block of at most this many candidates is compared in plain Python (``_SmallSimilarityBlock``).
 SMALL_SIMILARITY_BLOCK = 20
 COHERENCE_BLOCK = SIMILARITY_BLOCK
@@ -354,6 +356,8 @@ class DocumentRanker:
                 given_of[i] = rows
                 pooled += [eid for eid, _p, _f in rows]
             pooled_key += [keys[sp.key]] * (len(pooled) - size)
+        if len(pooled) <= SMALL_GIVEN_POOL:
+            return self._given_name_candidates_small(asked, keys, pooled, pooled_key, given_of)
         pool = np.asarray(pooled, dtype=np.int64)
         pool_key = np.asarray(pooled_key, dtype=np.int64)
         everything, first = np.unique(pool, return_index=True)
@@ -387,6 +391,39 @@ class DocumentRanker:
                 hits[key] = set(src[out].tolist()) | set(dst[inn].tolist())
             have = {eid for eid, _p, _f in self.spans[i].candidates}
             found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
+        return found
+
+    def _given_name_candidates_small(self, asked: list[int], keys: dict[str, int], pooled: list[int],
+                                     pooled_key: list[int], given_of: dict[int, tuple]) -> list[list[tuple[int, float, int]]]:
+        """``_given_name_candidates`` for a small pool, with sets: the same people (its ~35
+        numpy calls cost a short text more than the look-ups themselves)."""
+        found: list[list[tuple[int, float, int]]] = [[] for _ in self.spans]
+        first_key: dict[int, int] = {}
+        several: set[int] = set()
+        for eid, k in zip(pooled, pooled_key):
+            if first_key.setdefault(eid, k) != k:
+                several.add(eid)
+        kb = self.kb
+        everything = list(first_key)
+        not_hub = {eid for eid, degree in zip(everything, kb.in_degrees(everything).tolist())
+                   if degree <= GIVEN_HUB_DEGREE}
+        hits: dict[str, set[int]] = {}
+        for i in asked:
+            people = given_of[i]
+            if not people:
+                continue
+            key = self.spans[i].key
+            if key not in hits:
+                mine = keys[key]
+                other = {eid for eid in not_hub if eid in several or first_key[eid] != mine}
+                person = {eid for eid, _p, _f in people}
+                # Angelina -> her father Jon; Microsoft -> its founder Bill
+                hit = {eid for eid in person if not other.isdisjoint(_neighbour_list(kb, eid))}
+                for eid in other:
+                    hit.update(person.intersection(_neighbour_list(kb, eid)))
+                hits[key] = hit
+            have = {eid for eid, _p, _f in self.spans[i].candidates}
+            found[i] = [c for c in people if c[0] in hits[key] and c[0] not in have]
         return found
 
     def _given_name_candidates_reference(self) -> list[list[tuple[int, float, int]]]:

@@ -164,6 +164,34 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
     assert small > len(blocks) // 2         # most blocks of short texts take the plain-Python path
 
 
+def test_given_name_candidates_with_sets_are_the_numpy_ones_on_every_text(full_kb, monkeypatch):
+    """A short text asks for the people of a given name with sets, a long one with numpy: on
+    every public text and news sentence, both give the same people in the same order."""
+    from linkers import ranker
+
+    kb = open_kb(str(full_kb))
+    rankers = []
+    fast = ranker.DocumentRanker._given_name_candidates
+
+    def kept(rk):
+        rankers.append(rk)
+        return fast(rk)
+
+    monkeypatch.setattr(ranker.DocumentRanker, "_given_name_candidates", kept)
+    for _name, text in corpus_texts():
+        link(text, kb)
+    asked = [rk for rk in rankers if any(sp.given for sp in rk.spans)]
+    assert len(asked) > 200
+    found = 0
+    for rk in asked:
+        monkeypatch.setattr(ranker, "SMALL_GIVEN_POOL", 10**9)
+        with_sets = fast(rk)
+        monkeypatch.setattr(ranker, "SMALL_GIVEN_POOL", -1)
+        assert with_sets == fast(rk)
+        found += any(with_sets)
+    assert found >= 5        # people found, not only empty answers compared
+
+
 def test_numpy_sum_is_numpys_row_sum_bit_for_bit():
     import numpy as np
     from linkers.ranker import _numpy_sum
