@@ -899,6 +899,17 @@ class _Similarity:
         return self.blocks[i // SIMILARITY_BLOCK].alike(i, eid, mentions, threshold)
 
 
+def _relative_to_best(out: dict[tuple[int, int], float], top: dict[int, float],
+                      rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
+    """Each candidate's similarity support minus the best among its mention's candidates (both
+    similarity blocks end this way: support moves belief between readings, never towards
+    linking at all)."""
+    for i, v in top.items():
+        for c in rows[i]:
+            out[(i, c.eid)] = out.get((i, c.eid), 0.0) - v
+    return out
+
+
 class _SimilarityBlock:
     """``_Similarity`` among the mentions lo..hi-1."""
 
@@ -980,10 +991,7 @@ class _SimilarityBlock:
             i, v = mention[x], totals[x]
             out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
             top[i] = max(top.get(i, 0.0), v)
-        for i, v in top.items():
-            for c in rows[i]:
-                out[(i, c.eid)] = out.get((i, c.eid), 0.0) - v
-        return out
+        return _relative_to_best(out, top, rows)
 
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
         x = self.index.get((i, eid))
@@ -1140,10 +1148,7 @@ class _SmallSimilarityBlock:
                 i = mention[x]
                 out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
                 top[i] = max(top.get(i, 0.0), v)
-        for i, v in top.items():
-            for c in rows[i]:
-                out[(i, c.eid)] = out.get((i, c.eid), 0.0) - v
-        return out
+        return _relative_to_best(out, top, rows)
 
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
         x = self.index.get((i, eid))
