@@ -117,3 +117,11 @@ def test_bench_spotting_times_spot_and_the_nil_runs(starter_kb):
     row = time_spotting(starter_kb, texts, passes=2)
     assert row["texts"] == 2 and row["passes"] == 2
     assert 0 <= row["cpu_min_ms"] <= row["cpu_median_ms"]
+
+
+def test_profile_prints_where_linking_spends_its_time(capsys):
+    sys.path.insert(0, str(REPO))
+    from bench import profile
+
+    assert profile.main([str(open_kb().path), "articles", "--rows", "3"]) == 0
+    assert "linkers/linker.py" in capsys.readouterr().out
