@@ -757,23 +757,12 @@ class DocumentRanker:
             for c in _likeliest(row):
                 placed(c.eid, []).append((i, sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
-
-        def connect(a: int, b: int) -> None:
-            at_b = where[b]
-            for i, _pa in where[a]:
-                for j, pb in at_b:
-                    if i != j:
-                        k = (i, a, j)
-                        if pb > best.get(k, 0.0):
-                            best[k] = pb
-
         direct, met = self._links(tuple(where))
         for a, b in direct:
-            connect(a, b)
-            connect(b, a)
+            _connect(where, best, a, b)
+            _connect(where, best, b, a)
         support: dict[tuple[int, int], float] = {}
-        for (i, eid, _j), wgt in best.items():
-            support[(i, eid)] = support.get((i, eid), 0.0) + wgt
+        _add_by_candidate(support, best)
         if self.w.shared:
             # ``_block_coherence_reference`` keeps, for each (mention i, candidate a, mention j),
             # the largest damped belief pb * damp over the hubs a shares with a candidate b of
@@ -795,8 +784,7 @@ class DocumentRanker:
                     for j, v in on.items():
                         if i != j:
                             shared[(i, a, j)] = v if v > 0.0 else 0.0
-            for (i, eid, _j), wgt in shared.items():
-                support[(i, eid)] = support.get((i, eid), 0.0) + self.w.shared * wgt
+            _add_by_candidate(support, shared, self.w.shared)
         return support
 
     def _block_coherence_reference(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
@@ -806,25 +794,15 @@ class DocumentRanker:
             for c in sorted(rows[i], key=lambda c: -c.score)[:TOP_K_COHERENCE]:
                 where.setdefault(c.eid, []).append((i, math.sqrt(c.prob)))
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
-
-        def connect(a: int, b: int) -> None:
-            for i, _pa in where[a]:
-                for j, pb in where[b]:
-                    if i != j:
-                        k = (i, a, j)
-                        if pb > best.get(k, 0.0):
-                            best[k] = pb
-
         via: dict[int, list[int]] = {}      # shared neighbour -> candidates pointing at it
         for a in where:
             for b in self.kb.neighbours(a).tolist():
                 if b in where and b != a:
-                    connect(a, b)
-                    connect(b, a)
+                    _connect(where, best, a, b)
+                    _connect(where, best, b, a)
                 via.setdefault(b, []).append(a)
         support: dict[tuple[int, int], float] = {}
-        for (i, eid, _j), wgt in best.items():
-            support[(i, eid)] = support.get((i, eid), 0.0) + wgt
+        _add_by_candidate(support, best)
         if self.w.shared:
             shared: dict[tuple[int, int, int], float] = {}
             for hub, cands in via.items():
@@ -840,8 +818,7 @@ class DocumentRanker:
                                 if i != j:
                                     k = (i, a, j)
                                     shared[k] = max(shared.get(k, 0.0), pb * damp)
-            for (i, eid, _j), wgt in shared.items():
-                support[(i, eid)] = support.get((i, eid), 0.0) + self.w.shared * wgt
+            _add_by_candidate(support, shared, self.w.shared)
         return support
 
 
@@ -897,6 +874,28 @@ class _Similarity:
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
         """Candidates of ``mentions`` at least ``threshold`` similar to candidate ``eid`` of mention i."""
         return self.blocks[i // SIMILARITY_BLOCK].alike(i, eid, mentions, threshold)
+
+
+def _connect(where: dict[int, list[tuple[int, float]]], best: dict[tuple[int, int, int], float],
+             a: int, b: int) -> None:
+    """Candidate a of each mention i gains, towards each other mention j, the largest belief
+    (sqrt prob) of a linked candidate b there (``best``: (i, a, j) -> weight)."""
+    at_b = where[b]
+    for i, _pa in where[a]:
+        for j, pb in at_b:
+            if i != j:
+                k = (i, a, j)
+                if pb > best.get(k, 0.0):
+                    best[k] = pb
+
+
+def _add_by_candidate(support: dict[tuple[int, int], float], weights: dict[tuple[int, int, int], float],
+                      scale: float = 1.0) -> None:
+    """support[(i, eid)] += scale * weight over the other mentions j, in ``weights``' order (the
+    fast path and its reference add the same numbers in the same order: the same bits; a scale
+    of 1.0 multiplies exactly)."""
+    for (i, eid, _j), wgt in weights.items():
+        support[(i, eid)] = support.get((i, eid), 0.0) + scale * wgt
 
 
 def _relative_to_best(out: dict[tuple[int, int], float], top: dict[int, float],
