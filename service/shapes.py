@@ -14,6 +14,7 @@ import orjson
 from linkers import LinkOptions, errors, parse_published_at
 from linkers.classes import COARSE_CLASSES, COARSE_SPELLINGS, MAX_TYPES
 from linkers.kb.dump import QID_PATTERN
+from linkers.kb.overlay import is_local_id
 from linkers.linker import SEGMENT_SEPARATOR
 from workers.jobs import Article, JobRecord, JobStatus
 from workers.queue import Submission
@@ -429,7 +430,6 @@ def entity_id_pattern(local_prefix: str) -> str:
 
 def parse_entity_id(raw: str, local_prefix: str) -> str:
     """A QID or a newsroom entity's local id (``local:acme-corp``)."""
-    from linkers.kb.overlay import is_local_id
     if QID_PATTERN.match(raw) or is_local_id(raw, local_prefix):
         return raw
     raise errors.InvalidInput(f"not an entity id: {raw!r} (expected Q<number> or {local_prefix}<name>)",

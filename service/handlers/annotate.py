@@ -18,6 +18,7 @@ from typing import NamedTuple
 import orjson
 import redis
 from aiohttp import web
+from multidict import CIMultiDict
 
 from linkers import errors
 from workers.jobs import Article, JobStatus
@@ -44,14 +45,27 @@ def _remember(answers, memory_key: tuple | None, job_id: str, result: bytes) -> 
         answers.put(memory_key, (job_id, result), len(memory_key[2]) + len(result) + len(job_id))
 
 
+def _remember_json(answers, memory_key: tuple | None, job_id: str, result: bytes) -> None:
+    """A JSON result, with the headers every later hit answers with, made once here."""
+    if memory_key is not None:
+        headers = CIMultiDict({"Content-Type": "application/json", CACHE_HEADER: "hit",
+                               JOB_HEADER: job_id, "Content-Length": str(len(result))})
+        answers.put(memory_key, (job_id, result, headers),
+                    len(memory_key[2]) + len(result) + len(job_id))
+
+
 async def annotate(request: web.Request) -> web.Response:
     app = request.app
     settings, metrics = app[SETTINGS], app[METRICS]
     if formats.is_turtle(request.content_type):
         return await _annotate_nif(request)
-    chosen, media_type = formats.negotiate(request.query.get("format"),
-                                           request.headers.get("Accept"))
-    source = formats.parse_source(request.query.get("source"))
+    if request.query_string:
+        query = request.query
+        chosen, media_type = formats.negotiate(query.get("format"), request.headers.get("Accept"))
+        source = formats.parse_source(query.get("source"))
+    else:                   # most requests: no query to parse
+        chosen, media_type = formats.negotiate(None, request.headers.get("Accept"))
+        source = None
     body = await read_body(request, article_body_limit(settings.max_text_bytes,
                                                        settings.max_body_bytes))
     generations, answers = app[GENERATIONS], app[ANSWERS]
@@ -74,7 +88,7 @@ async def annotate(request: web.Request) -> web.Response:
         if remembered is not None:
             metrics.cache_hit("result")
             if chosen is Format.json:
-                return _result(remembered[1], remembered[0], "hit")
+                return web.Response(body=remembered[1], headers=remembered[2])
             article = _scoped(shapes.parse_article(shapes.parse_json(body), settings.max_text_bytes), scope)
             return await _rendered(request, chosen, media_type, source, article, rendered_key,
                                    _Linked(remembered[0], remembered[1], "hit", JobStatus.done))
@@ -82,7 +96,7 @@ async def annotate(request: web.Request) -> web.Response:
     linked = await _linked(app, article)
     if linked.result is None:
         return _accepted([linked])
-    _remember(answers, memory_key, linked.job_id, linked.result)
+    _remember_json(answers, memory_key, linked.job_id, linked.result)
     if chosen is Format.json:
         return _result(linked.result, linked.job_id, linked.cache)
     return await _rendered(request, chosen, media_type, source, article, rendered_key, linked)
