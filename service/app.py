@@ -12,27 +12,16 @@ from workers.settings import Settings
 from .handlers import ROUTES
 from .handlers.page import ROUTES as PAGE_ROUTES
 from .metrics import ServiceMetrics
-from .middleware.api_keys import api_key_middleware
-from .middleware.cors import cors_middleware
-from .middleware.errors import json_errors, json_protocol_errors
-from .middleware.metrics import metrics_middleware
-from .middleware.rate_limit import rate_limit_middleware
+from .middleware.chain import api_middleware
+from .middleware.errors import json_protocol_errors
 from .openapi import build_openapi
 from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS, SUPERVISION
 
 
 def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
-    """Outermost first; optional ones are left out entirely when off (zero cost): with no
-    allowed origin the CORS middleware would pass every request through untouched."""
-    chain = [metrics_middleware(metrics)]
-    if settings.cors_origins:
-        chain.append(cors_middleware(settings))
-    chain.append(json_errors)
-    if settings.accepted_keys:
-        chain.append(api_key_middleware(settings))
-    if settings.rate_limit > 0:
-        chain.append(rate_limit_middleware(settings))
-    return chain
+    """One middleware (``service.middleware.chain``): metrics, CORS, JSON errors, API keys and
+    rate limits as one function; the optional ones are left out of it when off."""
+    return [api_middleware(settings, metrics)]
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -5,6 +5,9 @@ only up to the limit.
 """
 from __future__ import annotations
 
+import functools
+from typing import Awaitable
+
 from aiohttp import web
 
 from linkers import errors
@@ -15,6 +18,7 @@ JSON_ESCAPE_GROWTH = 6          # one byte of text is at most 6 bytes of JSON ("
 BODY_SLACK = 64 * 1024          # room for the other fields of a request
 
 
+@functools.cache
 def article_body_limit(max_text_bytes: int, max_body_bytes: int) -> int:
     """The largest body that can still carry a text within the limit, however it is escaped."""
     return min(max_body_bytes, JSON_ESCAPE_GROWTH * max_text_bytes + BODY_SLACK)
@@ -24,26 +28,35 @@ async def read_json(request: web.Request, limit: int) -> object:
     return shapes.parse_json(await read_body(request, limit))
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The raw bytes of a JSON body, after the content type and size checks."""
+def read_body(request: web.Request, limit: int) -> Awaitable[bytes]:
+    """The raw bytes of a JSON body, after the content type and size checks (``await`` it).
+
+    The checks run here and the read is returned to be awaited, not awaited here: a cached
+    annotate reads its body on every request, and each coroutine frame between the handler and
+    aiohttp's ``read()`` was one more to create, run and clear."""
     content_type = request.content_type
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise errors.UnsupportedMediaType(
             f"send Content-Type: application/json (got {request.headers.get('Content-Type') or 'none'})")
-    if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
-        raise errors.UnsupportedMediaType(f"JSON bodies are UTF-8, not {request.charset}")
-    return await read_bytes(request, limit)
+    charset = request.charset
+    if charset and charset.lower() not in ("utf-8", "utf8"):
+        raise errors.UnsupportedMediaType(f"JSON bodies are UTF-8, not {charset}")
+    return read_bytes(request, limit)
 
 
-async def read_bytes(request: web.Request, limit: int) -> bytes:
+def read_bytes(request: web.Request, limit: int) -> Awaitable[bytes]:
     """Any body's bytes (JSON or not), refused past ``limit`` (from Content-Length, or while
-    reading)."""
+    reading); ``await`` it."""
     length = request.content_length
-    if length is not None and length > limit:
+    if length is None:
+        return _read_unsized(request, limit)
+    if length > limit:
         raise errors.TextTooLarge(f"the body is {length} bytes; the limit is {limit}",
                                   limit=limit, size=length)
-    if length is not None:
-        return await request.read()
+    return request.read()
+
+
+async def _read_unsized(request: web.Request, limit: int) -> bytes:
     chunks, size = [], 0
     async for chunk in request.content.iter_any():
         size += len(chunk)

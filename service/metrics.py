@@ -50,7 +50,7 @@ class RequestCounts(Collector):
 
     def __init__(self):
         self._latency: dict[tuple[str, str], list] = {}    # (route, method) -> [counts..., sum]
-        self._responses: dict[tuple[str, str], int] = {}
+        self._responses: dict[tuple[str, int], int] = {}
         self._cache: dict[tuple[str, str], int] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -60,7 +60,7 @@ class RequestCounts(Collector):
         # bucket i counts observations <= LATENCY_BUCKETS[i] (the last one: +Inf); then the sum
         latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         latency[-1] += seconds
-        key = (route, str(status))
+        key = (route, status)               # the status label is written at scrape time
         self._responses[key] = self._responses.get(key, 0) + 1
 
     def cache(self, kind: str, outcome: str) -> None:
@@ -79,7 +79,8 @@ class RequestCounts(Collector):
             latency.add_metric(list(labels), buckets, counts[-1])
         yield latency
         yield _counter("factlink_http_responses", "HTTP responses by route and status",
-                       ["route", "status"], self._responses)
+                       ["route", "status"], {(route, str(status)): count
+                                             for (route, status), count in list(self._responses.items())})
         yield _counter("factlink_cache_lookups", "Cache lookups by kind (result, card) and outcome",
                        ["kind", "outcome"], self._cache)
 

@@ -86,13 +86,15 @@ def negotiate(format_param: str | None, accept: str | None,
                 field="format") from None
         return chosen, _media_type(chosen, accept)
     if not accept or accept == "*/*" or not accept.strip():      # most clients: no parsing
-        return natural, _media_type(natural, None)
+        return _negotiate_accept(None, natural)
     return _negotiate_accept(accept, natural)
 
 
 @functools.lru_cache(maxsize=256)
-def _negotiate_accept(accept: str, natural: Format) -> tuple[Format, str]:
+def _negotiate_accept(accept: str | None, natural: Format) -> tuple[Format, str]:
     # a client sends the same Accept on every request: parsed once (a refusal is not cached)
+    if accept is None:
+        return natural, _media_type(natural, None)
     ranges = _ranges(accept)
     offers = [(_quality(media, ranges), fmt is natural, -k, fmt, media)
               for k, (media, fmt) in enumerate(_MEDIA_TYPES.items())]

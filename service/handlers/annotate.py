@@ -56,7 +56,7 @@ def _remember_json(answers, memory_key: tuple | None, job_id: str, result: bytes
 
 async def annotate(request: web.Request) -> web.Response:
     app = request.app
-    settings, metrics = app[SETTINGS], app[METRICS]
+    settings = app[SETTINGS]
     if formats.is_turtle(request.content_type):
         return await _annotate_nif(request)
     if request.query_string:
@@ -68,7 +68,7 @@ async def annotate(request: web.Request) -> web.Response:
         source = None
     body = await read_body(request, article_body_limit(settings.max_text_bytes,
                                                        settings.max_body_bytes))
-    generations, answers = app[GENERATIONS], app[ANSWERS]
+    generations, answers, metrics = app[GENERATIONS], app[ANSWERS], app[METRICS]
     # the key is made before anything is awaited: an answer is kept under the version it is for,
     # and under the scope of the caller's own newsroom rules (None for every other caller)
     scope = rules_scope(request)

@@ -1,6 +1,6 @@
-"""The API's middlewares, one per file, listed outermost first by ``service.app.middlewares``.
+"""The API's request stages, one per file, made into one aiohttp middleware by ``chain``:
 
-    metrics      times every request (including refused ones)
+    metrics      times every request (including refused ones): ``chain`` itself
     cors         answers preflights, adds CORS headers to every response (errors included)
     errors       turns every exception into a JSON error response (never a traceback)
     api_keys     optional X-API-Key check

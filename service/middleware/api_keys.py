@@ -26,29 +26,29 @@ AUTH_FAILURE_BURST = 10
 AUTH_FAILURE_RATE = 0.2
 
 
-def api_key_middleware(settings: Settings):
+def api_key_check(settings: Settings):
+    """``check(request)``: raises ``Unauthorized`` or ``RateLimited``, else keeps the key."""
     accepted = [key.encode() for key in settings.accepted_keys]
     failures = TokenBuckets(AUTH_FAILURE_RATE, AUTH_FAILURE_BURST)
 
-    @web.middleware
-    async def require_api_key(request: web.Request, handler) -> web.StreamResponse:
-        if request.path not in OPERATIONAL_PATHS:
-            address = client_address(request, settings.trusted_proxies)
-            wait = failures.wait(address)
-            if wait:
-                raise errors.RateLimited("too many wrong API keys from this address; "
-                                         "slow down", retry_after=wait)
-            supplied = request.headers.get(HEADER)
-            if supplied is None:
-                failures.take(address)
-                raise errors.Unauthorized(f"send an API key in the {HEADER} header")
-            # header bytes that are not UTF-8 come in as surrogates: compare the raw bytes
-            raw = supplied.encode("utf-8", "surrogateescape")
-            # compare with every key, in constant time, so timing reveals nothing
-            if not any([hmac.compare_digest(raw, key) for key in accepted]):
-                failures.take(address)
-                raise errors.Unauthorized("unknown API key")
-            request[AUTHENTICATED_KEY] = supplied
-        return await handler(request)
+    def require_api_key(request: web.Request) -> None:
+        if request.path in OPERATIONAL_PATHS:
+            return
+        address = client_address(request, settings.trusted_proxies)
+        wait = failures.wait(address)
+        if wait:
+            raise errors.RateLimited("too many wrong API keys from this address; "
+                                     "slow down", retry_after=wait)
+        supplied = request.headers.get(HEADER)
+        if supplied is None:
+            failures.take(address)
+            raise errors.Unauthorized(f"send an API key in the {HEADER} header")
+        # header bytes that are not UTF-8 come in as surrogates: compare the raw bytes
+        raw = supplied.encode("utf-8", "surrogateescape")
+        # compare with every key, in constant time, so timing reveals nothing
+        if not any([hmac.compare_digest(raw, key) for key in accepted]):
+            failures.take(address)
+            raise errors.Unauthorized("unknown API key")
+        request[AUTHENTICATED_KEY] = supplied
 
     return require_api_key

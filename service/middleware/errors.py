@@ -75,23 +75,21 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
     return response
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except errors.FactlinkError as error:
-        return error_response(error)
-    except web.HTTPException as exc:
+def error_answer(exc: Exception, request: web.Request) -> web.Response:
+    """The JSON error response for an exception a handler raised (``service.middleware.chain``
+    calls it from its ``except``); an ``HTTPException`` below 400 (a redirect) is raised again."""
+    if isinstance(exc, errors.FactlinkError):
+        return error_response(exc)
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         return _from_http_exception(exc, request)
-    except Exception as exc:
-        dependency = unavailable(exc)
-        if dependency is not None:
-            log.warning("%s %s: %s: %s", request.method, request.path, dependency.code, exc)
-            return error_response(dependency)
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(_Internal("internal error; it has been logged"))
+    dependency = unavailable(exc)
+    if dependency is not None:
+        log.warning("%s %s: %s: %s", request.method, request.path, dependency.code, exc)
+        return error_response(dependency)
+    log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(_Internal("internal error; it has been logged"))
 
 
 class _Internal(errors.FactlinkError):

@@ -56,19 +56,19 @@ class TokenBuckets:
                          if tokens + (now - updated) * self.rate < self.size}
 
 
-def rate_limit_middleware(settings: Settings):
+def rate_limit_check(settings: Settings):
+    """``check(request)``: raises ``RateLimited`` when the client's bucket is empty."""
     buckets = TokenBuckets(settings.rate_limit, settings.rate_bucket_size)
 
-    @web.middleware
-    async def rate_limit(request: web.Request, handler) -> web.StreamResponse:
-        if request.path not in OPERATIONAL_PATHS:
-            key = request.get(AUTHENTICATED_KEY)
-            client = ("key:" + key) if key is not None else \
-                "address:" + client_address(request, settings.trusted_proxies)
-            wait = buckets.take(client)
-            if wait:
-                raise errors.RateLimited(f"over {settings.rate_limit:g} requests/s; slow down",
-                                         retry_after=wait)
-        return await handler(request)
+    def rate_limit(request: web.Request) -> None:
+        if request.path in OPERATIONAL_PATHS:
+            return
+        key = request.get(AUTHENTICATED_KEY)
+        client = ("key:" + key) if key is not None else \
+            "address:" + client_address(request, settings.trusted_proxies)
+        wait = buckets.take(client)
+        if wait:
+            raise errors.RateLimited(f"over {settings.rate_limit:g} requests/s; slow down",
+                                     retry_after=wait)
 
     return rate_limit
