@@ -12,31 +12,58 @@ from workers.settings import Settings
 from .handlers import ROUTES
 from .handlers.page import ROUTES as PAGE_ROUTES
 from .metrics import ServiceMetrics
-from .middleware.chain import api_middleware
+from .middleware.chain import api_stages
 from .middleware.errors import json_protocol_errors
 from .openapi import build_openapi
 from .resources import CLEANUP_CONTEXTS, METRICS, OPENAPI, SETTINGS, SUPERVISION
 
 
-def middlewares(settings: Settings, metrics: ServiceMetrics) -> list:
-    """One middleware (``service.middleware.chain``): metrics, CORS, JSON errors, API keys and
-    rate limits as one function; the optional ones are left out of it when off."""
-    return [api_middleware(settings, metrics)]
+#: how ``add_routes`` wraps a handler in the request stages (``service.middleware.chain``)
+STAGES = web.AppKey("stages", object)
+#: the metrics label of requests no route takes (404, 405)
+UNMATCHED = "unmatched"
 
 
 def create_app(settings: Settings) -> web.Application:
     json_protocol_errors()
     metrics = ServiceMetrics()
-    app = web.Application(middlewares=middlewares(settings, metrics),
-                          client_max_size=settings.max_body_bytes)
+    # no aiohttp middlewares: every handler is wrapped in the stages instead (add_routes)
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[STAGES] = api_stages(settings, metrics)
     app[OPENAPI] = orjson.dumps(build_openapi(settings))
     app.cleanup_ctx.extend(CLEANUP_CONTEXTS)
     app.on_startup.append(_freeze_startup_objects)     # runs after every cleanup context opened
-    app.add_routes(ROUTES)
-    app.add_routes(PAGE_ROUTES)          # the newsroom page at /: a client of the API
+    add_routes(app, ROUTES)
+    add_routes(app, PAGE_ROUTES)          # the newsroom page at /: a client of the API
+    # looked at last (the router walks a path's parents down to "/", where this one sits):
+    # what no route takes gets its JSON 404 or 405, its CORS headers and its count here
+    catch_all = app.router.add_resource("/{path:.*}")
+    catch_all.add_route("*", app[STAGES](_unmatched(catch_all), UNMATCHED))
     return app
+
+
+def add_routes(app: web.Application, routes) -> None:
+    """``app.add_routes`` with each handler behind the request stages, counted under its path
+    (a route's path is its ``canonical`` form: no route here has a regular expression)."""
+    wrap = app[STAGES]
+    app.add_routes([web.RouteDef(route.method, route.path, wrap(route.handler, route.path),
+                                 route.kwargs) for route in routes])
+
+
+def _unmatched(catch_all):
+    async def unmatched(request: web.Request) -> web.Response:
+        # the methods other resources take on this path: aiohttp's own 405 rule
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is not catch_all:
+                allowed |= (await resource.resolve(request))[1]
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()
+
+    return unmatched
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -171,9 +171,9 @@ class ApiServer:
     """The real app (``service.app.create_app``) served on a free loopback port from a thread."""
 
     def __init__(self, settings: Settings, extra_routes=()):
-        from service.app import create_app
+        from service.app import add_routes, create_app
         self.app = create_app(settings)
-        self.app.add_routes(extra_routes)     # test-only routes, behind the real middlewares
+        add_routes(self.app, extra_routes)    # test-only routes, behind the real request stages
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
