@@ -55,9 +55,14 @@ def _card_headers(etag: str, max_age: int, cache_state: str) -> CIMultiDict:
 async def card(request: web.Request) -> web.Response:
     app = request.app
     settings = app[SETTINGS]
-    qid = shapes.parse_entity_id(request.match_info["qid"], settings.local_id_prefix)
-    # no query string (most requests): no query to parse
-    as_of = shapes.parse_as_of(request.query.get("as_of")) if request.query_string else None
+    qid = request.match_info["qid"]
+    if request.query_string:
+        qid = shapes.parse_entity_id(qid, settings.local_id_prefix)
+        as_of = shapes.parse_as_of(request.query.get("as_of"))
+    else:
+        # most requests: no query to parse, and an id found in memory was checked when it was
+        # put there (an id that is not valid is never a key; it is checked below)
+        as_of = None
     generations, answers = app[GENERATIONS], app[ANSWERS]
     kb_version = generations.kb_version
     memory_key = (("card", kb_version, generations.card_generation, qid, as_of)
@@ -70,6 +75,7 @@ async def card(request: web.Request) -> web.Response:
             return web.Response(status=304, headers=served.not_modified)
         return web.Response(body=served.body, headers=served.headers)
     kb, metrics = app[KB], app[METRICS]
+    qid = shapes.parse_entity_id(qid, settings.local_id_prefix)
     redis_up = True
     try:
         entry = await cache.read_card(app[REDIS], kb_version, qid, as_of)
