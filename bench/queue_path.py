@@ -14,13 +14,18 @@ timeline is cut at the commands that mark a step, and the median of each step is
     -> task pushed (LPUSH)                               (with GET + claim + LPUSH: two round
                                                           trips from the first step; one script:
                                                           microseconds)
-    -> worker took it (ZADD unacked_index)               (Celery consumer: BRPOP, bookkeeping)
-    -> task started in the pool process (EXISTS)         (prefork hand-off, task tracing; the
-                                                          EXISTS and the running mark are one
-                                                          script)
-    -> done announced (PUBLISH)                          (linking, the result stored)
-    -> API woken (HGETALL)                               (pub/sub delivery, the waiter wakes)
-    -> client has the answer                             (record + result read, response)
+    -> task started in the pool process (EXISTS)         (Celery's consumer: BRPOP wake-up,
+                                                          the message decoded; prefork hand-off,
+                                                          task tracing; the EXISTS and the
+                                                          running mark are one script, sent
+                                                          without waiting for its answer)
+    -> done announced (PUBLISH)                          (linking, the result stored; one script)
+    -> client has the answer                             (pub/sub delivery with the result, the
+                                                          waiter wakes, the response)
+
+The consumer's own step (``ZADD unacked_index``: kombu's copy of the message in Redis) is gone
+since ``ack_emulation`` is off (``workers.celery_app``), and the API no longer reads the record
+and result after the notice (``HGETALL``) when the notice carries the result.
 
 ``--chars 0`` sends short sentences (linking well under 1 ms: the row "done announced" is then
 almost all overhead); ``--chars 4096`` sends 4 KB articles.
@@ -58,10 +63,8 @@ STEPS = (
     ("job claimed (HSET status queued)",
      lambda command, _client: command.startswith("HSET factlink:job:") and "status queued" in command),
     ("task pushed (LPUSH)", _starts("LPUSH factlink ")),
-    ("worker took it (ZADD unacked_index)", _starts("ZADD unacked_index")),
     ("task started in the pool process (EXISTS)", _starts("EXISTS factlink:result")),
     ("done announced (PUBLISH)", _starts("PUBLISH factlink:jobs:done")),
-    ("API woken, reads record + result (HGETALL)", _starts("HGETALL factlink:job", "tcp")),
 )
 
 
