@@ -14,13 +14,18 @@ timeline is cut at the commands that mark a step, and the median of each step is
     -> task pushed (LPUSH)                               (with GET + claim + LPUSH: two round
                                                           trips from the first step; one script:
                                                           microseconds)
-    -> worker took it (ZADD unacked_index)               (Celery consumer: BRPOP, bookkeeping)
-    -> task started in the pool process (EXISTS)         (prefork hand-off, task tracing; the
-                                                          EXISTS and the running mark are one
-                                                          script)
-    -> done announced (PUBLISH)                          (linking, the result stored)
-    -> API woken (HGETALL)                               (pub/sub delivery, the waiter wakes)
-    -> client has the answer                             (record + result read, response)
+    -> task started in the pool process (EXISTS)         (Celery's consumer: BRPOP wake-up,
+                                                          the message decoded; prefork hand-off,
+                                                          task tracing; the EXISTS and the
+                                                          running mark are one script, sent
+                                                          without waiting for its answer)
+    -> done announced (PUBLISH)                          (linking, the result stored; one script)
+    -> client has the answer                             (pub/sub delivery with the result, the
+                                                          waiter wakes, the response)
+
+The consumer's own step (``ZADD unacked_index``: kombu's copy of the message in Redis) is gone
+since ``ack_emulation`` is off (``workers.celery_app``), and the API no longer reads the record
+and result after the notice (``HGETALL``) when the notice carries the result.
 
 ``--chars 0`` sends short sentences (linking well under 1 ms: the row "done announced" is then
 almost all overhead); ``--chars 4096`` sends 4 KB articles.
@@ -35,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,10 +62,8 @@ STEPS = (
     ("job claimed (HSET status queued)",
      lambda command, _client: command.startswith("HSET factlink:job:") and "status queued" in command),
     ("task pushed (LPUSH)", _starts("LPUSH factlink ")),
-    ("worker took it (ZADD unacked_index)", _starts("ZADD unacked_index")),
     ("task started in the pool process (EXISTS)", _starts("EXISTS factlink:result")),
     ("done announced (PUBLISH)", _starts("PUBLISH factlink:jobs:done")),
-    ("API woken, reads record + result (HGETALL)", _starts("HGETALL factlink:job", "tcp")),
 )
 
 
@@ -97,17 +99,28 @@ def _stack(kb_path: str | None):
             log.close()
 
 
-def _monitor(redis_url: str, lines: list, stop: threading.Event) -> None:
+def _monitor(redis_url: str, out_path: str) -> None:
+    """``python -m bench.queue_path --monitor URL FILE``: every command Redis runs, one JSON line
+    each, until killed. A process of its own: as a thread of the client's process, parsing
+    the flood of lines that follows a job's end held the GIL while the client read its answer
+    (the last step looked ~1 ms longer than without MONITOR)."""
     import redis
     client = redis.Redis.from_url(redis_url)
-    try:
-        with client.monitor() as monitor:
-            for command in monitor.listen():
-                lines.append((command["time"], command["command"], command.get("client_type")))
-                if stop.is_set():
-                    return
-    except redis.exceptions.ConnectionError:
-        return
+    with open(out_path, "w", buffering=1) as out, client.monitor() as monitor:
+        out.write("[]\n")                          # ready: the monitor is on
+        for command in monitor.listen():
+            out.write(json.dumps([command["time"], command["command"],
+                                  command.get("client_type")]) + "\n")
+
+
+def _read_monitor(path: Path) -> list:
+    lines = []
+    for line in path.read_text().splitlines()[1:]:
+        try:
+            lines.append(tuple(json.loads(line)))
+        except ValueError:                          # the last line, cut by the kill
+            pass
+    return lines
 
 
 def _timeline(lines: list, started: float, ended: float) -> list[float] | None:
@@ -151,7 +164,6 @@ def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[
     stamp = time.time()
     texts = [corpus.article(chars) if chars else f"Macron met Putin in Moscow (take {stamp} {i})."
              for i in range(requests + 3)]
-    lines: list = []
     timelines, totals = [], []
     with _stack(kb_path) as (url, redis_url):
         host, port = url.removeprefix("http://").split(":")
@@ -163,19 +175,31 @@ def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[
                     for body in (json.dumps({"text": text}).encode() for text in texts)]
         for request in wire[:3]:                             # warm: KB pages, connections
             _send(connection, request)
-        stop = threading.Event()
-        threading.Thread(target=_monitor, args=(redis_url, lines, stop), daemon=True).start()
-        time.sleep(0.3)
-        for request in wire[3:]:
-            started = time.time()
-            _send(connection, request)
-            ended = time.time()
-            totals.append((ended - started) * 1000)
-            time.sleep(0.2)                  # let MONITOR catch up; requests never overlap
+        with tempfile.TemporaryDirectory(prefix="factlink-bench-monitor-") as monitor_dir:
+            monitor_path = Path(monitor_dir) / "monitor.jsonl"
+            monitor = subprocess.Popen([sys.executable, "-m", "bench.queue_path", "--monitor",
+                                        redis_url, str(monitor_path)], cwd=REPO)
+            try:
+                while not monitor_path.exists() or not monitor_path.read_text():
+                    time.sleep(0.05)
+                time.sleep(0.3)
+                spans = []
+                for request in wire[3:]:
+                    started = time.time()
+                    _send(connection, request)
+                    ended = time.time()
+                    totals.append((ended - started) * 1000)
+                    spans.append((started, ended))
+                    time.sleep(0.2)              # let MONITOR catch up; requests never overlap
+                time.sleep(0.3)
+            finally:
+                monitor.kill()
+                monitor.wait()
+            lines = _read_monitor(monitor_path)
+        for started, ended in spans:
             found = _timeline(lines, started, ended)
             if found is not None:
                 timelines.append(found)
-        stop.set()
     rows = []
     previous = 0.0
     labels = [label for label, _ in STEPS] + ["client has the answer"]
@@ -202,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="article size (0: one short sentence)")
     parser.add_argument("--kb", help="KB directory (default: the Wikidata-subset KB)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--monitor", nargs=2, metavar=("REDIS_URL", "FILE"),
+                        help=argparse.SUPPRESS)   # the MONITOR reader's own process
     args = parser.parse_args(argv)
+    if args.monitor:
+        _monitor(*args.monitor)
+        return 0
     from .report import print_rows
     print_rows(run(args.requests, args.chars, args.kb), as_json=args.json)
     return 0

@@ -194,15 +194,21 @@ return 'enqueue'
 #: (ARGV[7], pushed to the queue list KEYS[4] in the same step: no claimed job is left unsent,
 #: nothing to undo) unless the queue holds ARGV[8] tasks already ({"full", depth}: nothing
 #: claimed); else {status} of the job already in hand. Same KEYS and ARGV[1-6] as the claim.
+#: A job submitted here is marked ``waited``: a request awaits it, so its done notice carries
+#: the result (``DONE_SCRIPT``).
 SUBMIT_ONE_SCRIPT = _CLAIM + """
 local result = redis.call('GET', KEYS[2])
 if result then return {'result', result} end
 local now = tonumber(ARGV[1])
 local current = in_hand(redis.call('HGET', KEYS[1], 'status'), now)
-if current then return {current} end
+if current then
+  redis.call('HSET', KEYS[1], 'waited', 1)
+  return {current}
+end
 local depth = redis.call('LLEN', KEYS[4])
 if depth + 1 > tonumber(ARGV[8]) then return {'full', depth} end
 claim(now)
+redis.call('HSET', KEYS[1], 'waited', 1)
 redis.call('LPUSH', KEYS[4], ARGV[7])
 return {'enqueue'}
 """
@@ -272,11 +278,57 @@ def start_jobs(redis, job_ids: list[str], worker: str) -> list[bool]:
     """Worker side (sync Redis client): the task started. Per job, True when its result is
     stored already (nothing marked), else it is now running and ``worker`` holds a lease on it
     (renewed by ``workers.leases``). One round trip: ``START_SCRIPT``."""
+    stored = _run_script(redis, START_SCRIPT, *_start_call(job_ids, worker))
+    return [bool(flag) for flag in stored]
+
+
+def _start_call(job_ids: list[str], worker: str) -> tuple[list, list]:
     script_keys = [key for job_id in job_ids
                    for key in (keys.job(job_id), keys.result(job_id), keys.lease(job_id))]
-    stored = _run_script(redis, START_SCRIPT, script_keys + [keys.ACTIVE_JOBS],
-                         [repr(time.time()), worker, LEASE_TTL, *job_ids])
-    return [bool(flag) for flag in stored]
+    return script_keys + [keys.ACTIVE_JOBS], [repr(time.time()), worker, LEASE_TTL, *job_ids]
+
+
+class PendingStart:
+    """``start_jobs`` sent without waiting for its answer, so the task links meanwhile: the
+    round trip was ~0.5 ms of an uncached annotate's critical path (Redis and the pool process
+    share a core; an idle one wakes slowly). ``stored()`` reads the answer, before the task
+    writes its outcome; when the command could not be sent, or its answer was lost, it runs
+    ``start_jobs`` then (the script is idempotent: a second run gives the same answer)."""
+
+    def __init__(self, redis, job_ids: list[str], worker: str):
+        self._redis, self._job_ids, self._worker = redis, job_ids, worker
+        self._connection = None
+        script_keys, args = _start_call(job_ids, worker)
+        pool = redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_command("EVALSHA", _script_sha(START_SCRIPT), len(script_keys),
+                                    *script_keys, *args)
+        except Exception:               # Redis away: stored() marks the start the plain way
+            connection.disconnect()
+            pool.release(connection)
+            return
+        self._connection = connection
+
+    def stored(self) -> list[bool]:
+        """``start_jobs``'s answer (raises what it raises)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                return [bool(flag) for flag in connection.read_response()]
+            except NoScriptError:       # Redis restarted since the worker loaded it: nothing ran
+                pass
+            except Exception:           # the answer is lost; the script may have run
+                connection.disconnect()
+            finally:
+                self._redis.connection_pool.release(connection)
+        return start_jobs(self._redis, self._job_ids, self._worker)
+
+
+def load_scripts(redis) -> None:
+    """Load the worker's scripts (a process start), so its first task's EVALSHA finds them."""
+    for script in (START_SCRIPT, DONE_SCRIPT):
+        redis.script_load(script)
 
 
 def _run_script(redis, script: str, script_keys: list, args: list):
@@ -295,26 +347,67 @@ def _script_sha(script: str) -> str:
 
 def _end(pipe, job_id: str, ttl: int) -> None:
     """What every end of a job does: no more re-dispatch, and a TTL (now it may be evicted)."""
-    pipe.hdel(keys.job(job_id), "message", "worker", "claim")
+    pipe.hdel(keys.job(job_id), "message", "worker", "claim", "waited")
     pipe.expire(keys.job(job_id), ttl)
     pipe.zrem(keys.ACTIVE_JOBS, job_id)
     pipe.delete(keys.lease(job_id))
     pipe.publish(keys.JOBS_DONE_CHANNEL, job_id)
 
 
+#: a result up to this size rides on the done notice to an API process that waits for it (a
+#: 4 KB article's is ~40 KB); a bigger one is read from Redis as before. Bounded so a burst of
+#: long texts stays far from Redis's pub/sub output-buffer limit (32 MB), which would cut the
+#: API's subscription off.
+NOTIFY_RESULT_BYTES = 256 * 1024
+
+#: A job's end as done, in one call (``_end`` spelled in Lua, after the result and the status):
+#: store the result (ARGV[4], when given), mark done, count the linking time (ARGV[5], seconds,
+#: when given), drop what only a queued or running job needs, set the TTL (ARGV[2]) and announce
+#: the end. The notice is the job id, or, when an API request waits for this job (the submission
+#: set ``waited``) and the result is small (ARGV[3] bytes at most), the job id, a newline and the
+#: result: the waiter answers without reading Redis again. KEYS: record, result, active set,
+#: lease, done channel, linking-time stats; ARGV: job id, ttl, limit, result, seconds, now,
+#: the stats bucket.
+DONE_SCRIPT = """
+local result = ARGV[4]
+if result ~= '' then redis.call('SET', KEYS[2], result, 'EX', ARGV[2]) end
+local waited = redis.call('HGET', KEYS[1], 'waited')
+redis.call('HSET', KEYS[1], 'status', 'done', 'updated_at', ARGV[6])
+redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'message', 'worker', 'claim', 'waited')
+if ARGV[5] ~= '' then
+  redis.call('HINCRBY', KEYS[6], ARGV[7], 1)
+  redis.call('HINCRBY', KEYS[6], 'count', 1)
+  redis.call('HINCRBYFLOAT', KEYS[6], 'sum', ARGV[5])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4])
+if waited and result ~= '' and #result <= tonumber(ARGV[3]) then
+  redis.call('PUBLISH', KEYS[5], ARGV[1] .. '\\n' .. result)
+else
+  redis.call('PUBLISH', KEYS[5], ARGV[1])
+end
+"""
+
+
 def mark_done(redis, job_id: str, result_json: bytes | None, ttl: int,
               link_seconds: float | None = None) -> None:
-    """Worker side: store the result (None: it is already stored), set done, announce it."""
-    with redis.pipeline() as pipe:
-        if result_json is not None:
-            pipe.set(keys.result(job_id), result_json, ex=ttl)
-        pipe.hset(keys.job(job_id), mapping={"status": JobStatus.done.value,
-                                             "updated_at": time.time()})
-        pipe.hdel(keys.job(job_id), "error_code", "error_message")
-        if link_seconds is not None:
-            stats.record_link_time(pipe, link_seconds)
-        _end(pipe, job_id, ttl)
-        pipe.execute()
+    """Worker side: store the result (None: it is already stored), set done, announce it; one
+    round trip (``DONE_SCRIPT``; a 14-command ``MULTI`` before)."""
+    script_keys = [keys.job(job_id), keys.result(job_id), keys.ACTIVE_JOBS, keys.lease(job_id),
+                   keys.JOBS_DONE_CHANNEL, keys.LINK_STATS]
+    seconds, bucket = ("", "") if link_seconds is None else \
+        (repr(link_seconds), stats.bucket_of(link_seconds))
+    _run_script(redis, DONE_SCRIPT, script_keys,
+                [job_id, ttl, NOTIFY_RESULT_BYTES, result_json or b"", seconds, repr(time.time()),
+                 bucket])
+
+
+def done_notice(data: bytes) -> tuple[str, bytes | None]:
+    """A message of ``keys.JOBS_DONE_CHANNEL`` read: the job id, and the result if it came with
+    it (``DONE_SCRIPT``)."""
+    job_id, _newline, result = data.partition(b"\n")
+    return job_id.decode(), result or None
 
 
 def mark_failed(redis, job_id: str, code: str, message: str, ttl: int) -> None:

@@ -23,8 +23,7 @@
     factlink                                   the Celery queue (a Redis list owned by kombu)
 
 Eviction (``maxmemory-policy volatile-lru``, ``EVICTION_POLICY``): Redis may evict only keys
-with a TTL under memory pressure. The Celery queue list and kombu's unacknowledged-message
-hashes never have one, and a job record gets its TTL only when the job ends (done or failed):
+with a TTL under memory pressure. The Celery queue list never has one, and a job record gets its TTL only when the job ends (done or failed):
 while queued or running it has none, so nothing that still has to run can be evicted. What may
 be evicted (results, fact cards, overlays, ended job records) can be recomputed: a resubmit of a
 job whose result is gone links it again. One Redis database serves both roles, so the choice

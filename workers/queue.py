@@ -3,9 +3,10 @@
 Used from the event loop (``redis.asyncio``). Link tasks are pushed as Celery messages with one
 LPUSH from the loop (``workers.publish``), no thread and no kombu producer. Completion is pushed,
 not polled: workers publish each finished
-job id on ``keys.JOBS_DONE_CHANNEL``, one subscriber per API process wakes the waiting requests.
-A waiter still re-reads the status every second, so a notification lost to a reconnect costs at
-most that second, never the answer.
+job id on ``keys.JOBS_DONE_CHANNEL``, one subscriber per API process wakes the waiting requests;
+for a job a request awaits (``submit_one``) the notice carries the result itself, so the request
+answers without another round trip. A waiter still re-reads the status every second, so a
+notification lost to a reconnect costs at most that second, never the answer.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from linkers import errors
 
 from . import keys
 from .jobs import (CLAIM_SCRIPT, ENQUEUE, STALE_QUEUED_SECONDS, SUBMIT_ONE_SCRIPT, Article,
-                   JobRecord, JobStatus, stuck_keys)
+                   JobRecord, JobStatus, done_notice, stuck_keys)
 from .publish import task_message
 from .redis_errors import unavailable
 from .settings import Settings
@@ -46,6 +47,9 @@ class Submission:
     job_id: str
     status: JobStatus       # after submission: queued for new work, else what the job already was
     result: bytes | None = None     # ``submit_one``: the stored result, when there was one
+    # ``submit_one`` of a job not done yet: woken by its end, registered before the submission
+    # ran (pass it to ``wait_result``: no end can slip in between unseen)
+    wakeup: asyncio.Future | None = None
 
 
 def _message_count(jobs: int) -> int:
@@ -144,20 +148,29 @@ class JobQueue:
         args = (time.time(), STALE_QUEUED_SECONDS, self._settings.visibility_timeout,
                 orjson.dumps(message[1:]), job_id, uuid.uuid4().hex, task,
                 self._settings.max_queue)
+        wakeup = self._expect(job_id)
         try:
-            outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
-                                                       *script_keys, *args)
-        except NoScriptError:         # first use, or Redis restarted: nothing ran
-            await self._redis.script_load(SUBMIT_ONE_SCRIPT)
-            outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
-                                                       *script_keys, *args)
-        outcome = outcome.decode()
-        if outcome == "result":
-            return Submission(job_id, JobStatus.done, rest[0])
-        if outcome == "full":
-            raise errors.RateLimited(f"the queue is full ({rest[0]} tasks waiting); "
-                                     "try again shortly", retry_after=5, queue_depth=rest[0])
-        return Submission(job_id, JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome))
+            try:
+                outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
+                                                           *script_keys, *args)
+            except NoScriptError:         # first use, or Redis restarted: nothing ran
+                await self._redis.script_load(SUBMIT_ONE_SCRIPT)
+                outcome, *rest = await self._redis.evalsha(self._submit_one.sha, len(script_keys),
+                                                           *script_keys, *args)
+            outcome = outcome.decode()
+            if outcome == "result":
+                return Submission(job_id, JobStatus.done, rest[0])
+            if outcome == "full":
+                raise errors.RateLimited(f"the queue is full ({rest[0]} tasks waiting); "
+                                         "try again shortly", retry_after=5, queue_depth=rest[0])
+        except BaseException:
+            self.forget(job_id, wakeup)
+            raise
+        status = JobStatus.queued if outcome == ENQUEUE else JobStatus(outcome)
+        if status in FINISHED:
+            self.forget(job_id, wakeup)
+            return Submission(job_id, status)
+        return Submission(job_id, status, wakeup=wakeup)
 
     async def _claim_jobs(self, job_ids: list[str], messages: list[bytes], now: float) -> list:
         """[queue depth, claim outcome per job] in one round trip.
@@ -233,36 +246,58 @@ class JobQueue:
         record, _result = await self._wait(job_id, timeout, with_result=False)
         return record
 
-    async def wait_result(self, job_id: str,
-                          timeout: float) -> tuple[JobRecord | None, bytes | None]:
-        """``wait``, plus the result once done, read in the same round trip as the record
-        (POST /v1/annotate answers the moment the notification arrives)."""
-        return await self._wait(job_id, timeout, with_result=True)
+    async def wait_result(self, job_id: str, timeout: float,
+                          wakeup: asyncio.Future | None = None
+                          ) -> tuple[JobRecord | None, bytes | None]:
+        """``wait``, plus the result once done: from the done notice when it carries it, else
+        read in the same round trip as the record. ``wakeup``: a submission's
+        (``Submission.wakeup``), registered before it ran, so the first read is skipped (the
+        submission saw the job not done, and any end since wakes it)."""
+        return await self._wait(job_id, timeout, with_result=True, wakeup=wakeup)
 
-    async def _wait(self, job_id: str, timeout: float,
-                    with_result: bool) -> tuple[JobRecord | None, bytes | None]:
+    async def _wait(self, job_id: str, timeout: float, with_result: bool,
+                    wakeup: asyncio.Future | None = None
+                    ) -> tuple[JobRecord | None, bytes | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            wakeup = loop.create_future()
-            waiters = self._waiters.setdefault(job_id, set())
-            waiters.add(wakeup)
+            fresh = wakeup is not None
+            if not fresh:
+                wakeup = self._expect(job_id)
             try:
-                # read after registering: an end announced before this read is seen in the
-                # record, one announced after it wakes the future
-                if with_result:
-                    record, result = await self.status(job_id)
-                else:
-                    record, result = await self.record(job_id), None
-                remaining = deadline - loop.time()
-                if record is None or record.status in FINISHED or remaining <= 0:
-                    return record, result
+                if not fresh:
+                    # read after registering: an end announced before this read is seen in the
+                    # record, one announced after it wakes the future
+                    record, result = await self._read(job_id, with_result)
+                    if record is None or record.status in FINISHED or deadline <= loop.time():
+                        return record, result
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wakeup, min(remaining, RECHECK_SECONDS))
+                    notice = await asyncio.wait_for(
+                        wakeup, min(max(0.0, deadline - loop.time()), RECHECK_SECONDS))
+                    if notice is not None and with_result:     # the result came with it
+                        return JobRecord(job_id, JobStatus.done, updated_at=time.time()), notice
             finally:
-                waiters.discard(wakeup)
-                if not waiters:
-                    self._waiters.pop(job_id, None)
+                self.forget(job_id, wakeup)
+                wakeup = None
+
+    async def _read(self, job_id: str, with_result: bool) -> tuple[JobRecord | None, bytes | None]:
+        if with_result:
+            return await self.status(job_id)
+        return await self.record(job_id), None
+
+    def _expect(self, job_id: str) -> asyncio.Future:
+        """A future woken by the job's end (with the result, when the notice carries it)."""
+        wakeup = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(job_id, set()).add(wakeup)
+        return wakeup
+
+    def forget(self, job_id: str, wakeup: asyncio.Future | None) -> None:
+        """Stop waking ``wakeup`` (a submission's, when its request gives up before waiting)."""
+        waiters = self._waiters.get(job_id)
+        if waiters is not None:
+            waiters.discard(wakeup)
+            if not waiters:
+                self._waiters.pop(job_id, None)
 
     async def _listen(self) -> None:
         while not self._stopping.is_set():
@@ -274,7 +309,7 @@ class JobQueue:
                     # cancellation, which would hang the app's shutdown
                     message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
                     if message is not None:
-                        self._wake(message["data"].decode())
+                        self._wake(*done_notice(message["data"]))
             except Exception as exc:  # Redis went away: waiters fall back to re-reading
                 log.debug("job notifications interrupted (%s); resubscribing", exc)
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -283,7 +318,7 @@ class JobQueue:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
-    def _wake(self, job_id: str) -> None:
+    def _wake(self, job_id: str, result: bytes | None = None) -> None:
         for wakeup in self._waiters.get(job_id, ()):
             if not wakeup.done():
-                wakeup.set_result(None)
+                wakeup.set_result(result)

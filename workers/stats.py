@@ -5,18 +5,13 @@ process's Prometheus registry; they add to ``keys.LINK_STATS`` and ``/metrics`` 
 """
 from __future__ import annotations
 
-from . import keys
-
 #: upper bounds in seconds (Prometheus ``le``); the last bucket is +Inf
 LINK_TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def record_link_time(pipe, seconds: float) -> None:
-    """Add one observation (sync or async pipeline: the caller executes it)."""
-    bucket = next((str(le) for le in LINK_TIME_BUCKETS if seconds <= le), "+Inf")
-    pipe.hincrby(keys.LINK_STATS, bucket, 1)
-    pipe.hincrby(keys.LINK_STATS, "count", 1)
-    pipe.hincrbyfloat(keys.LINK_STATS, "sum", seconds)
+def bucket_of(seconds: float) -> str:
+    """The histogram field one observation adds to."""
+    return next((str(le) for le in LINK_TIME_BUCKETS if seconds <= le), "+Inf")
 
 
 def cumulative_buckets(raw: dict[bytes, bytes]) -> tuple[list[tuple[str, int]], float, int]:

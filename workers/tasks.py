@@ -17,6 +17,7 @@ is kept for ``LARGE_RESULT_TTL`` instead of ``FACTLINK_RESULT_TTL``.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -88,6 +89,8 @@ class WorkerRuntime:
             self._overlay.load()
         except TRANSIENT_REDIS as exc:      # caught up on a later task, when Redis is back
             log.warning("KB overlay not loaded yet (%s)", exc)
+        with contextlib.suppress(redis.exceptions.RedisError):    # else loaded on first use
+            jobs.load_scripts(self._redis)
 
     @property
     def leases(self) -> Leases:
@@ -127,6 +130,9 @@ class WorkerRuntime:
         """Link ``[job_id, message, kb_version]`` items and record each outcome. All the jobs
         are marked running (with leases) at once, in the same round trip that finds those whose
         result is stored already: none waits as "queued" inside a batch."""
+        if len(batch) == 1:
+            self._link_single(*batch[0])
+            return
         store = self.redis
         job_ids = [job_id for job_id, _message, _kb_version in batch]
         stored = write_with_retry(jobs.start_jobs, store, job_ids, self.leases.worker)
@@ -148,13 +154,36 @@ class WorkerRuntime:
     def link_job(self, job_id: str, message: dict, kb_version: str) -> None:
         self.link_jobs([[job_id, message, kb_version]])
 
-    def _link_one(self, job_id: str, message: dict, kb_version: str) -> None:
+    def _link_single(self, job_id: str, message: dict, kb_version: str) -> None:
+        """One job (POST /v1/annotate's task): linking starts while its running mark is on the
+        way (``jobs.PendingStart``). When the answer says the result was stored already (a
+        redelivered or duplicate task) the linking was for nothing and only the end is
+        written, as ``link_jobs`` writes it without linking."""
+        start = jobs.PendingStart(self.redis, [job_id], self.leases.worker)
+        self.leases.hold([job_id])
+        try:
+            self._link_one(job_id, message, kb_version, start)
+        finally:
+            self.leases.release([job_id])
+
+    def _link_one(self, job_id: str, message: dict, kb_version: str,
+                  start: jobs.PendingStart | None = None) -> None:
         ttl, store = self.settings.result_ttl, self.redis
+
+        def fresh() -> bool:
+            # before an outcome is written: False when the start found the result stored
+            # already, and then only the end is written
+            if start is None or not write_with_retry(start.stored)[0]:
+                return True
+            write_with_retry(jobs.mark_done, store, job_id, None, ttl)
+            return False
+
         generation = generation_of(kb_version, self.overlay.base_version)
         if generation is None:
-            write_with_retry(jobs.mark_failed, store, job_id, errors.KBError.code,
-                             f"this worker serves KB {self.overlay.base_version}, the job was "
-                             f"submitted for KB {kb_version}", ttl)
+            if fresh():
+                write_with_retry(jobs.mark_failed, store, job_id, errors.KBError.code,
+                                 f"this worker serves KB {self.overlay.base_version}, the job "
+                                 f"was submitted for KB {kb_version}", ttl)
             return
         if generation > self.overlay.generation:   # the API saw a change this worker has not yet
             self.overlay.sync(at_least=generation)
@@ -167,14 +196,18 @@ class WorkerRuntime:
                                   max_mentions=self.settings.max_mentions)
             seconds = time.perf_counter() - started
         except errors.FactlinkError as exc:
-            write_with_retry(jobs.mark_failed, store, job_id, exc.code, exc.message, ttl)
+            if fresh():
+                write_with_retry(jobs.mark_failed, store, job_id, exc.code, exc.message, ttl)
             return
         except Exception as exc:   # a bug in the linker: keep the reason, never retry it
             log.exception("linking job %s failed", job_id)
-            write_with_retry(jobs.mark_failed, store, job_id, "internal",
-                             f"linking failed ({type(exc).__name__})", ttl)
+            if fresh():
+                write_with_retry(jobs.mark_failed, store, job_id, "internal",
+                                 f"linking failed ({type(exc).__name__})", ttl)
             return
         result_json = orjson.dumps(result.to_dict())
+        if not fresh():
+            return
         if len(result_json) > self.settings.max_cached_result_bytes:
             ttl = min(ttl, LARGE_RESULT_TTL)
         write_with_retry(jobs.mark_done, store, job_id, result_json, ttl, seconds)

@@ -115,15 +115,20 @@ class _Linked(NamedTuple):
 
 async def _linked(app: web.Application, article: Article) -> _Linked:
     settings, jobs, metrics, workers = app[SETTINGS], app[JOBS], app[METRICS], app[WORKERS]
+    wakeup = None
     if workers.answered():
         # workers are there: the stored result, else the claim and the task, in one round trip
         submission = await _submit_one(jobs, article)
-        job_id = submission.job_id
+        job_id, wakeup = submission.job_id, submission.wakeup
         if submission.result is not None:
             metrics.cache_hit("result")
             return _Linked(job_id, submission.result, "hit", JobStatus.done)
         metrics.cache_miss("result")
-        await workers.workers()       # a stale answer is refreshed in the background
+        try:
+            await workers.workers()   # a stale answer is refreshed in the background
+        except BaseException:
+            jobs.forget(job_id, wakeup)
+            raise
     else:
         job_id = jobs.job_id(article)
         cached = await jobs.result(job_id)
@@ -136,7 +141,7 @@ async def _linked(app: web.Application, article: Article) -> _Linked:
             await jobs.check_writable()
             raise errors.NoWorkers("no linking worker is running; try again shortly", retry_after=5)
         await jobs.submit([article])
-    record, result = await jobs.wait_result(job_id, settings.sync_timeout)
+    record, result = await jobs.wait_result(job_id, settings.sync_timeout, wakeup)
     if record is not None and record.status is JobStatus.failed:
         raise record.error()
     status = JobStatus.done if result is not None else \
