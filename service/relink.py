@@ -249,6 +249,7 @@ class CeleryLinker:
 
         from workers.celery_app import create_celery
         from workers.queue import JobQueue
+        from workers.reaper import Reaper
         self._settings = settings
         self._timeout = timeout
         self._rules_scope = rules_scope
@@ -256,6 +257,9 @@ class CeleryLinker:
                                               socket_connect_timeout=2, socket_timeout=10)
         self._celery = create_celery(settings)
         self._queue = JobQueue(self._redis, self._celery, settings, kb_version)
+        # a relink may run where no API process (whose reaper re-sends the jobs of a worker
+        # killed mid-task) is up: it reaps too; a Redis lock keeps reapers from doubling up
+        self._reaper = Reaper(self._redis, self._queue, settings)
 
     async def start(self) -> None:
         """Fail fast (exit 5) when Redis or every worker is away, instead of waiting forever."""
@@ -270,6 +274,7 @@ class CeleryLinker:
             raise errors.NoWorkers("no factlink worker answers; start `factlink worker` "
                                    "or use --local")
         await self._queue.start()
+        await self._reaper.start()
 
     async def link_chunk(self, articles: list[Article]) -> list:
         if self._rules_scope is not None:   # the key's rules on top of the global ones
@@ -328,6 +333,8 @@ class CeleryLinker:
         return outcomes
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._reaper.stop()
         with contextlib.suppress(Exception):
             await self._queue.stop()
         with contextlib.suppress(Exception):

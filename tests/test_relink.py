@@ -143,6 +143,34 @@ def test_killed_relink_resumes_without_losing_or_duplicating_lines(tmp_path, sta
     assert f"{written} already done" in done.stderr.decode()
 
 
+def test_a_worker_killed_mid_run_loses_no_line_with_no_api_up(tmp_path, start_redis, start_worker):
+    """No API process (whose reaper re-sends a dead worker's jobs) runs here: relink reaps too.
+    The worker holds its tasks in memory (kombu's ack emulation is off), so without a reaper
+    the jobs it held would wait for ever."""
+    redis_server = start_redis()
+    first = start_worker(redis_server.url, FACTLINK_DEBUG_LINK_DELAY="0.05")
+    docs = [dict(doc, text=doc["text"] + " (killed)") for doc in articles(60)]
+    source = write_jsonl(tmp_path / "in.jsonl", docs)
+    out = tmp_path / "out.jsonl"
+    run = subprocess.Popen(relink_command(source, str(out), "--chunk-size", "20", "--timeout", "90"),
+                           env=factlink_env(REDIS_URL=redis_server.url), cwd=REPO,
+                           stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_for(lambda: out.exists() and out.read_bytes().count(b"\n") >= 5, 30,
+                 what="some lines written")
+        first.kill()                         # the worker and its pool, mid-chunk
+        start_worker(redis_server.url)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(10)
+    assert run.returncode == 0, stderr.decode()
+    lines = read_jsonl(out)
+    assert Counter(line["id"] for line in lines) == Counter(doc["id"] for doc in docs)
+    assert all("mentions" in line for line in lines), [line for line in lines if "mentions" not in line][:2]
+
+
 def test_a_job_claimed_but_never_sent_is_sent_again(tmp_path, redis_server, celery_run):
     """What a relink killed between claiming a job and sending its task leaves behind."""
     import redis
