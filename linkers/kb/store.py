@@ -101,6 +101,8 @@ class DiskKB(LookupsAndCards):
         self._n = len(self._qids)
         self._qid_view = memoryview(self._qids) if self._n else ()
         self._order_view = memoryview(self._qids_order) if self._n else ()
+        self._off_view = memoryview(self._entities_off)
+        self._blob_view = memoryview(self._blob)
         # Per-process memo of decoded records, QID lookups and cards: the same entities recur
         # within a document and across documents.
         self.record = lru_cache(maxsize=65536)(self._record)
@@ -137,8 +139,10 @@ class DiskKB(LookupsAndCards):
         return None
 
     def _record(self, eid: int) -> dict:
-        lo, hi = int(self._entities_off[eid]), int(self._entities_off[eid + 1])
-        return orjson.loads(self._blob[lo:hi].tobytes())
+        # memoryviews: offsets read as Python ints and the record's bytes handed to orjson
+        # without a copy (~0.6 us of ~4.5 a decode went to numpy scalars and ``tobytes``)
+        offsets = self._off_view
+        return orjson.loads(self._blob_view[offsets[eid]:offsets[eid + 1]])
 
     def popularity(self, eid: int) -> float:
         return float(self._pop[eid])
@@ -207,7 +211,7 @@ class DiskKB(LookupsAndCards):
         for name in layout.ARRAYS:
             setattr(self, "_" + name, None)
         self._blob = None
-        self._qid_view = self._order_view = ()
+        self._qid_view = self._order_view = self._off_view = self._blob_view = ()
         for memo in (self.record, self.internal_id, self._card, self.superclasses,
                      self._prefix_memo, self._key_memo, self._candidates_memo):
             memo.cache_clear()
