@@ -35,6 +35,7 @@ dividend dividends forecast quarterly stake billion million merger takeover acqu
 """.split())
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)|\n")
 SENTENCE_ENDS = (". ", "! ", "? ", "\n")
+_LETTERS_RE = re.compile(r"[A-Za-z]+")
 # Characters read around a money word for its sentence's ends (time stays linear).
 LONGEST_SENTENCE = 1000
 
@@ -42,7 +43,7 @@ LONGEST_SENTENCE = 1000
 @lru_cache(maxsize=65536)
 def is_company(kb, eid: int) -> bool:
     rec = kb.record(eid)
-    nouns = [w.lower() for w in re.findall(r"[A-Za-z]+", rec["d"].split(";")[0])]
+    nouns = [w.lower() for w in _LETTERS_RE.findall(rec["d"].split(";")[0])]
     for t in rec["t"][:3]:
         label = kb.label(t)
         if label:

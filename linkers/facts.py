@@ -98,26 +98,31 @@ def _display(value: dict, kb) -> tuple[str, str | None]:
 
 
 def _values(pid: str, values: list[dict], kb, as_of: str | None) -> list[dict]:
-    out = []
     series = pid in SERIES_PROPERTIES or all(v.get("p") for v in values)
     latest = None
     if series:
         stamped = [v["p"] for v in values if v.get("p") and (as_of is None or v["p"] <= as_of)]
         latest = max(stamped) if stamped else None
+    out = []
     for v in values:
-        text, qid = _display(v, kb)
         current = is_current(v, as_of)
         if series and v.get("p"):
             current = current and v["p"] == latest
-        out.append(({"value": text, "qid": qid, "start": v.get("s"), "end": v.get("e"),
-                     "point_in_time": v.get("p"), "current": current}, v.get("r", 0)))
+        out.append((v, current))
     # Current values first: preferred rank, then the most recent start; then the rest, the
-    # most recently ended first.
-    cur = sorted((x for x in out if x[0]["current"]),
-                 key=lambda x: (x[1], x[0]["start"] or x[0]["point_in_time"] or ""), reverse=True)
-    rest = sorted((x for x in out if not x[0]["current"]),
-                  key=lambda x: x[0]["end"] or x[0]["point_in_time"] or x[0]["start"] or "", reverse=True)
-    return [x[0] for x in cur + rest][:MAX_VALUES]
+    # most recently ended first. Only the values kept are labelled: the order reads no label,
+    # and a person's offices or a country's memberships can be dozens (a label is a record
+    # read: a third of a 4 KB article's cold card time went to values never shown).
+    cur = sorted((x for x in out if x[1]),
+                 key=lambda x: (x[0].get("r", 0), x[0].get("s") or x[0].get("p") or ""), reverse=True)
+    rest = sorted((x for x in out if not x[1]),
+                  key=lambda x: x[0].get("e") or x[0].get("p") or x[0].get("s") or "", reverse=True)
+    shown = []
+    for v, current in (cur + rest)[:MAX_VALUES]:
+        text, qid = _display(v, kb)
+        shown.append({"value": text, "qid": qid, "start": v.get("s"), "end": v.get("e"),
+                      "point_in_time": v.get("p"), "current": current})
+    return shown
 
 
 def fact_card(record: dict, kb, as_of: str | None = None) -> dict:

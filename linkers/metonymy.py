@@ -64,8 +64,15 @@ def country_names(kb, eid: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.removeprefix("the ") for n in names if n))
 
 
+@lru_cache(maxsize=16384)
+def _name_pattern(name: str) -> re.Pattern:
+    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)")
+
+
 def _names_country(text: str, names: tuple[str, ...]) -> bool:
-    return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", text) for n in names)
+    # a name that is not in the text as a substring cannot match: most are not, and the
+    # pattern of each name was compiled per call (re's own cache holds 512 patterns)
+    return any(n in text and _name_pattern(n).search(text) is not None for n in names)
 
 
 def story_countries(kb, spans: list[Span]) -> list[int]:

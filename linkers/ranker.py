@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import attrgetter
 from functools import lru_cache
 from itertools import chain
 from dataclasses import dataclass
@@ -200,15 +201,20 @@ def _by_score(c: "Scored") -> float:
     return -c.score
 
 
+# The score itself as a sort key, read in C: sorting by it with ``reverse=True`` gives the
+# order ``key=_by_score`` gives (Python's sort stays stable when reversed: ties keep row order).
+_score = attrgetter("score")
+
+
 def _likeliest(row: list["Scored"]) -> list["Scored"]:
     """The ``TOP_K_COHERENCE`` best-scored candidates, best first, ties in row order: what
-    ``sorted(row, key=_by_score)[:TOP_K_COHERENCE]`` gives (``heapq.nsmallest`` is that, and
+    ``sorted(row, key=_by_score)[:TOP_K_COHERENCE]`` gives (``heapq.nlargest`` is that, and
     cheaper for a long row: a name has up to ``CANDIDATE_WINDOW`` candidates)."""
     if len(row) <= 1:
         return row
     if len(row) > 4 * TOP_K_COHERENCE:
-        return heapq.nsmallest(TOP_K_COHERENCE, row, key=_by_score)
-    return sorted(row, key=_by_score)[:TOP_K_COHERENCE]
+        return heapq.nlargest(TOP_K_COHERENCE, row, key=_score)
+    return sorted(row, key=_score, reverse=True)[:TOP_K_COHERENCE]
 
 
 @lru_cache(maxsize=65536)
@@ -643,11 +649,21 @@ class DocumentRanker:
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
                 supported = support.get
+                # only the rows whose scores moved take a new softmax: a row's shares are those
+                # of its scores (every score change above is followed by its row's softmax), and
+                # a mention nothing supports keeps its local scores
+                moved = []
                 for i, row in enumerate(base):
+                    still = True
                     for c, s0 in zip(row, local[i]):
                         k = (i, c.eid)
-                        c.score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
-                self._normalise(base)
+                        score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
+                        if score != c.score:
+                            still = False
+                        c.score = score
+                    if not still:
+                        moved.append(i)
+                self._normalise(base, moved)
                 # a round that changed no score changes none after it (a round reads only the
                 # scores and their shares): a third of short texts, where nothing supports anything
                 after = [c.score for row in base for c in row]
@@ -658,7 +674,7 @@ class DocumentRanker:
             self._penalise_lone(base, owns, support, akin)
         for row in base:
             if len(row) > 1:
-                row.sort(key=_by_score)
+                row.sort(key=_score, reverse=True)
         return base
 
     def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],

@@ -16,6 +16,7 @@ import sys
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 from .agreements import AGREEMENT_HEADS, agreement_variant
 from .fastpath import keep_reference
@@ -694,6 +695,63 @@ def _is_acronym(tok: str) -> bool:
 def nil_spans(text: str, taken: list[Span]) -> list[Span]:
     """Maximal runs of capitalised name words (joined by connectors like 'of') that no
     alias covered; a lone common word at a sentence start is not a name."""
+    return _nil_spans(text, taken)
+
+
+def _nil_spans(text: str, taken: list[Span]) -> list[Span]:
+    """``_nil_spans_reference`` visiting only the tokens that can change a run: while no run
+    is open, a token that is no capitalised name word does nothing, so the scan jumps to the
+    next capitalised word (most tokens of a text: ~0.2 ms of a 4 KB article went to them)."""
+    norm = normalize(text)
+    toks = tokenize(norm)
+    table = _words_of(norm, toks)      # spotting's, when no compound was split
+    words, cap = table.words, table.cap
+    covered = bytearray(len(norm))
+    for sp in taken:
+        covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    out: list[Span] = []
+    run: list[int] = []
+
+    def flush():
+        while run and not cap[run[-1]]:
+            run.pop()
+        if run:
+            s, e = toks[run[0]][0], toks[run[-1]][1]
+            pe = _possessive_end(norm, toks[run[-1]][0], e)
+            e = pe or e
+            single = len(run) == 1
+            if not (single and (_sentence_initial(norm, s) or len(text[s:e]) < 2)):
+                out.append(Span(s, e, text[s:e], "", []))
+        run.clear()
+
+    n = len(toks)
+    caps = list(compress(range(n), cap))      # the capitalised name words, in order
+    k = caps[0] if caps else n
+    while k < n:
+        s, e = toks[k]
+        if covered[s] or covered[e - 1]:
+            if run:
+                flush()
+        elif cap[k] and not (words[k] in REPOST_MARKERS and _REPOST_AFTER.match(norm, e)):
+            if run and (norm[toks[run[-1]][1]:s].strip() not in ("", "-", "&")
+                        or (len(run) > 1 and table.ends_title(run[-1]) and not table.title_word(k))):
+                flush()         # "Foreign Minister" | "Sergei Lavrov": an office is its own mention
+            run.append(k)
+        elif run and words[k].lower() in CONNECTORS and norm[toks[run[-1]][1]:s] == " ":
+            run.append(k)
+        elif run:
+            flush()
+        if run:
+            k += 1
+        else:
+            at = bisect_right(caps, k)
+            k = caps[at] if at < len(caps) else n
+    flush()
+    return out
+
+
+def _nil_spans_reference(text: str, taken: list[Span]) -> list[Span]:
+    """``_nil_spans`` reading every token (``linkers.fastpath.reference_paths``)."""
     norm = normalize(text)
     toks = tokenize(norm)
     table = _words_of(norm, toks)      # spotting's, when no compound was split
@@ -736,3 +794,4 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
 
 keep_reference(sys.modules[__name__], "_spot", _spot_reference)
 keep_reference(sys.modules[__name__], "_hyphen_joins", _hyphen_joins_reference)
+keep_reference(sys.modules[__name__], "_nil_spans", _nil_spans_reference)

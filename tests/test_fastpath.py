@@ -75,7 +75,8 @@ def test_the_spotter_cuts_every_public_text_and_news_sentence_as_its_reference_d
     person cue, list) spotted with the fast path and with the reference
     (``spotter._spot_reference``), and the NIL runs left around them, on the texts and on runs
     of 40 texts cut at 4 KB (the per-text tables are kept for long texts only). ``nil_spans``
-    itself has no reference: it reads spotting's table, which must answer for its tokens."""
+    is compared with its reference too (``spotter._nil_spans_reference``, every token read),
+    on spotting's table, which must answer for its tokens."""
     from linkers.spotter import nil_spans, spot
     texts = [text for _name, text in corpus_texts()]
     texts += ["\n\n".join(texts[k:k + 40])[:4096] for k in range(0, len(texts), 40)]

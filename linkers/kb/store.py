@@ -8,6 +8,7 @@ across a document and across documents.
 from __future__ import annotations
 
 import mmap
+from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -98,6 +99,10 @@ class DiskKB(LookupsAndCards):
         except (OSError, ValueError, RuntimeError) as exc:   # RuntimeError: marisa-trie's I/O errors
             raise KBFormatError(f"incomplete KB directory {self.path}: {exc}", path=str(self.path)) from exc
         self._n = len(self._qids)
+        self._qid_view = memoryview(self._qids) if self._n else ()
+        self._order_view = memoryview(self._qids_order) if self._n else ()
+        self._off_view = memoryview(self._entities_off)
+        self._blob_view = memoryview(self._blob)
         # Per-process memo of decoded records, QID lookups and cards: the same entities recur
         # within a document and across documents.
         self.record = lru_cache(maxsize=65536)(self._record)
@@ -124,15 +129,20 @@ class DiskKB(LookupsAndCards):
         num = int(qid[1:])
         if num >= 2**32:
             return None
-        # a uint32 needle: a Python int would make numpy cast (copy) the whole array per call
-        pos = int(np.searchsorted(self._qids, np.uint32(num)))
-        if pos < self._n and int(self._qids[pos]) == num:
-            return int(self._qids_order[pos])
+        # bisect over a memoryview of the sorted uint32 array: its items are Python ints, and
+        # the search costs a third of ``np.searchsorted``'s call with a uint32 needle (~1.5
+        # against ~4 us, a few hundred QIDs a 4 KB article: fact-card values, types)
+        qids = self._qid_view
+        pos = bisect_left(qids, num)
+        if pos < self._n and qids[pos] == num:
+            return self._order_view[pos]
         return None
 
     def _record(self, eid: int) -> dict:
-        lo, hi = int(self._entities_off[eid]), int(self._entities_off[eid + 1])
-        return orjson.loads(self._blob[lo:hi].tobytes())
+        # memoryviews: offsets read as Python ints and the record's bytes handed to orjson
+        # without a copy (~0.6 us of ~4.5 a decode went to numpy scalars and ``tobytes``)
+        offsets = self._off_view
+        return orjson.loads(self._blob_view[offsets[eid]:offsets[eid + 1]])
 
     def popularity(self, eid: int) -> float:
         return float(self._pop[eid])
@@ -201,6 +211,7 @@ class DiskKB(LookupsAndCards):
         for name in layout.ARRAYS:
             setattr(self, "_" + name, None)
         self._blob = None
+        self._qid_view = self._order_view = self._off_view = self._blob_view = ()
         for memo in (self.record, self.internal_id, self._card, self.superclasses,
                      self._prefix_memo, self._key_memo, self._candidates_memo):
             memo.cache_clear()
