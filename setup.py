@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 # The modules on linking's hot path (spotting, ranking, fact cards, the KB reads they make).
 # calibration.py is left out: Cython 3.3.1 crashes on it (ParallelAssignmentNode).
 COMPILED = ("spotter", "ranker", "linker", "text", "metonymy", "kb.store", "facts", "shortforms",
-            "readings", "demonyms", "business", "pronouns", "offices", "classes")
+            "readings", "demonyms", "business", "pronouns", "offices", "classes", "kb.overlay")
 MANIFEST = "compiled.json"     # beside linkers/__init__.py; read by linkers/compiled.py
 # -O1 -g0: half the build time of the default -O3 -g, for the same linking speed
 # (bench/README.md, "The linking core compiled with Cython")
@@ -101,8 +101,9 @@ class OptionalCythonBuild(build_ext):
             probe.write_text("int factlink_probe(void) { return 0; }\n")
             try:
                 self.compiler.compile([str(probe)], output_dir=tmp)
-            except Exception as exc:
-                self.reason = f"no working C compiler: {str(exc).splitlines()[0]}"
+            except Exception:
+                compiler = (getattr(self.compiler, "compiler_so", None) or ["the C compiler"])[0]
+                self.reason = f"no working C compiler: {compiler} failed on a probe file"
                 return
         if self.compiler.compiler_type == "unix":
             for ext in self.extensions:

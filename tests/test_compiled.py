@@ -51,6 +51,9 @@ def test_compiled_and_pure_python_link_every_public_text_the_same(full_kb, tmp_p
     assert compiled.guarded() and compiled.loaded_compiled() == compiled.guarded(), (
         f"a C compiler is here but the linking core is not running compiled: "
         f"{compiled.describe()}; `pip install -e .` compiles it")
+    failed = json.loads(compiled.MANIFEST.read_text())["not_compiled"]
+    assert not failed, (f"modules setup.py lists did not compile (fix them, or take them out of "
+                        f"setup.py's COMPILED): {failed}")
     pure_digests = tmp_path / "pure.jsonl"
     pure = run_python(
         "import sys; from linkers import compiled; from bench import outputs\n"
