@@ -22,13 +22,15 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-# The modules on linking's hot path (spotting, ranking, fact cards, the KB reads they make).
-# calibration.py is left out: Cython 3.3.1 crashes on it (ParallelAssignmentNode).
+# The modules on linking's hot path (spotting, ranking, fact cards, the KB reads they make, the
+# workers' KB overlay): ~97% of the pure profile's time in linkers/. calibration.py is left
+# out: Cython 3.3.1 cannot compile it (ParallelAssignmentNode crash). A module added here that
+# does not compile fails tests/test_compiled.py where a compiler is present.
 COMPILED = ("spotter", "ranker", "linker", "text", "metonymy", "kb.store", "facts", "shortforms",
             "readings", "demonyms", "business", "pronouns", "offices", "classes", "kb.overlay")
 MANIFEST = "compiled.json"     # beside linkers/__init__.py; read by linkers/compiled.py
-# -O1 -g0: half the build time of the default -O3 -g, for the same linking speed
-# (bench/README.md, "The linking core compiled with Cython")
+# -O1 -g0: 44 s of compile CPU against 69 s at -O2 and 94 s at -O3, for linking as fast within
+# the noise (bench/README.md, "The linking core compiled with Cython")
 UNIX_FLAGS = ["-O1", "-g0"]
 DIRECTIVES = {"language_level": 3,
               # the annotations are documentation: enforced, `own: set` would reject a frozenset
@@ -91,7 +93,8 @@ class OptionalCythonBuild(build_ext):
                 continue
             ext.sources = c_ext.sources
             translated.append(ext)
-        self.extensions = translated
+        # the largest C files first: two compilers in parallel end together
+        self.extensions = sorted(translated, key=lambda ext: -os.path.getsize(ext.sources[0]))
         return None
 
     def build_extensions(self):

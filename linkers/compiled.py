@@ -126,8 +126,9 @@ def install_guard() -> None:
     stale = sorted(m for m, (_p, reason) in choices.items()
                    if reason and reason.startswith("source changed"))
     if stale:
-        warnings.warn(f"{', '.join(stale)} changed since compiled: running them as pure Python "
-                      f"(`{REBUILD}` recompiles them)", RuntimeWarning, stacklevel=2)
+        them = "it" if len(stale) == 1 else "them"
+        warnings.warn(f"{', '.join(stale)} changed since compiled: running {them} as pure Python "
+                      f"(`{REBUILD}` recompiles {them})", RuntimeWarning, stacklevel=2)
 
 
 def describe() -> str:
