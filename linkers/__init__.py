@@ -4,6 +4,10 @@
     >>> kb = open_kb()                       # the starter KB; or open_kb("path/to/kb")
     >>> link("Macron met Putin in Moscow.", kb).to_dict()["mentions"]
 """
+from . import compiled
+
+compiled.install_guard()    # before the imports below: compiled modules, or their .py if stale
+
 from . import errors
 from .kb import BuildReport, DiskKB, KnowledgeBase, build_kb, open_kb
 from .linker import LINKER_VERSION, link, link_segments, parse_published_at

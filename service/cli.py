@@ -6,6 +6,7 @@
     factlink kb build | link | eval        the linking core's commands (service.corecli)
     factlink kb add                        entities into the KB overlay (service.kbcli)
     factlink relink                        re-link stored articles (service.relink, when present)
+    factlink --version                     versions, and whether the linking core runs compiled
 
 Settings come from the environment (``workers.settings.ENVIRONMENT``), read here once; flags
 override them.
@@ -18,7 +19,7 @@ import importlib
 import logging
 import sys
 
-from linkers import errors
+from linkers import LINKER_VERSION, compiled, errors
 from workers.settings import Settings, SettingsError, redact_url
 
 from . import corecli, kbcli
@@ -40,7 +41,7 @@ def open_kb_before_the_loop(settings: Settings) -> None:
     its log lines, instead of in the API's executor thread or in N worker processes at once."""
     from linkers import open_kb
     kb = open_kb(settings.kb_path)
-    log.info("KB %s (%d entities)", kb.version, len(kb))
+    log.info("KB %s (%d entities), linker: %s", kb.version, len(kb), compiled.describe())
     kb.close()
 
 def warn_if_open(settings: Settings) -> None:
@@ -77,8 +78,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     # open the KB once here so a bad FACTLINK_KB fails now, not in every pool process
     kb = open_kb(settings.kb_path)
-    log.info("factlink worker: KB %s (%d entities), Redis %s", kb.version, len(kb),
-             redact_url(settings.redis))
+    log.info("factlink worker: KB %s (%d entities), Redis %s, linker: %s", kb.version, len(kb),
+             redact_url(settings.redis), compiled.describe())
     kb.close()
     argv = ["worker", "--pool", "prefork", "--concurrency", str(settings.worker_concurrency),
             "--queues", keys.QUEUE, "--loglevel", args.loglevel,
@@ -97,7 +98,9 @@ def _add_bind_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factlink", description=(
-        "Entity linking to Wikidata with time-aware fact cards, for news text."))
+        "Entity linking to Wikidata with time-aware fact cards, for news text."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)     # --version on one line
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="Redis, workers and the HTTP API together")
@@ -121,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optional_parser(sub, "service.relink")
     _add_optional_parser(sub, "service.bench_cli")
     return parser
+
+
+def version() -> str:
+    """``factlink 0.1.0, factlink-linker/0.13, linker: compiled (14 modules)``: the last part
+    says whether setup.py's Cython build runs (linkers/compiled.py) or pure Python, and why."""
+    from importlib.metadata import PackageNotFoundError, version as package_version
+    try:
+        installed = package_version("factlink")
+    except PackageNotFoundError:
+        installed = "(not installed)"
+    return f"factlink {installed}, {LINKER_VERSION}, linker: {compiled.describe()}"
 
 
 def _add_optional_parser(sub, module_name: str) -> None:

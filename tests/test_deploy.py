@@ -578,7 +578,7 @@ def test_the_build_context_has_what_pip_install_needs():
     """Dockerfile.dockerignore ignores everything but what it re-includes: the packages and
     the files pyproject.toml refers to must be among them."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    wanted = {"pyproject.toml", project["project"]["readme"]}
+    wanted = {"pyproject.toml", "setup.py", project["project"]["readme"]}
     wanted |= {pattern.rstrip("*") for pattern in
                project["tool"]["setuptools"]["packages"]["find"]["include"]}
     rules = [line.strip() for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()

@@ -1,0 +1,148 @@
+"""Which linking modules run compiled, and the guard that never runs a stale compiled one.
+
+``pip install -e .`` compiles the hot modules of this package with Cython when it can (setup.py)
+and writes ``compiled.json``: each compiled module with the sha256 of the .py it was compiled
+from. ``install_guard()`` (first thing in ``linkers/__init__.py``) puts a finder in front of the
+import system that loads, for each module that has a compiled file or a manifest entry:
+
+- the compiled extension when its recorded source hash is the .py's hash now;
+- the .py otherwise (edited after the install, or a compiled file no manifest vouches for),
+  with one warning naming the modules and the command that recompiles them;
+- the .py for every module when ``FACTLINK_PURE_PYTHON`` is set (not "0"): the reference mode
+  that ``tests/test_compiled.py`` compares the compiled modules against.
+
+``describe()`` says which mode the process runs in, for log lines and ``factlink --version``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+PURE_ENV = "FACTLINK_PURE_PYTHON"
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST = PACKAGE_DIR / "compiled.json"
+REBUILD = "pip install -e ."
+
+# module -> (path to load, why it is pure or None when compiled); set by install_guard()
+_choices: dict[str, tuple[Path, str | None]] = {}
+_summary = "pure Python (guard not installed)"
+
+
+def pure_forced() -> bool:
+    return os.environ.get(PURE_ENV, "") not in ("", "0")
+
+
+def _extension_files() -> dict[str, Path]:
+    """module -> compiled file of this interpreter found beside its .py (package and kb/)."""
+    found = {}
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    for folder, prefix in ((PACKAGE_DIR, "linkers."), (PACKAGE_DIR / "kb", "linkers.kb.")):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            for suffix in suffixes:
+                if name.endswith(suffix) and name != "__init__" + suffix:
+                    found[prefix + name[:-len(suffix)]] = folder / name
+                    break
+    return found
+
+
+def _source(module: str) -> Path:
+    return PACKAGE_DIR.joinpath(*module.split(".")[1:]).with_suffix(".py")
+
+
+def _read_manifest() -> dict | None:
+    try:
+        return json.loads(MANIFEST.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _decide(manifest: dict | None, extensions: dict[str, Path]) -> tuple[dict, str]:
+    recorded = (manifest or {}).get("modules", {})
+    choices: dict[str, tuple[Path, str | None]] = {}
+    for module in sorted(set(recorded) | set(extensions)):
+        source = _source(module)
+        if not source.is_file():        # a compiled module whose .py is gone: nothing to check
+            continue
+        if pure_forced():
+            reason = f"{PURE_ENV}=1"
+        elif module not in recorded:
+            reason = "compiled file not recorded in compiled.json"
+        elif module not in extensions:
+            reason = "not compiled for this Python"
+        elif hashlib.sha256(source.read_bytes()).hexdigest() != recorded[module]["source_sha256"]:
+            reason = "source changed since it was compiled"
+        else:
+            reason = None
+        choices[module] = (source, reason) if reason else (extensions[module], None)
+    compiled = sum(1 for _path, reason in choices.values() if reason is None)
+    if pure_forced():
+        summary = f"pure Python ({PURE_ENV}=1)"
+    elif manifest is None:
+        summary = "pure Python (not compiled at install)"
+    elif not choices:
+        summary = f"pure Python (not compiled at install: {manifest.get('reason') or 'nothing compiled'})"
+    elif compiled == len(choices):
+        summary = f"compiled ({compiled} modules)"
+    else:
+        pure = sorted(m for m, (_p, reason) in choices.items() if reason)
+        summary = f"partly compiled ({compiled} of {len(choices)} modules; pure: {', '.join(pure)})"
+    return choices, summary
+
+
+class _Guard:
+    """A meta path finder for the guarded modules only: .so or .py as ``_choices`` says."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        choice = _choices.get(fullname)
+        if choice is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, choice[0])
+
+    @staticmethod
+    def invalidate_caches() -> None:
+        pass
+
+
+def install_guard() -> None:
+    """Decide, once per process, which file each guarded module loads from; warn on stale ones."""
+    global _summary
+    if _Guard in sys.meta_path:
+        return
+    choices, _summary = _decide(_read_manifest(), _extension_files())
+    _choices.update(choices)
+    if choices:
+        sys.meta_path.insert(0, _Guard)
+    stale = sorted(m for m, (_p, reason) in choices.items()
+                   if reason and reason.startswith("source changed"))
+    if stale:
+        them = "it" if len(stale) == 1 else "them"
+        warnings.warn(f"{', '.join(stale)} changed since compiled: running {them} as pure Python "
+                      f"(`{REBUILD}` recompiles {them})", RuntimeWarning, stacklevel=2)
+
+
+def describe() -> str:
+    """``compiled (14 modules)``, ``pure Python (reason)`` or ``partly compiled (...)``."""
+    return _summary
+
+
+def loaded_compiled() -> list[str]:
+    """The guarded modules imported so far whose code is a compiled extension (the fact, not
+    the plan: what the pure-vs-compiled test checks)."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return sorted(name for name in _choices
+                  if getattr(sys.modules.get(name), "__file__", "").endswith(suffixes))
+
+
+def guarded() -> list[str]:
+    return sorted(_choices)

@@ -1,0 +1,151 @@
+"""The linking core compiled with Cython (setup.py) gives the output of its pure-Python source,
+and never runs stale: a module edited after the build, or any module under
+``FACTLINK_PURE_PYTHON=1``, loads from its .py (``linkers/compiled.py``).
+
+The comparison links every public benchmark text, the news suite and the synthetic texts of
+``bench.outputs`` compiled in this process and pure in a subprocess, and compares the digests
+of the exact JSON (confidences bit-identical). Where a C compiler exists it fails when the
+compiled modules are not the ones loaded, so CI cannot pass while silently running pure.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wikidata_dump import shared_data_dir
+
+from linkers import compiled
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTENSION = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def c_compiler() -> str | None:
+    return shutil.which(os.environ.get("CC", "cc")) or shutil.which("cc") or shutil.which("gcc")
+
+
+def run_python(code: str, *args: str, cwd: Path, pure: bool = False) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
+    env["FACTLINK_SHARED_DATA"] = str(shared_data_dir())
+    if pure:
+        env[compiled.PURE_ENV] = "1"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_compiled_and_pure_python_link_every_public_text_the_same(full_kb, tmp_path, capsys):
+    if not (shared_data_dir() / "bench").is_dir():
+        pytest.skip(f"public benchmark texts not present at {shared_data_dir() / 'bench'}")
+    if c_compiler() is None:
+        pytest.skip("no C compiler on this machine: linkers runs pure Python only")
+    for name in compiled.guarded():
+        importlib.import_module(name)
+    assert compiled.guarded() and compiled.loaded_compiled() == compiled.guarded(), (
+        f"a C compiler is here but the linking core is not running compiled: "
+        f"{compiled.describe()}; `pip install -e .` compiles it")
+    failed = json.loads(compiled.MANIFEST.read_text())["not_compiled"]
+    assert not failed, (f"modules setup.py lists did not compile (fix them, or take them out of "
+                        f"setup.py's COMPILED): {failed}")
+    pure_digests = tmp_path / "pure.jsonl"
+    pure = run_python(
+        "import sys; from linkers import compiled; from bench import outputs\n"
+        "code = outputs.main(['--write', sys.argv[1], '--kb', sys.argv[2]])\n"
+        "assert not compiled.loaded_compiled(), compiled.loaded_compiled()\n"
+        "print(compiled.describe()); sys.exit(code)\n", str(pure_digests), str(full_kb),
+        cwd=ROOT, pure=True)
+    assert pure.returncode == 0, pure.stderr
+    assert "pure Python (FACTLINK_PURE_PYTHON=1)" in pure.stdout
+    from bench import outputs
+    same = outputs.main(["--check", str(pure_digests), "--kb", str(full_kb)])
+    report = capsys.readouterr().out
+    assert same == 0, report
+    documents = sum(1 for _ in pure_digests.open())
+    public = sum(1 for path in (shared_data_dir() / "bench").glob("*.jsonl")
+                 for line in path.open() if line.strip())
+    assert documents > public >= 1000 and f"{documents}/{documents} documents give the same" in report
+
+
+def guarded_tree(tmp_path: Path) -> Path:
+    """A copy of linkers/ with its compiled files; where this install has none (no compiler),
+    spotter gets a compiled file that is not one, which must never be loaded."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "linkers", tree / "linkers", ignore=shutil.ignore_patterns("__pycache__"))
+    package = tree / "linkers"
+    fake = package / f"spotter{EXTENSION}"
+    if not fake.is_file():
+        fake.write_bytes(b"not a shared object")
+        (package / "compiled.json").write_text(json.dumps({"reason": None, "modules": {
+            "linkers.spotter": {"extension": fake.name, "source_sha256": hashlib.sha256(
+                (package / "spotter.py").read_bytes()).hexdigest()}}}))
+    return tree
+
+
+PROBE = ("import json, linkers, linkers.spotter, linkers.ranker\n"
+         "from linkers import compiled\n"
+         "print(json.dumps({'spotter': linkers.spotter.__file__, 'ranker': linkers.ranker.__file__,"
+         " 'mode': compiled.describe(), 'loaded': compiled.loaded_compiled()}))\n")
+
+
+def test_a_module_edited_after_the_build_runs_from_its_source_with_one_warning(tmp_path):
+    tree = guarded_tree(tmp_path)
+    really_compiled = "linkers.ranker" in compiled.loaded_compiled()
+    with open(tree / "linkers" / "spotter.py", "a") as source:
+        source.write("\nEDITED_AFTER_THE_BUILD = True\n")
+    run = run_python(PROBE + "assert linkers.spotter.EDITED_AFTER_THE_BUILD\n", cwd=tree)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["spotter"].endswith("spotter.py")
+    warnings = [line for line in run.stderr.splitlines() if "changed since compiled" in line]
+    assert len(warnings) == 1 and "linkers.spotter" in warnings[0] and "pip install -e ." in warnings[0]
+    if really_compiled:        # the modules left alone still run compiled
+        assert seen["ranker"].endswith(EXTENSION) and "linkers.ranker" in seen["loaded"]
+        assert seen["mode"].startswith("partly compiled") and "pure: linkers.spotter" in seen["mode"]
+
+
+def test_factlink_pure_python_loads_every_module_from_its_source(tmp_path):
+    tree = guarded_tree(tmp_path)
+    run = run_python(PROBE, cwd=tree, pure=True)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["spotter"].endswith("spotter.py") and seen["ranker"].endswith("ranker.py")
+    assert seen["loaded"] == [] and seen["mode"] == "pure Python (FACTLINK_PURE_PYTHON=1)"
+    assert "changed since compiled" not in run.stderr
+
+
+def test_the_build_without_a_working_compiler_or_cython_installs_pure_python(tmp_path):
+    """setup.py's fallback: the build succeeds, says why in one line, and leaves no compiled
+    file behind (here in a copy, built in place as ``pip install -e .`` builds)."""
+    pytest.importorskip("setuptools")
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "linkers", tree / "linkers", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    env = dict(os.environ, CC="false")
+    env.pop(compiled.PURE_ENV, None)
+    build = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
+                           env=env, capture_output=True, text=True, timeout=240)
+    assert build.returncode == 0, build.stderr
+    warnings = [line for line in build.stderr.splitlines() if line.startswith("WARNING: factlink")]
+    assert len(warnings) == 1 and "linkers stays pure Python" in warnings[0], build.stderr
+    manifest = json.loads((tree / "linkers" / "compiled.json").read_text())
+    assert manifest["modules"] == {} and manifest["reason"]
+    assert not list((tree / "linkers").rglob(f"*{EXTENSION}"))
+    run = run_python(PROBE, cwd=tree)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["spotter"].endswith("spotter.py") and seen["mode"].startswith("pure Python (not compiled")
+
+
+def test_factlink_version_says_whether_the_linker_runs_compiled():
+    run = run_python("from service.cli import main; main(['--version'])", cwd=ROOT, pure=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("factlink ") and run.stdout.rstrip().endswith(
+        "linker: pure Python (FACTLINK_PURE_PYTHON=1)")
