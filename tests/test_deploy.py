@@ -546,25 +546,48 @@ def test_the_cli_knows_the_deployed_commands():
             assert flag in shown.stdout
 
 
-def test_the_image_runs_as_a_non_root_user_and_installs_the_package():
+def stages() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The Dockerfile's build stage and its runtime (last) stage."""
     docker = read_dockerfile()
+    starts = [i for i, (name, _) in enumerate(docker) if name == "FROM"]
+    assert len(starts) == 2 and starts[0] == 0
+    return docker[:starts[1]], docker[starts[1]:]
+
+
+def test_the_image_runs_as_a_non_root_user_and_installs_the_package():
+    build, docker = stages()
     assert docker[0] == ("FROM", "python:3.11-slim")
     names = [instruction for instruction, _ in docker]
     user = only(docker, "USER").split(":")[0]
     assert user not in ("root", "0")
     (install,) = [i for i, (name, args) in enumerate(docker)
-                  if name == "RUN" and re.search(r"\bpip install \.(\s|$)", args)]
+                  if name == "RUN" and re.search(r"\bpip install /wheels/factlink-\*\.whl$", args)]
+    assert "from=build" in docker[install][1]
     assert install < names.index("USER") < names.index("CMD")   # installs as root, runs as not
     assert dockerfile_env()["FACTLINK_KB"] == "/kb"
+
+
+def test_the_image_runs_the_compiled_linker_without_a_compiler_in_it():
+    """The build stage has gcc and builds the wheel (setup.py compiles linkers/ with Cython);
+    the runtime stage installs that wheel, has no compiler, and fails to build if the linker it
+    installed is not the compiled one."""
+    build, docker = stages()
+    assert build[0] == ("FROM", "python:3.11-slim AS build")
+    (compiler,) = [args for name, args in build if name == "RUN" and "apt-get install" in args]
+    assert "gcc" in compiler.split()
+    (wheel,) = [args for name, args in build if name == "RUN" and "pip wheel" in args]
+    assert re.search(r"--wheel-dir /wheels \.$", wheel)
+    assert not any("gcc" in args.split() for name, args in docker if name == "RUN")
+    assert any('grep "linker: compiled ("' in args for name, args in docker if name == "RUN")
 
 
 def test_the_image_ships_the_starter_kb_built_for_a_read_only_root():
     """With FACTLINK_KB empty ("try without a KB"), no process may need to write the starter KB
     at run time: the image builds it, as root, after the install, where XDG_CACHE_HOME points."""
-    docker = read_dockerfile()
+    _build, docker = stages()
     names = [instruction for instruction, _ in docker]
     (install,) = [i for i, (name, args) in enumerate(docker)
-                  if name == "RUN" and re.search(r"\bpip install \.(\s|$)", args)]
+                  if name == "RUN" and "pip install /wheels/" in args]
     (starter,) = [i for i, (name, args) in enumerate(docker) if name == "RUN" and "open_kb()" in args]
     (cache_env,) = [i for i, (name, args) in enumerate(docker)
                     if name == "ENV" and "XDG_CACHE_HOME=" in args]
