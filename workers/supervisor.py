@@ -156,7 +156,16 @@ class SoloWorkers:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                slot.process = process = self._spawn(slot)
+                try:
+                    slot.process = process = self._spawn(slot)
+                except OSError as exc:        # no memory, no pids left: try again later
+                    process = None
+                    log.error("cannot start worker %s (%s)", slot.name, exc)
+            if process is None:
+                backoff = min(RESTART_BACKOFF_MAX, max(RESTART_BACKOFF, backoff * 2))
+                if self._stopping.wait(backoff):
+                    return
+                continue
             started = time.monotonic()
             # wait without reaping: until the jobs are sent again the pid names only this one
             os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
@@ -169,18 +178,20 @@ class SoloWorkers:
                 return
             if time.monotonic() - started > STABLE_AFTER:
                 backoff = 0.0
-            log.error("worker %s (pid %d) %s; %s; restarting it%s", slot.name, process.pid,
-                      _exit_reason(code), resent, f" in {backoff:.1f} s" if backoff else "")
+            slot.restarts += 1
+            log.error("worker %s (pid %d) %s; %s; restarting it%s (restart %d)", slot.name,
+                      process.pid, _exit_reason(code), resent,
+                      f" in {backoff:.1f} s" if backoff else "", slot.restarts)
             if self._stopping.wait(backoff):
                 return
             backoff = min(RESTART_BACKOFF_MAX, max(RESTART_BACKOFF, backoff * 2))
-            slot.restarts += 1
 
     def _resend_lost(self, pid: int) -> str:
         try:
             sent, failed = self._lost.resend(pid)
-        except redis.exceptions.RedisError as exc:    # its leases run out; the reaper sends them
-            return f"its jobs wait for their leases and the reaper (Redis: {exc})"
+        except Exception as exc:    # Redis away: its leases run out and the reaper sends them
+            log.debug("re-sending the jobs of pid %d failed", pid, exc_info=True)
+            return f"its jobs wait for their leases and the reaper ({type(exc).__name__}: {exc})"
         return f"{sent} running job(s) sent again" + (f", {failed} failed for good" if failed
                                                       else "")
 
