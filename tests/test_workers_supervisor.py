@@ -8,11 +8,14 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 import redis as redis_client
 
 from service_fixtures import finished_job, wait_for
 from workers import keys
 from workers.jobs import LEASE_TTL
+
+pytestmark = pytest.mark.integration
 
 #: each task sleeps this long before linking: the kill lands mid-job
 SLOW = "1.5"
@@ -87,3 +90,13 @@ def test_stopping_the_supervisor_lets_a_running_job_finish_and_leaves_no_process
     assert finished_job(http, api.url, job_id, timeout=1)["status"] == "done"
     # the supervisor reaped its workers before it exited
     assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+
+
+def test_the_prefork_pool_is_still_there(http, start_redis, start_worker, start_api):
+    redis = start_redis()
+    api = start_api(REDIS_URL=redis.url)
+    workers = start_worker(redis.url, concurrency=2, pool="prefork")
+    assert workers.nodes == [workers.name.replace("%h", os.uname().nodename)]
+    response = http.post(f"{api.url}/v1/annotate", json={"text": "Macron met Putin."}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert "Q3052772" in response.json()["entities"]
