@@ -8,9 +8,12 @@ port on 127.0.0.1, 2 worker processes), submits ``--jobs`` distinct short articl
 rest, and polls every accepted job until it is done or failed or ``FINAL_DEADLINE`` passes.
 
 - ``redis-kill``: SIGKILL the bundled ``redis-server`` (serve restarts it on the same port/dir);
-- ``worker-kill``: SIGKILL the worker's main process (what the OOM killer does; serve starts a
-  new one; the killed one's pool processes lose their jobs' leases);
-- ``child-kill``: SIGKILL one pool process in the middle of a task;
+- ``worker-kill``: SIGKILL the ``factlink worker`` process (what the OOM killer does; serve
+  starts a new one). With ``--pool solo`` (the default) that is the supervisor: its workers get
+  SIGTERM from the kernel and finish their running tasks; with prefork, the worker's main
+  process: its pool processes lose their jobs' leases;
+- ``child-kill``: SIGKILL one of its children (a solo worker, or a prefork pool process) in the
+  middle of a task;
 - ``disk-full``: the data directory is a small tmpfs that fills up (Redis refuses writes:
   MISCONF), then grows (``mount -o remount,size=``) as an operator freeing space would. Needs
   root to mount; without it the scenario makes saves fail instead (Redis ``CONFIG SET dir``
@@ -99,7 +102,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def find(serve_pid: int, what: str) -> int:
-    """The pid of the bundled Redis, the worker main process or one of its pool processes."""
+    """The pid of the bundled Redis, the ``factlink worker`` process or one of its children."""
     for pid in descendants(serve_pid):
         line = _cmdline(pid)
         if what == "redis" and "redis-server" in line:

@@ -2,7 +2,7 @@
 
     factlink serve [--host H] [--port P]   Redis (bundled unless REDIS_URL), workers and the API
     factlink api [--host H] [--port P]     the HTTP API only
-    factlink worker [--concurrency N]      a Celery worker only (scale out: many, one Redis)
+    factlink worker [--concurrency N]      Celery workers only (scale out: many, one Redis)
     factlink kb build | link | eval        the linking core's commands (service.corecli)
     factlink kb add                        entities into the KB overlay (service.kbcli)
     factlink relink                        re-link stored articles (service.relink, when present)
@@ -73,20 +73,38 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from linkers import open_kb
-    from workers import keys
     from workers.celery_app import create_celery
     settings = settings_from(args)
-    # open the KB once here so a bad FACTLINK_KB fails now, not in every pool process
+    if args.solo_child:          # one of the supervisor's workers: it checked the KB already
+        return run_celery_worker(settings, "solo", 1, args.name, args.loglevel)
+    # open the KB once here so a bad FACTLINK_KB fails now, not in every worker process
     kb = open_kb(settings.kb_path)
-    log.info("factlink worker: KB %s (%d entities), Redis %s, linker: %s", kb.version, len(kb),
-             redact_url(settings.redis), compiled.describe())
+    log.info("factlink worker: KB %s (%d entities), Redis %s, linker: %s, %d %s", kb.version,
+             len(kb), redact_url(settings.redis), compiled.describe(),
+             settings.worker_concurrency, "solo worker processes, supervised"
+             if args.pool == "solo" else "pool processes (prefork)")
     kb.close()
-    argv = ["worker", "--pool", "prefork", "--concurrency", str(settings.worker_concurrency),
-            "--queues", keys.QUEUE, "--loglevel", args.loglevel,
+    if args.pool == "prefork":
+        return run_celery_worker(settings, "prefork", settings.worker_concurrency, args.name,
+                                 args.loglevel)
+    from workers.supervisor import SoloWorkers, node_names
+    names = node_names(args.name, settings.worker_concurrency)
+    return SoloWorkers(settings, create_celery(settings), names, lambda name: [
+        sys.executable, "-m", "service.cli", "worker", "--solo-child", "--name", name,
+        "--loglevel", args.loglevel]).run()
+
+
+def run_celery_worker(settings: Settings, pool: str, concurrency: int, name: str | None,
+                      loglevel: str) -> int:
+    """A Celery worker in this process (``--pool solo``: it runs the tasks itself)."""
+    from workers import keys
+    from workers.celery_app import create_celery
+    argv = ["worker", "--pool", pool, "--concurrency", str(concurrency),
+            "--queues", keys.QUEUE, "--loglevel", loglevel,
             # no peer chatter: startup is not delayed by mingle, and nothing here needs gossip
             "--without-mingle", "--without-gossip", "--without-heartbeat"]
-    if args.name:
-        argv += ["--hostname", args.name]
+    if name:
+        argv += ["--hostname", name]
     create_celery(settings).worker_main(argv)
     return corecli.EXIT_OK
 
@@ -115,9 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="a Celery worker only (needs REDIS_URL)")
     worker.add_argument("--concurrency", dest="worker_concurrency", type=int,
-                        help="pool processes (default: FACTLINK_WORKER_CONCURRENCY or cores)")
-    worker.add_argument("--name", help="Celery node name (default: celery@<hostname>)")
+                        help="worker processes (default: FACTLINK_WORKER_CONCURRENCY or cores)")
+    worker.add_argument("--name", help="Celery node name (default: celery@<hostname>); with "
+                        "--pool solo and N > 1 processes, <name>-1 .. <name>-N")
+    worker.add_argument("--pool", choices=("solo", "prefork"), default="solo",
+                        help="solo (default): N single-process workers under a supervisor, "
+                        "each runs its tasks itself; prefork: one Celery worker with N pool "
+                        "processes")
     worker.add_argument("--loglevel", default="INFO")
+    # one of the supervisor's solo workers (workers.supervisor): Celery in this process
+    worker.add_argument("--solo-child", action="store_true", help=argparse.SUPPRESS)
     worker.set_defaults(func=cmd_worker)
 
     kbcli.add_parsers(corecli.add_parsers(sub))

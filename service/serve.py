@@ -1,9 +1,11 @@
 """``factlink serve``: Redis (the bundled one unless REDIS_URL), a worker pool and the HTTP API.
 
-The API runs in this process; the worker pool is a ``factlink worker`` child process, restarted
-if it dies; the bundled Redis is another child, restarted too (``service.supervise``). On Ctrl-C or SIGTERM they stop in dependency
-order: the API (no new work), the workers (a warm shutdown finishes running tasks), Redis last
-(it flushes its append-only file). Children also die with this process if it is killed outright.
+The API runs in this process; the workers are a ``factlink worker`` child process (the
+supervisor of N solo workers, ``workers.supervisor``), restarted if it dies; the bundled Redis
+is another child, restarted too (``service.supervise``). On Ctrl-C or SIGTERM they stop in
+dependency order: the API (no new work), the workers (a warm shutdown finishes running tasks),
+Redis last (it flushes its append-only file). Children also die with this process if it is
+killed outright.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ RESTART_BACKOFF_SECONDS = 2
 
 
 class WorkerPool:
-    """The ``factlink worker`` child process, restarted when it exits on its own."""
+    """The ``factlink worker`` child process, restarted when it exits on its own (its own
+    workers are restarted by it; this is for the supervisor itself dying)."""
 
     def __init__(self, settings: Settings):
         self._env = {**os.environ, **settings.worker_env()}

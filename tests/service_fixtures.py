@@ -32,6 +32,7 @@ from workers.celery_app import create_celery
 from workers.embedded_redis import EmbeddedRedis
 from workers.process import stop_process_group
 from workers.settings import ENVIRONMENT, Settings
+from workers.supervisor import node_names
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,31 +118,36 @@ def redis_server(tmp_path_factory):
 # --- Celery workers --------------------------------------------------------------------------
 
 class WorkerProcess:
-    """``factlink worker`` as a subprocess in its own process group."""
+    """``factlink worker`` as a subprocess in its own process group: ``concurrency`` solo
+    workers under their supervisor (``self.process``), or one prefork worker."""
 
-    def __init__(self, redis_url: str, **settings: str):
+    def __init__(self, redis_url: str, concurrency: int = 1, pool: str = "solo",
+                 **settings: str):
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self.nodes = node_names(self.name, concurrency if pool == "solo" else 1)
         self.settings = settings_for(REDIS_URL=redis_url, **settings)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker", "--concurrency", "1",
-             "--loglevel", "WARNING", "--name", self.name],
+            [sys.executable, "-m", "service.cli", "worker", "--concurrency", str(concurrency),
+             "--pool", pool, "--loglevel", "WARNING", "--name", self.name],
             env=factlink_env(REDIS_URL=redis_url, **settings), cwd=REPO,
             stdin=subprocess.DEVNULL, start_new_session=True)
 
     def wait_ready(self, timeout: float = 30.0) -> "WorkerProcess":
+        """Every worker node answers a ping."""
         app = create_celery(self.settings)
-        node = self.name.replace("%h", os.uname().nodename)
         try:
             def answers():
                 assert self.process.poll() is None, f"worker exited with {self.process.returncode}"
-                return app.control.ping(destination=[node], timeout=0.5)
-            wait_for(answers, timeout, what=f"worker {node} to answer")
+                replies = app.control.ping(destination=self.nodes, timeout=0.5,
+                                           limit=len(self.nodes))
+                return {node for reply in replies for node in reply} >= set(self.nodes)
+            wait_for(answers, timeout, what=f"workers {self.nodes} to answer")
         finally:
             app.close()
         return self
 
     def kill(self) -> None:
-        """SIGKILL the worker and its pool processes at once: a crash, no cleanup at all."""
+        """SIGKILL the supervisor and its workers at once: a crash, no cleanup at all."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -152,11 +158,13 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker():
-    """Start a private worker: ``start_worker(redis_url, **env) -> WorkerProcess`` (ready)."""
+    """Start a private worker: ``start_worker(redis_url, concurrency=1, pool="solo", **env)
+    -> WorkerProcess`` (ready)."""
     workers = []
 
-    def start(redis_url: str, **settings: str) -> WorkerProcess:
-        worker = WorkerProcess(redis_url, **settings)
+    def start(redis_url: str, concurrency: int = 1, pool: str = "solo",
+              **settings: str) -> WorkerProcess:
+        worker = WorkerProcess(redis_url, concurrency, pool, **settings)
         workers.append(worker)
         return worker.wait_ready()
 

@@ -1,12 +1,14 @@
 """The one Celery app, built from ``Settings``: Redis broker, acks-late delivery, no result backend.
 
 Workers write results and job statuses to Redis themselves (``workers.jobs``), so Celery only
-carries messages. A task is acknowledged after it ran (``task_acks_late``): a pool process that
-dies is noticed by its parent, which requeues the message at once
-(``task_reject_on_worker_lost``), and a warm shutdown puts back the messages it holds. The
-worker keeps what it holds in memory, not in Redis (kombu's ``ack_emulation`` is off): kombu's
-copy in Redis (``unacked``, restored after a visibility timeout) cost a round trip between
-taking a message and handing it to the pool, on every task, ~0.5 ms of an uncached annotate.
+carries messages. A task is acknowledged after it ran (``task_acks_late``), and a warm shutdown
+puts back the messages it holds. ``factlink worker`` runs solo workers: one that dies is noticed
+by its supervisor, which sends its running jobs again at once (``workers.supervisor``); with
+``--pool prefork`` a pool process that dies is noticed by its parent, which requeues the message
+at once (``task_reject_on_worker_lost``). The worker keeps what it holds in memory, not in
+Redis (kombu's ``ack_emulation`` is off): kombu's copy in Redis (``unacked``, restored after a
+visibility timeout) cost a round trip between taking a message and running it, on every task,
+~0.5 ms of an uncached annotate.
 A whole worker killed loses nothing with it: its jobs are ``running`` under a lease nobody
 renews, or ``queued`` with their message gone, and the reaper sends them again
 (``workers.reaper``; within ~20 s, where kombu's restore took ``visibility_timeout``). Linking

@@ -214,10 +214,34 @@ return {'enqueue'}
 """
 ENQUEUE = "enqueue"
 
+#: Send a job that lost its worker again, counting the dispatch: the stored task message to
+#: publish, or "failed" once it used up MAX_DISPATCHES (ARGV[4]). Shared by the reaper and the
+#: worker supervisor, so both count dispatches alike (same KEYS/ARGV as the reaper's step).
+_REDISPATCH = """
+local function redispatch(now)
+  local message = redis.call('HGET', KEYS[1], 'message')
+  local dispatches = redis.call('HINCRBY', KEYS[1], 'dispatches', 1)
+  if not message or dispatches > tonumber(ARGV[4]) then
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1],
+               'error_code', 'worker_lost',
+               'error_message', 'the job was dispatched ' .. (dispatches - 1) ..
+               ' times and its worker was lost each time; submit it again to retry')
+    redis.call('HDEL', KEYS[1], 'message')
+    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+    redis.call('ZREM', KEYS[5], ARGV[5])
+    redis.call('PUBLISH', KEYS[6], ARGV[5])
+    return 'failed'
+  end
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+  redis.call('ZADD', KEYS[5], now, ARGV[5])
+  return message
+end
+"""
+
 #: The reaper's step for one active job (same KEYS/ARGV as the claim; ARGV[4] MAX_DISPATCHES,
 #: ARGV[6] result TTL). Returns the stored task message when the job must be sent again, "ok"
 #: when it is fine, "gone" when it left the active set, "failed" when it used up its dispatches.
-REAP_SCRIPT = _STUCK + """
+REAP_SCRIPT = _STUCK + _REDISPATCH + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local now = tonumber(ARGV[1])
 if status ~= 'queued' and status ~= 'running' then
@@ -225,22 +249,20 @@ if status ~= 'queued' and status ~= 'running' then
   return 'gone'
 end
 if not stuck(status, now) then return 'ok' end
-local message = redis.call('HGET', KEYS[1], 'message')
-local dispatches = redis.call('HINCRBY', KEYS[1], 'dispatches', 1)
-if not message or dispatches > tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1],
-             'error_code', 'worker_lost',
-             'error_message', 'the job was dispatched ' .. (dispatches - 1) ..
-             ' times and its worker was lost each time; submit it again to retry')
-  redis.call('HDEL', KEYS[1], 'message')
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
-  redis.call('ZREM', KEYS[5], ARGV[5])
-  redis.call('PUBLISH', KEYS[6], ARGV[5])
-  return 'failed'
-end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
-redis.call('ZADD', KEYS[5], now, ARGV[5])
-return message
+return redispatch(now)
+"""
+
+#: The worker supervisor's step for one active job once a worker process it started has died
+#: (``workers.supervisor``): a job running in that process (its record's ``worker`` starts with
+#: ARGV[7], ``leases.holder_prefix`` of the dead pid) loses its lease and is sent again at once,
+#: without waiting for the lease to run out. Same KEYS and ARGV[1-6] as ``REAP_SCRIPT``; the same
+#: answers ("ok": not that process's job).
+LOST_SCRIPT = _REDISPATCH + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 'ok' end
+local worker = redis.call('HGET', KEYS[1], 'worker')
+if not worker or string.sub(worker, 1, #ARGV[7]) ~= ARGV[7] then return 'ok' end
+redis.call('DEL', KEYS[3])
+return redispatch(tonumber(ARGV[1]))
 """
 
 

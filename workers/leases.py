@@ -9,12 +9,25 @@ starts on first use, so it runs in the forked pool process, not in the parent.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 
 from . import keys
 from .jobs import LEASE_TTL
 
 log = logging.getLogger(__name__)
+
+
+def holder_prefix(pid: int) -> str:
+    """What the lease holder name of every process ``pid`` of this host starts with."""
+    return f"{socket.gethostname()}:{pid}:"
+
+
+def holder_name() -> str:
+    """This process's lease holder name: host, pid, and a random part (pids are reused)."""
+    return f"{holder_prefix(os.getpid())}{uuid.uuid4().hex[:8]}"
 
 
 class Leases:

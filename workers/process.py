@@ -1,4 +1,5 @@
-"""Child processes that cannot outlive their parent (Redis and the worker pool under ``serve``)."""
+"""Child processes that cannot outlive their parent (Redis and the worker pool under ``serve``,
+the solo workers under ``workers.supervisor``)."""
 from __future__ import annotations
 
 import ctypes
@@ -13,14 +14,17 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
-def die_with_parent() -> None:
+def die_with_parent(own_group: bool = True) -> None:
     """``preexec_fn``: on Linux the kernel sends SIGTERM to the child when its parent dies,
-    so even a SIGKILLed ``factlink serve`` leaves no Redis or worker behind."""
+    so even a SIGKILLed ``factlink serve`` leaves no Redis or worker behind.
+
+    ``own_group``: a Ctrl-C in the terminal reaches the parent only, which then stops its
+    children in order (API first, workers next, Redis last). Without it the child stays in its
+    parent's group (the worker supervisor's children: a kill of the group reaches them)."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    # own process group: a Ctrl-C in the terminal reaches the parent only, which then stops
-    # its children in order (API first, workers next, Redis last)
-    os.setpgrp()
+    if own_group:
+        os.setpgrp()
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float) -> int:

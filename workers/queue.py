@@ -56,6 +56,19 @@ def _message_count(jobs: int) -> int:
     return -(-jobs // BATCH_CHUNK)
 
 
+def link_tasks(celery: Celery, messages: list[list]) -> list[bytes]:
+    """The Celery task messages that link ``[job_id, article message, kb_version]`` items: one
+    ``link_article`` for a single job, else ``link_batch`` messages of ``BATCH_CHUNK`` jobs."""
+    if len(messages) == 1:
+        job_id, _article, kb_version = messages[0]
+        return [task_message(celery, LINK_ARTICLE, messages[0], keys.QUEUE,
+                             f"[{job_id!r}, <article>, {kb_version!r}]")]
+    return [task_message(celery, LINK_BATCH, [chunk], keys.QUEUE,
+                         f"[<{len(chunk)} jobs from {chunk[0][0]!r}>]")
+            for chunk in (messages[start:start + BATCH_CHUNK]
+                          for start in range(0, len(messages), BATCH_CHUNK))]
+
+
 class JobQueue:
     def __init__(self, redis, celery: Celery, settings: Settings, kb_version: str):
         self._redis = redis
@@ -219,17 +232,8 @@ class JobQueue:
     async def send_messages(self, messages: list[list]) -> None:
         """Publish ``[job_id, article message, kb_version]`` tasks; the reaper re-sends stored
         messages through here."""
-        if len(messages) == 1:
-            job_id, _article, kb_version = messages[0]
-            payloads = [task_message(self._celery, LINK_ARTICLE, messages[0], keys.QUEUE,
-                                     f"[{job_id!r}, <article>, {kb_version!r}]")]
-        else:
-            payloads = [task_message(self._celery, LINK_BATCH, [chunk], keys.QUEUE,
-                                     f"[<{len(chunk)} jobs from {chunk[0][0]!r}>]")
-                        for chunk in (messages[start:start + BATCH_CHUNK]
-                                      for start in range(0, len(messages), BATCH_CHUNK))]
         # one round trip; the worker takes from the other end, so the first is linked first
-        await self._redis.lpush(keys.QUEUE, *payloads)
+        await self._redis.lpush(keys.QUEUE, *link_tasks(self._celery, messages))
 
     async def refresh_entities(self, qids: list[str], as_of: str | None) -> None:
         def send():

@@ -93,15 +93,7 @@ class Reaper:
         if not job_ids:
             return {"resent": 0, "failed": 0}
         job_ids = [job_id.decode() for job_id in job_ids]
-        verdicts = await self._verdicts(job_ids, now)
-        resend, failed = [], 0
-        for job_id, verdict in zip(job_ids, verdicts):
-            if verdict == b"failed":
-                failed += 1
-                log.error("job %s lost its worker %d times; failed", job_id, MAX_DISPATCHES)
-            elif verdict not in _VERDICTS:
-                message, kb_version = orjson.loads(verdict)
-                resend.append([job_id, message, kb_version])
+        resend, failed = sort_verdicts(job_ids, await self._verdicts(job_ids, now))
         if resend:
             log.warning("reaper: sending %d stuck job(s) again", len(resend))
             await self._queue.send_messages(resend)
@@ -111,10 +103,29 @@ class Reaper:
         # loaded first, every pass: a pipeline retried after NOSCRIPT could not tell the jobs
         # its first attempt already re-queued (one round trip per REAP_INTERVAL is nothing)
         await self._redis.script_load(REAP_SCRIPT)
-        args = (now, STALE_QUEUED_SECONDS, self._settings.visibility_timeout, MAX_DISPATCHES)
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                script_keys = stuck_keys(job_id)
-                pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args,
-                             job_id, self._settings.result_ttl)
+                pipe.evalsha(self._script.sha, *verdict_call(job_id, now, self._settings))
             return await pipe.execute()
+
+
+def verdict_call(job_id: str, now: float, settings: Settings, *more) -> list:
+    """``numkeys, KEYS..., ARGV...`` of ``REAP_SCRIPT`` (and ``jobs.LOST_SCRIPT``, which takes
+    ``more``) for one job."""
+    script_keys = stuck_keys(job_id)
+    return [len(script_keys), *script_keys, now, STALE_QUEUED_SECONDS,
+            settings.visibility_timeout, MAX_DISPATCHES, job_id, settings.result_ttl, *more]
+
+
+def sort_verdicts(job_ids: list[str], verdicts: list) -> tuple[list[list], int]:
+    """The reaper's (or ``jobs.LOST_SCRIPT``'s) answers per job: the jobs to send again, as
+    ``[job_id, message, kb_version]``, and how many failed for good."""
+    resend, failed = [], 0
+    for job_id, verdict in zip(job_ids, verdicts):
+        if verdict == b"failed":
+            failed += 1
+            log.error("job %s lost its worker %d times; failed", job_id, MAX_DISPATCHES)
+        elif verdict not in _VERDICTS:
+            message, kb_version = orjson.loads(verdict)
+            resend.append([job_id, message, kb_version])
+    return resend, failed

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import time
-import uuid
 
 import orjson
 import redis
@@ -33,7 +30,7 @@ from linkers import errors, open_kb
 
 from . import cache, jobs, keys, redis_errors
 from .kb_delta import RedisOverlay, generation_of, remember_cached
-from .leases import Leases
+from .leases import Leases, holder_name
 from .settings import Settings
 from .wikidata import WikidataClient, refresh_cards
 
@@ -82,8 +79,7 @@ class WorkerRuntime:
         """Open the KB, Redis and the KB overlay in this process (after the pool forked it)."""
         self._redis = redis.Redis.from_url(self.settings.redis, socket_connect_timeout=2,
                                            socket_timeout=10, health_check_interval=30)
-        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._leases = Leases(self._redis, worker)
+        self._leases = Leases(self._redis, holder_name())
         self._overlay = RedisOverlay(self._redis, open_kb(self.settings.kb_path))
         try:
             self._overlay.load()

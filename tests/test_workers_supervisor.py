@@ -1,0 +1,102 @@
+"""``factlink worker`` runs solo workers under a supervisor: a worker killed mid-job loses its
+job to no lease timeout, the job ends once, and the worker comes back. Real Redis, real
+workers, the real HTTP app."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_client
+
+from service_fixtures import finished_job, wait_for
+from workers import keys
+from workers.jobs import LEASE_TTL
+
+pytestmark = pytest.mark.integration
+
+#: each task sleeps this long before linking: the kill lands mid-job
+SLOW = "1.5"
+
+
+def _children(pid: int) -> set[int]:
+    """Live child processes of ``pid`` (spawned by any of its threads)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z":
+            children.add(int(entry.name))
+    return children
+
+
+def test_a_solo_worker_killed_mid_job_is_restarted_and_its_job_ends_once_at_once(
+        http, start_redis, start_worker, start_api):
+    redis = start_redis()
+    store = redis_client.Redis.from_url(redis.url)
+    api = start_api(REDIS_URL=redis.url)
+    workers = start_worker(redis.url, concurrency=2, FACTLINK_DEBUG_LINK_DELAY=SLOW)
+    started = _children(workers.process.pid)
+    assert len(started) == 2
+
+    response = http.post(f"{api.url}/v1/jobs", json={"text": "Macron, Putin, NATO and Ukraine."})
+    job_id = response.json()["jobs"][0]["id"]
+    wait_for(lambda: store.hget(keys.job(job_id), "status") == b"running", 10,
+             what="a worker to take the job")
+    # the running mark names the process: host:pid:random
+    doomed = int(store.hget(keys.job(job_id), "worker").decode().split(":")[1])
+    assert doomed in started
+
+    os.kill(doomed, signal.SIGKILL)
+    killed_at = time.monotonic()
+    status = finished_job(http, api.url, job_id, timeout=LEASE_TTL)
+    took = time.monotonic() - killed_at
+
+    assert status["status"] == "done"
+    assert {m["qid"] for m in status["result"]["mentions"]} >= {"Q3052772", "Q7184", "Q212"}
+    # sent again by the supervisor, not after the lease ran out and the reaper found it
+    assert took < 5, f"the job ended {took:.1f} s after its worker was killed"
+    # exactly once: dispatched twice (the submission, the supervisor), linked to the end once,
+    # and no copy of its task left in the queue
+    assert store.hget(keys.job(job_id), "dispatches") == b"2"
+    assert store.hget(keys.LINK_STATS, "count") == b"1"
+    assert store.llen(keys.QUEUE) == 0
+    assert not store.exists(keys.lease(job_id))
+
+    # the supervisor started a new worker in its place, which answers under the same name
+    wait_for(lambda: len(_children(workers.process.pid)) == 2, 30,
+             what="the supervisor to restart the worker")
+    assert doomed not in _children(workers.process.pid)
+    workers.wait_ready()
+
+
+def test_stopping_the_supervisor_lets_a_running_job_finish_and_leaves_no_process(
+        http, start_redis, start_worker, start_api):
+    redis = start_redis()
+    api = start_api(REDIS_URL=redis.url)
+    workers = start_worker(redis.url, concurrency=2, FACTLINK_DEBUG_LINK_DELAY=SLOW)
+    children = _children(workers.process.pid)
+    response = http.post(f"{api.url}/v1/jobs", json={"text": "Scholz met Biden in Berlin."})
+    job_id = response.json()["jobs"][0]["id"]
+    wait_for(lambda: http.get(f"{api.url}/v1/jobs/{job_id}").json()["status"] == "running", 10,
+             what="a worker to take the job")
+
+    workers.process.send_signal(signal.SIGTERM)       # warm shutdown
+    assert workers.process.wait(30) == 0
+    assert finished_job(http, api.url, job_id, timeout=1)["status"] == "done"
+    # the supervisor reaped its workers before it exited
+    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+
+
+def test_the_prefork_pool_is_still_there(http, start_redis, start_worker, start_api):
+    redis = start_redis()
+    api = start_api(REDIS_URL=redis.url)
+    workers = start_worker(redis.url, concurrency=2, pool="prefork")
+    assert workers.nodes == [workers.name.replace("%h", os.uname().nodename)]
+    response = http.post(f"{api.url}/v1/annotate", json={"text": "Macron met Putin."}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert "Q3052772" in response.json()["entities"]
