@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import orjson
-import redis
 from tqdm import tqdm
 
 from linkers import errors, link, open_kb
@@ -254,7 +253,8 @@ class CeleryLinker:
 
     def __init__(self, settings: Settings, kb_version: str, timeout: float,
                  rules_scope: str | None = None):
-        # imported here: --local needs neither Celery nor the asyncio Redis client
+        # imported here (``redis`` too): --local needs neither Celery nor Redis, and imports
+        # are a tenth of a second of each run's start
         import redis.asyncio as aioredis
 
         from workers.celery_app import create_celery
@@ -273,6 +273,7 @@ class CeleryLinker:
 
     async def start(self) -> None:
         """Fail fast (exit 5) when Redis or every worker is away, instead of waiting forever."""
+        import redis
         try:
             await self._redis.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
@@ -287,6 +288,7 @@ class CeleryLinker:
         await self._reaper.start()
 
     async def link_chunk(self, articles: list[Article]) -> list:
+        import redis
         if self._rules_scope is not None:   # the key's rules on top of the global ones
             articles = [dataclasses.replace(a, rules_scope=self._rules_scope) for a in articles]
         try:
