@@ -21,7 +21,6 @@ from linkers import errors, open_kb
 from linkers.kb import kb_dir
 from linkers.kb.dump import entity_json, open_dump
 from linkers.kb.overlay import OverlayKB, append_changes, changes_path, save_snapshot
-from workers.kb_delta import gather_changes
 from workers.settings import Settings
 
 from .corecli import EXIT_OK, fail, kb_path_arg
@@ -46,6 +45,9 @@ def read_entity_file(path: str) -> list[dict]:
 
 
 def cmd_kb_add(args) -> int:
+    # imported here: it brings requests and the Wikidata client, which every other command
+    # (relink among them, started once per run) would import for nothing
+    from workers.kb_delta import gather_changes
     try:
         settings = Settings.from_env()
         if not args.qids and not args.file:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -17,7 +18,9 @@ from linkers.kb.dump import QID_PATTERN
 from linkers.kb.overlay import is_local_id
 from linkers.linker import SEGMENT_SEPARATOR
 from workers.jobs import Article, JobRecord, JobStatus
-from workers.queue import Submission
+
+if TYPE_CHECKING:     # the queue brings Celery and the asyncio Redis client
+    from workers.queue import Submission
 
 JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
