@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import os
 import signal
 import sys
@@ -34,7 +33,7 @@ from linkers import errors, link, open_kb
 from linkers.kb.overlay import key_scope
 from workers import keys
 from workers.jobs import Article, JobStatus
-from workers.process import die_with_parent
+from workers.process import collect_less_for_linking, die_with_parent
 from workers.settings import Settings, redact_url
 
 from . import corecli
@@ -202,11 +201,6 @@ class LocalLinker:
 
 
 _POOL_KB = None
-#: allocations between young-generation collections in a pool process (Python's default: 700).
-#: Linking leaves ~12 cyclic garbage objects an article, but grows the KB's per-process memos to
-#: ~200k tracked objects by 1,000 4 KB articles; at 700 the collector ran ~1,200 times and walked
-#: them all in 6 full collections, 0.8-1.0 s of CPU in 1,000 articles (7-9%); at 50,000, ~0.1 s.
-POOL_GC_THRESHOLD = 50_000
 
 
 def _open_pool_kb(kb_path: str | None) -> None:
@@ -214,10 +208,7 @@ def _open_pool_kb(kb_path: str | None) -> None:
     # a SIGKILLed relink must not leave its pool behind; Ctrl-C is the parent's to handle
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # what the fork inherited (modules, the parent's state) lives as long as the process: the
-    # collector need not walk it again in every full collection
-    gc.freeze()
-    gc.set_threshold(POOL_GC_THRESHOLD, *gc.get_threshold()[1:])
+    collect_less_for_linking()
     _POOL_KB = open_kb(kb_path)
 
 

@@ -31,6 +31,7 @@ from linkers import errors, open_kb
 from . import cache, jobs, keys, redis_errors
 from .kb_delta import RedisOverlay, generation_of, remember_cached
 from .leases import Leases, holder_name
+from .process import collect_less_for_linking
 from .settings import Settings
 from .wikidata import WikidataClient, refresh_cards
 
@@ -76,7 +77,9 @@ class WorkerRuntime:
         self._leases = None
 
     def open(self, **_signal_kwargs) -> None:
-        """Open the KB, Redis and the KB overlay in this process (after the pool forked it)."""
+        """Open the KB, Redis and the KB overlay in this process (after the pool forked it, or
+        on the first task of a solo worker), and set its garbage collector for linking."""
+        collect_less_for_linking()
         self._redis = redis.Redis.from_url(self.settings.redis, socket_connect_timeout=2,
                                            socket_timeout=10, health_check_interval=30)
         self._leases = Leases(self._redis, holder_name())
