@@ -47,7 +47,11 @@ def _gold_spans(gold: dict, in_kb: Callable[[str], bool] | None):
     """(required, neutral, dropped, nil_spans) of a gold document, as the scoring rules read it:
     required maps a primary span to the accepted (span, qid) pairs, alternatives included."""
     lo, hi = gold.get("evaluation_span") or (0, len(gold["text"]))
-    required: dict[tuple[int, int], set] = {}   # primary span -> {(span, qid)} incl. alternatives
+    # primary span -> {(span, qid): None} incl. alternatives, the primary pair first: a dict, not
+    # a set, so the gold QID ``classify_errors`` reports for a span that an alternative also
+    # covers with another QID is the primary's in every process (a set of str tuples iterates
+    # in an order that changes with the hash seed)
+    required: dict[tuple[int, int], dict] = {}
     neutral: set[tuple[int, int]] = set()     # optional/desc spans: neither reward nor punish
     dropped: set[tuple[int, int]] = set()     # out-of-KB gold spans (in-KB view)
     nil_spans: set[tuple[int, int]] = set()
@@ -64,7 +68,7 @@ def _gold_spans(gold: dict, in_kb: Callable[[str], bool] | None):
         elif in_kb is not None and not in_kb(qid):
             dropped.update(spans)
         else:
-            required[spans[0]] = {(spans[0], qid), *alternatives}
+            required[spans[0]] = dict.fromkeys([(spans[0], qid), *alternatives])
     return (lo, hi), required, neutral, dropped, nil_spans
 
 

@@ -148,9 +148,9 @@ def _singular(w: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Content words of a text, lower-cased and singular (words compare across number)."""
-    # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit,
-    # in the order of the text: a set's order (which sums over description words follow) is
-    # that of its insertions
+    # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit.
+    # The set's iteration order depends on the process's str hash seed (PYTHONHASHSEED): read
+    # it only through membership and sizes; what sums over words uses ``_entity_word_order``
     return {w for w in map(_content_word, dict.fromkeys(map(str.lower, TOKEN_RE.findall(text)))) if w}
 
 
@@ -176,6 +176,14 @@ def _entity_words(kb, eid: int) -> frozenset[str]:
         if label:
             words |= _name_words(label)
     return frozenset(words)
+
+
+@lru_cache(maxsize=65536)
+def _entity_word_order(kb, eid: int) -> tuple[str, ...]:
+    """``_entity_words`` in a fixed order (sorted): the similarity blocks number words and add
+    their weights in this order, so the float sums, and a tie between two readings with near
+    identical descriptions, are the same in every process whatever its str hash seed."""
+    return tuple(sorted(_entity_words(kb, eid)))
 
 
 @lru_cache(maxsize=65536)
@@ -949,7 +957,7 @@ class _SimilarityBlock:
         u = len(distinct)
         copies = np.bincount(of, minlength=u)
         # every (entity, word) membership, without a Python step per membership
-        words_of = [_entity_words(kb, eid) for eid in distinct]
+        words_of = [_entity_word_order(kb, eid) for eid in distinct]
         memberships = list(chain.from_iterable(words_of))
         vocab = {w: k for k, w in enumerate(dict.fromkeys(memberships))}
         member_a = np.repeat(np.arange(u, dtype=np.int64), np.fromiter(map(len, words_of), dtype=np.int64, count=u))
@@ -1080,7 +1088,7 @@ class _SmallSimilarityBlock:
         for u in of:
             copies[u] += 1
         # words numbered in order of first appearance, as the numpy block numbers them
-        words_of = [_entity_words(kb, eid) for eid in distinct]
+        words_of = [_entity_word_order(kb, eid) for eid in distinct]
         vocab: dict[str, int] = {}
         members: list[list[int]] = []       # word -> entities having it, in membership order
         ids_of: list[list[int]] = []        # entity -> its words' numbers, in membership order

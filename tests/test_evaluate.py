@@ -71,6 +71,16 @@ def test_an_alternative_is_its_own_span_and_qid():
     assert score(doc, (4, 9, "Q38511")) == (1, 0, 0)
 
 
+def test_a_miss_reports_the_primary_gold_qid_when_an_alternative_shares_its_span():
+    # the accepted pairs are kept in order, primary first: not in a set of str tuples, whose
+    # order (and so the QID ``--errors`` printed) changed with the process's hash seed
+    doc = gold({"start": 0, "end": 5, "qid": "Q90", "alternatives": [{"start": 0, "end": 5, "qid": "Q167646"}]})
+    assert score(doc, (0, 5, "Q167646")) == (1, 0, 0)
+    errors = classify_errors(doc, [{"start": 0, "end": 5, "qid": "Q142"}])
+    assert [(e["error"], e["kind"], e["gold"]) for e in errors] == [
+        ("miss", "wrong entity", "Q90"), ("false link", "wrong entity", "Q90")]
+
+
 @pytest.mark.parametrize("flag", ["optional", "desc"])
 def test_optional_and_descriptive_spans_are_neither_rewarded_nor_punished(flag):
     doc = gold(PARIS, {"start": 13, "end": 20, "qid": "Q5119", flag: True})
