@@ -64,8 +64,13 @@ def test_options_and_dates_are_part_of_the_cache_key(http, api):
     assert dated.json()["published_at"] == "2019-06-01"
 
 
-def test_a_slow_answer_becomes_a_job_to_poll(http, redis_server, worker, start_api):
-    impatient = start_api(REDIS_URL=redis_server.url, FACTLINK_SYNC_TIMEOUT="0")
+def test_a_slow_answer_becomes_a_job_to_poll(http, start_redis, start_worker, start_api):
+    # a private Redis and a worker that takes 0.5 s to link: a short text on the shared worker
+    # can be done (solo workers: ~2 ms) before the API's one read after its wait, and then the
+    # answer is rightly a 200 even with no time to wait
+    redis = start_redis()
+    start_worker(redis.url, FACTLINK_DEBUG_LINK_DELAY="0.5")
+    impatient = start_api(REDIS_URL=redis.url, FACTLINK_SYNC_TIMEOUT="0")
     # the 202 is for a slow answer, not for a worker the fresh API has not heard yet (its first
     # ping may take longer than its timeout on a loaded machine, which is a 503 no_workers)
     wait_for(lambda: http.get(f"{impatient.url}/readyz").json().get("worker_answered"), 30,
