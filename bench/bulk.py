@@ -11,11 +11,12 @@ its output, so a leftover file would make it skip work).
   on the same texts (the linking-only rate, so what relink adds shows).
 - ``relink`` through the queue on ``--celery-docs`` articles (0 skips): the bundled Redis and one
   ``factlink worker --concurrency 2``, twice: undisturbed, then with crashes. In the crash run,
-  once a third of the lines are written one pool process is SIGKILLed (its parent requeues the
-  task at once), and at two thirds the whole worker (parent and pool) is SIGKILLed and a
-  replacement started (the broker redelivers the lost messages after the visibility timeout,
-  set to ``VISIBILITY_TIMEOUT`` here). Every run checks the output: one line per input id, none
-  missing, none duplicated, no error lines.
+  once a third of the lines are written one worker process is SIGKILLed (a solo worker: its
+  supervisor sends its running task again at once; with ``--pool prefork``, a pool process that
+  its parent requeues), and at two thirds the whole worker (supervisor and workers) is SIGKILLed
+  and a replacement started (the leases and the reaper send the lost jobs again, and the broker
+  redelivers after the visibility timeout, set to ``VISIBILITY_TIMEOUT`` here). Every run checks
+  the output: one line per input id, none missing, none duplicated, no error lines.
 
 Skipped with a message when ``service/relink.py`` is not there.
 """
@@ -165,18 +166,20 @@ class _Queue:
              "--name", name], env=self.env, cwd=REPO, stdin=subprocess.DEVNULL,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(worker)
-        self._wait_ready(worker, name.replace("%h", os.uname().nodename))
+        # the node names of its WORKER_CONCURRENCY solo workers (<name>-1 .. -N)
+        from workers.supervisor import node_names
+        self._wait_ready(worker, node_names(name, WORKER_CONCURRENCY))
         return worker
 
-    def _wait_ready(self, worker: subprocess.Popen, node: str, timeout: float = 60) -> None:
+    def _wait_ready(self, worker: subprocess.Popen, nodes: list[str], timeout: float = 60) -> None:
         from workers.celery_app import create_celery
         from workers.settings import Settings
         app = create_celery(Settings.from_env(self.env))
         try:
             deadline = time.monotonic() + timeout
-            while not app.control.ping(destination=[node], timeout=0.5):
+            while len(app.control.ping(destination=nodes, timeout=0.5)) < len(nodes):
                 if worker.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"worker {node} did not start (see workers.log)")
+                    raise RuntimeError(f"workers {', '.join(nodes)} did not start (see workers.log)")
         finally:
             app.close()
 
@@ -243,13 +246,13 @@ class _Queue:
         worker = self._live_worker()
         children = _children(worker.pid)
         if not children:
-            return "no pool process to kill"
+            return "no worker process to kill"
         os.kill(children[0], signal.SIGKILL)
-        return "pool process SIGKILLed"
+        return "worker process SIGKILLed"
 
     def _kill_worker(self) -> str:
         worker = self._live_worker()
-        os.killpg(worker.pid, signal.SIGKILL)      # parent and pool at once: a crashed host
+        os.killpg(worker.pid, signal.SIGKILL)      # all its processes at once: a crashed host
         worker.wait()
         self.start_worker()
         return "worker SIGKILLed, replacement started"
