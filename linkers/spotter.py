@@ -698,21 +698,25 @@ def nil_spans(text: str, taken: list[Span]) -> list[Span]:
     return _nil_spans(text, taken)
 
 
-def _nil_spans(text: str, taken: list[Span]) -> list[Span]:
-    """``_nil_spans_reference`` visiting only the tokens that can change a run: while no run
-    is open, a token that is no capitalised name word does nothing, so the scan jumps to the
-    next capitalised word (most tokens of a text: ~0.2 ms of a 4 KB article went to them)."""
-    norm = normalize(text)
-    toks = tokenize(norm)
-    table = _words_of(norm, toks)      # spotting's, when no compound was split
-    words, cap = table.words, table.cap
-    covered = bytearray(len(norm))
-    for sp in taken:
-        covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
-    out: list[Span] = []
-    run: list[int] = []
+class _NilRuns:
+    """The state of a scan for NIL runs over one text (its tokens, what spans cover, the open
+    run, the spans found) and how a run ends (``flush``), shared by ``_nil_spans`` and its
+    reference. What a token does to the run stays inline in each scan: it runs per token, and
+    a method call there cost the pure-Python scan ~15%."""
 
-    def flush():
+    def __init__(self, text: str, taken: list[Span]):
+        self.text = text
+        self.norm = norm = normalize(text)
+        self.toks = tokenize(norm)
+        self.table = _words_of(norm, self.toks)      # spotting's, when no compound was split
+        self.covered = covered = bytearray(len(norm))
+        for sp in taken:
+            covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+        self.out: list[Span] = []
+        self.run: list[int] = []
+
+    def flush(self) -> None:
+        run, cap, toks, norm, text = self.run, self.table.cap, self.toks, self.norm, self.text
         while run and not cap[run[-1]]:
             run.pop()
         if run:
@@ -721,9 +725,18 @@ def _nil_spans(text: str, taken: list[Span]) -> list[Span]:
             e = pe or e
             single = len(run) == 1
             if not (single and (_sentence_initial(norm, s) or len(text[s:e]) < 2)):
-                out.append(Span(s, e, text[s:e], "", []))
+                self.out.append(Span(s, e, text[s:e], "", []))
         run.clear()
 
+
+def _nil_spans(text: str, taken: list[Span]) -> list[Span]:
+    """``_nil_spans_reference`` visiting only the tokens that can change a run: while no run
+    is open, a token that is no capitalised name word does nothing, so the scan jumps to the
+    next capitalised word (most tokens of a text: ~0.2 ms of a 4 KB article went to them)."""
+    scan = _NilRuns(text, taken)
+    norm, toks, table, covered, run, flush = (scan.norm, scan.toks, scan.table, scan.covered,
+                                              scan.run, scan.flush)
+    words, cap = table.words, table.cap
     n = len(toks)
     caps = list(compress(range(n), cap))      # the capitalised name words, in order
     k = caps[0] if caps else n
@@ -747,33 +760,15 @@ def _nil_spans(text: str, taken: list[Span]) -> list[Span]:
             at = bisect_right(caps, k)
             k = caps[at] if at < len(caps) else n
     flush()
-    return out
+    return scan.out
 
 
 def _nil_spans_reference(text: str, taken: list[Span]) -> list[Span]:
     """``_nil_spans`` reading every token (``linkers.fastpath.reference_paths``)."""
-    norm = normalize(text)
-    toks = tokenize(norm)
-    table = _words_of(norm, toks)      # spotting's, when no compound was split
+    scan = _NilRuns(text, taken)
+    norm, toks, table, covered, run, flush = (scan.norm, scan.toks, scan.table, scan.covered,
+                                              scan.run, scan.flush)
     words, cap = table.words, table.cap
-    covered = bytearray(len(norm))
-    for sp in taken:
-        covered[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
-    out: list[Span] = []
-    run: list[int] = []
-
-    def flush():
-        while run and not cap[run[-1]]:
-            run.pop()
-        if run:
-            s, e = toks[run[0]][0], toks[run[-1]][1]
-            pe = _possessive_end(norm, toks[run[-1]][0], e)
-            e = pe or e
-            single = len(run) == 1
-            if not (single and (_sentence_initial(norm, s) or len(text[s:e]) < 2)):
-                out.append(Span(s, e, text[s:e], "", []))
-        run.clear()
-
     for k, (s, e) in enumerate(toks):
         if covered[s] or covered[e - 1]:
             if run:
@@ -789,7 +784,7 @@ def _nil_spans_reference(text: str, taken: list[Span]) -> list[Span]:
         elif run:
             flush()
     flush()
-    return out
+    return scan.out
 
 
 keep_reference(sys.modules[__name__], "_spot", _spot_reference)
