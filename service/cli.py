@@ -97,15 +97,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def run_celery_worker(settings: Settings, pool: str, concurrency: int, name: str | None,
                       loglevel: str) -> int:
     """A Celery worker in this process (``--pool solo``: it runs the tasks itself)."""
-    from workers import keys
+    from workers import consumer, keys
     from workers.celery_app import create_celery
+    app = create_celery(settings)
+    if pool == "solo":
+        # link tasks are taken by the process's own consumer; Celery gets what it hands over
+        consumer.attach(app, settings)
+        queues = keys.CELERY_QUEUE
+    else:
+        queues = f"{keys.QUEUE},{keys.CELERY_QUEUE}"
     argv = ["worker", "--pool", pool, "--concurrency", str(concurrency),
-            "--queues", keys.QUEUE, "--loglevel", loglevel,
+            "--queues", queues, "--loglevel", loglevel,
             # no peer chatter: startup is not delayed by mingle, and nothing here needs gossip
             "--without-mingle", "--without-gossip", "--without-heartbeat"]
     if name:
         argv += ["--hostname", name]
-    create_celery(settings).worker_main(argv)
+    app.worker_main(argv)
     return corecli.EXIT_OK
 
 

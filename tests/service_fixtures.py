@@ -156,6 +156,19 @@ class WorkerProcess:
         stop_process_group(self.process, timeout=15)
 
 
+def child_pids(pid: int) -> set[int]:
+    """Live child processes of ``pid`` (spawned by any of its threads)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z":
+            children.add(int(entry.name))
+    return children
+
+
 @pytest.fixture
 def start_worker():
     """Start a private worker: ``start_worker(redis_url, concurrency=1, pool="solo", **env)

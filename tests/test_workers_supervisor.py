@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import redis as redis_client
 
-from service_fixtures import finished_job, wait_for
+from service_fixtures import child_pids, finished_job, wait_for
 from workers import keys
 from workers.jobs import LEASE_TTL
 
@@ -21,26 +20,13 @@ pytestmark = pytest.mark.integration
 SLOW = "1.5"
 
 
-def _children(pid: int) -> set[int]:
-    """Live child processes of ``pid`` (spawned by any of its threads)."""
-    children = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-        except (OSError, ValueError):
-            continue
-        if int(parent) == pid and state != "Z":
-            children.add(int(entry.name))
-    return children
-
-
 def test_a_solo_worker_killed_mid_job_is_restarted_and_its_job_ends_once_at_once(
         http, start_redis, start_worker, start_api):
     redis = start_redis()
     store = redis_client.Redis.from_url(redis.url)
     api = start_api(REDIS_URL=redis.url)
     workers = start_worker(redis.url, concurrency=2, FACTLINK_DEBUG_LINK_DELAY=SLOW)
-    started = _children(workers.process.pid)
+    started = child_pids(workers.process.pid)
     assert len(started) == 2
 
     response = http.post(f"{api.url}/v1/jobs", json={"text": "Macron, Putin, NATO and Ukraine."})
@@ -68,9 +54,9 @@ def test_a_solo_worker_killed_mid_job_is_restarted_and_its_job_ends_once_at_once
     assert not store.exists(keys.lease(job_id))
 
     # the supervisor started a new worker in its place, which answers under the same name
-    wait_for(lambda: len(_children(workers.process.pid)) == 2, 30,
+    wait_for(lambda: len(child_pids(workers.process.pid)) == 2, 30,
              what="the supervisor to restart the worker")
-    assert doomed not in _children(workers.process.pid)
+    assert doomed not in child_pids(workers.process.pid)
     workers.wait_ready()
 
 
@@ -79,7 +65,7 @@ def test_stopping_the_supervisor_lets_a_running_job_finish_and_leaves_no_process
     redis = start_redis()
     api = start_api(REDIS_URL=redis.url)
     workers = start_worker(redis.url, concurrency=2, FACTLINK_DEBUG_LINK_DELAY=SLOW)
-    children = _children(workers.process.pid)
+    children = child_pids(workers.process.pid)
     response = http.post(f"{api.url}/v1/jobs", json={"text": "Scholz met Biden in Berlin."})
     job_id = response.json()["jobs"][0]["id"]
     wait_for(lambda: http.get(f"{api.url}/v1/jobs/{job_id}").json()["status"] == "running", 10,

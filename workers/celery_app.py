@@ -56,7 +56,8 @@ def create_celery(settings: Settings) -> Celery:
         task_publish_retry_policy={"max_retries": 1, "interval_start": 0.1,
                                    "interval_step": 0.2, "interval_max": 0.5},
     )
-    register_tasks(app, settings)
+    #: what the tasks share in a worker process (``workers.consumer`` runs link tasks on it)
+    app.factlink_runtime = register_tasks(app, settings)
     return app
 
 

@@ -21,6 +21,8 @@
                                                generations
     factlink:generations                       pub/sub channel: a field name, published on a bump
     factlink                                   the Celery queue (a Redis list owned by kombu)
+    factlink:celery                            the tasks a solo worker's link consumer hands to
+                                               Celery (``workers.consumer``): refreshes
 
 Eviction (``maxmemory-policy volatile-lru``, ``EVICTION_POLICY``): Redis may evict only keys
 with a TTL under memory pressure. The Celery queue list never has one, and a job record gets its TTL only when the job ends (done or failed):
@@ -40,6 +42,9 @@ PREFIX = "factlink"
 
 #: Celery queue name; with the Redis transport it is also the list holding waiting tasks.
 QUEUE = PREFIX
+#: what a solo worker's own consumer (``workers.consumer``) hands to the Celery worker of its
+#: process: every task but the link tasks
+CELERY_QUEUE = f"{PREFIX}:celery"
 
 JOBS_DONE_CHANNEL = f"{PREFIX}:jobs:done"
 ACTIVE_JOBS = f"{PREFIX}:jobs:active"

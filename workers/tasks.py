@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 
 import orjson
@@ -75,6 +76,9 @@ class WorkerRuntime:
         self._redis = None
         self._wikidata = None
         self._leases = None
+        #: held while a task runs: a solo worker runs link tasks in its consumer thread
+        #: (``workers.consumer``) and others in Celery's, one at a time
+        self.lock = threading.Lock()
 
     def open(self, **_signal_kwargs) -> None:
         """Open the KB, Redis and the KB overlay in this process (after the pool forked it, or
@@ -129,6 +133,10 @@ class WorkerRuntime:
         """Link ``[job_id, message, kb_version]`` items and record each outcome. All the jobs
         are marked running (with leases) at once, in the same round trip that finds those whose
         result is stored already: none waits as "queued" inside a batch."""
+        with self.lock:
+            self._link_jobs(batch)
+
+    def _link_jobs(self, batch: list[list]) -> None:
         if len(batch) == 1:
             self._link_single(*batch[0])
             return
@@ -215,6 +223,10 @@ class WorkerRuntime:
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
         """Fetch fresh facts from Wikidata and store them as card refreshes; returns the QIDs
         refreshed (ids Wikidata does not know keep whatever card they had)."""
+        with self.lock:
+            return self._refresh(qids, as_of)
+
+    def _refresh(self, qids: list[str], as_of: str | None) -> list[str]:
         cards = refresh_cards(qids, self.wikidata, self.kb, as_of)
         refreshed = sorted(qid for qid, card in cards.items() if card is not None)
         for qid in refreshed:
