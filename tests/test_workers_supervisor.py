@@ -3,16 +3,20 @@ job to no lease timeout, the job ends once, and the worker comes back. Real Redi
 workers, the real HTTP app."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import sys
 import time
 
 import pytest
 import redis as redis_client
 
-from service_fixtures import child_pids, finished_job, wait_for
+from service_fixtures import child_pids, finished_job, settings_for, wait_for
 from workers import keys
+from workers.celery_app import create_celery
 from workers.jobs import LEASE_TTL
+from workers.supervisor import RESTART_BACKOFF, SoloWorkers
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +90,32 @@ def test_the_prefork_pool_is_still_there(http, start_redis, start_worker, start_
     response = http.post(f"{api.url}/v1/annotate", json={"text": "Macron met Putin."}, timeout=30)
     assert response.status_code == 200, response.text
     assert "Q3052772" in response.json()["entities"]
+
+
+def test_a_worker_that_keeps_dying_is_restarted_at_once_then_with_a_doubling_backoff(
+        start_redis, caplog):
+    settings = settings_for(REDIS_URL=start_redis().url)
+    spawned = []
+
+    def command(_name: str) -> list[str]:
+        spawned.append(time.monotonic())
+        return [sys.executable, "-c", "raise SystemExit(3)"]     # dies as soon as it starts
+
+    celery = create_celery(settings)
+    workers = SoloWorkers(settings, celery, ["crashing@test"], command)
+    caplog.set_level(logging.ERROR, logger="workers.supervisor")
+    try:
+        workers.start()
+        wait_for(lambda: len(spawned) >= 4, 15, what="the fourth start")
+    finally:
+        workers.stop()
+        celery.close()
+    gaps = [later - earlier for earlier, later in zip(spawned, spawned[1:])]
+    # at once, then after 0.5 s, then after 1 s (each gap also holds the process's own short
+    # life): a crash loop costs a few starts, not a busy loop of them
+    assert gaps[0] < RESTART_BACKOFF, gaps
+    assert RESTART_BACKOFF <= gaps[1] < 2 * RESTART_BACKOFF, gaps
+    assert 2 * RESTART_BACKOFF <= gaps[2] < 4 * RESTART_BACKOFF, gaps
+    assert "crashing@test (pid" in caplog.text and "exited with code 3" in caplog.text
+    assert f"restarting it in {RESTART_BACKOFF:.1f} s" in caplog.text
+    assert f"restarting it in {2 * RESTART_BACKOFF:.1f} s" in caplog.text

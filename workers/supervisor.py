@@ -117,13 +117,17 @@ class SoloWorkers:
                                            name=f"supervise-{slot.name}")
                           for slot in self._slots]
 
+    def start(self) -> None:
+        """Start a watcher per worker: it starts the worker, and again each time it dies."""
+        for watcher in self._watchers:
+            watcher.start()
+
     def run(self) -> int:
         """Start the workers, wait for SIGTERM or SIGINT, stop them warm; the exit code."""
         # the stop signals are taken with sigwait, here; every thread started below inherits
         # the mask, and each worker unblocks them again (``_preexec``)
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        for watcher in self._watchers:
-            watcher.start()
+        self.start()
         received = signal.sigwait(STOP_SIGNALS)
         log.info("%s: stopping %d worker processes (running tasks finish first)",
                  signal.Signals(received).name, len(self._slots))
