@@ -10,13 +10,17 @@ import sys
 import time
 
 import pytest
+import orjson
 import redis as redis_client
 
 from service_fixtures import child_pids, finished_job, settings_for, wait_for
 from workers import keys
 from workers.celery_app import create_celery
 from workers.jobs import LEASE_TTL
-from workers.supervisor import RESTART_BACKOFF, SoloWorkers
+from workers import supervisor
+from workers.consumer import read_task
+from workers.leases import holder_prefix
+from workers.supervisor import RESTART_BACKOFF, LostJobs, SoloWorkers
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +123,38 @@ def test_a_worker_that_keeps_dying_is_restarted_at_once_then_with_a_doubling_bac
     assert "crashing@test (pid" in caplog.text and "exited with code 3" in caplog.text
     assert f"restarting it in {RESTART_BACKOFF:.1f} s" in caplog.text
     assert f"restarting it in {2 * RESTART_BACKOFF:.1f} s" in caplog.text
+
+
+def test_the_jobs_of_a_dead_process_are_found_among_a_backlog_and_only_they_are_sent(
+        start_redis, monkeypatch):
+    # the active set is read in chunks by score; small chunks, and scores shared across them
+    monkeypatch.setattr(supervisor, "HELD_BY_CHUNK", 7)
+    settings = settings_for(REDIS_URL=start_redis().url)
+    store = redis_client.Redis.from_url(settings.redis)
+    running = {"dead-1": 4242, "dead-2": 4242, "dead-3": 4242, "alive": 4243, "longer-pid": 42420}
+    with store.pipeline(transaction=False) as pipe:
+        for i in range(100):
+            job_id = f"queued-{i}"
+            pipe.hset(keys.job(job_id), mapping={"status": "queued", "dispatches": 1,
+                                                  "message": orjson.dumps([{"text": "x"}, "kb"])})
+            pipe.zadd(keys.ACTIVE_JOBS, {job_id: 1000 + i // 10})   # ten jobs per score
+        for rank, (job_id, pid) in zip((0, 33, 99, 50, 51), running.items()):
+            pipe.hset(keys.job(job_id), mapping={
+                "status": "running", "worker": holder_prefix(pid) + "0a1b2c3d", "dispatches": 1,
+                "message": orjson.dumps([{"text": f"Text of {job_id}."}, "kb"])})
+            pipe.zadd(keys.ACTIVE_JOBS, {job_id: 1000 + rank // 10})
+        pipe.execute()
+
+    celery = create_celery(settings)
+    lost = LostJobs(settings, celery)
+    try:
+        assert lost.resend(4242) == (3, 0)
+    finally:
+        lost.close()
+        celery.close()
+    status = {job_id: store.hget(keys.job(job_id), "status") for job_id in running}
+    assert status == {"dead-1": b"queued", "dead-2": b"queued", "dead-3": b"queued",
+                      "alive": b"running", "longer-pid": b"running"}
+    sent = [item for message in store.lrange(keys.QUEUE, 0, -1)
+            for item in read_task(message)[1][0]]
+    assert sorted(job_id for job_id, _article, _kb in sent) == ["dead-1", "dead-2", "dead-3"]

@@ -34,7 +34,7 @@ import redis
 from celery.utils.nodenames import nodesplit
 
 from . import keys
-from .jobs import LOST_SCRIPT
+from .jobs import HELD_BY_SCRIPT, LOST_SCRIPT
 from .leases import holder_prefix
 from .process import die_with_parent
 from .queue import link_tasks
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 RESTART_BACKOFF = 0.5
 RESTART_BACKOFF_MAX = 30.0
+#: active jobs read per ``HELD_BY_SCRIPT`` call (~5 ms of Redis each)
+HELD_BY_CHUNK = 10_000
 #: a worker that stayed up this long was healthy: its next death is restarted at once again
 STABLE_AFTER = 60.0
 
@@ -70,15 +72,16 @@ class LostJobs:
         self._redis = redis.Redis.from_url(settings.redis, socket_connect_timeout=2,
                                            socket_timeout=5)
         self._script = self._redis.register_script(LOST_SCRIPT)
+        self._held_by_script = self._redis.register_script(HELD_BY_SCRIPT)
 
     def resend(self, pid: int) -> tuple[int, int]:
         """Send again the jobs running in the dead process ``pid``: (sent, failed for good)."""
         prefix, sent, failed = holder_prefix(pid), 0, 0
         # loaded first: a pipeline retried after NOSCRIPT could not tell what it re-queued
         self._redis.script_load(LOST_SCRIPT)
-        active = [job_id.decode() for job_id in self._redis.zrange(keys.ACTIVE_JOBS, 0, -1)]
-        for start in range(0, len(active), REAP_BATCH):
-            job_ids, now = active[start:start + REAP_BATCH], time.time()
+        held = self._held_by(prefix)
+        for start in range(0, len(held), REAP_BATCH):
+            job_ids, now = held[start:start + REAP_BATCH], time.time()
             with self._redis.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
                     pipe.evalsha(self._script.sha,
@@ -89,6 +92,19 @@ class LostJobs:
                 self._redis.rpush(keys.QUEUE, *reversed(link_tasks(self._celery, resend)))
             sent, failed = sent + len(resend), failed + lost
         return sent, failed
+
+    def _held_by(self, prefix: str) -> list[str]:
+        """The active jobs running in the process whose holder names start with ``prefix``
+        (``HELD_BY_SCRIPT``, ``HELD_BY_CHUNK`` jobs a call: Redis is never held long). A job
+        the scan misses (jobs of its very score left meanwhile) waits for its lease and the
+        reaper, as before the supervisor."""
+        held, score, same = [], "-inf", 0
+        while True:
+            found, score, same, read = self._held_by_script(
+                keys=[keys.ACTIVE_JOBS], args=[score, same, HELD_BY_CHUNK, keys.job(""), prefix])
+            held += [job_id.decode() for job_id in found]
+            if read < HELD_BY_CHUNK:
+                return held
 
     def close(self) -> None:
         self._redis.close()
