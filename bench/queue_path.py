@@ -14,11 +14,13 @@ timeline is cut at the commands that mark a step, and the median of each step is
     -> task pushed (LPUSH)                               (with GET + claim + LPUSH: two round
                                                           trips from the first step; one script:
                                                           microseconds)
-    -> task started in the pool process (EXISTS)         (Celery's consumer: BRPOP wake-up,
-                                                          the message decoded; prefork hand-off,
-                                                          task tracing; the EXISTS and the
-                                                          running mark are one script, sent
-                                                          without waiting for its answer)
+    -> task started in the pool process (EXISTS)         (BRPOP wake-up, the message read:
+                                                          a solo worker's own consumer,
+                                                          ``workers.consumer``; with --pool
+                                                          prefork Celery's consumer, the
+                                                          hand-off, task tracing; the EXISTS
+                                                          and the running mark are one script,
+                                                          sent without waiting for its answer)
     -> done announced (PUBLISH)                          (linking, the result stored; one script)
     -> client has the answer                             (pub/sub delivery with the result, the
                                                           waiter wakes, the response)
