@@ -218,6 +218,26 @@ def test_the_entity_index_is_bounded_and_evicts_what_it_forgets(stack):
     assert len(alive) == MAX_CACHED_PER_ENTITY           # everything cached is indexed
 
 
+def test_a_linked_result_is_indexed_under_its_entities_by_the_script_that_stores_it(
+        http, api, stack):
+    store = redis_client.Redis.from_url(stack["redis"])
+    macron = keys.kb_cached("Q3052772")
+    # a full index of entries still cached: the new result's arrival pushes one out
+    fakes = [f"factlink:test-macron:{i}".encode() for i in range(MAX_CACHED_PER_ENTITY)]
+    store.delete(macron)
+    for key in fakes:
+        store.set(key, b"x")
+    store.sadd(macron, *fakes)
+    _result, headers = annotate(http, api, "Macron spoke in Lyon on Tuesday about pensions.")
+    assert headers["X-Factlink-Cache"] == "miss"
+    everyone = set(fakes) | {keys.result(headers["X-Factlink-Job"]).encode()}
+    indexed = store.smembers(macron)
+    assert len(indexed) == MAX_CACHED_PER_ENTITY and indexed < everyone
+    (pushed_out,) = everyone - indexed
+    assert not store.exists(pushed_out)             # what left the index left the cache
+    assert all(store.exists(key) for key in indexed)
+
+
 # --- newsroom overrides ----------------------------------------------------------------------
 CRIMEA, REPUBLIC_OF_CRIMEA, PUTIN = "Q7835", "Q15966495", "Q7747"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -323,7 +324,7 @@ def start_jobs(redis, job_ids: list[str], worker: str) -> list[bool]:
     """Worker side (sync Redis client): the task started. Per job, True when its result is
     stored already (nothing marked), else it is now running and ``worker`` holds a lease on it
     (renewed by ``workers.leases``). One round trip: ``START_SCRIPT``."""
-    stored = _run_script(redis, START_SCRIPT, *_start_call(job_ids, worker))
+    stored = run_script(redis, START_SCRIPT, *_start_call(job_ids, worker))
     return [bool(flag) for flag in stored]
 
 
@@ -376,7 +377,7 @@ def load_scripts(redis) -> None:
         redis.script_load(script)
 
 
-def _run_script(redis, script: str, script_keys: list, args: list):
+def run_script(redis, script: str, script_keys: list, args: list):
     """EVALSHA, loading the script once when Redis does not know it (first use, a restart)."""
     sha = _script_sha(script)
     try:
@@ -405,17 +406,50 @@ def _end(pipe, job_id: str, ttl: int) -> None:
 #: API's subscription off.
 NOTIFY_RESULT_BYTES = 256 * 1024
 
+#: cache keys remembered per entity (``keys.kb_cached``); beyond it the oldest-drawn entry is
+#: evicted from the cache too (``workers.kb_delta``: a change of the entity deletes what is listed)
+MAX_CACHED_PER_ENTITY = 256
+
+#: Index a cache entry (``cache_key``) under every entity it holds: KEYS[first..] are their
+#: ``keys.kb_cached`` sets. A set past ``limit`` entries gives up random ones, and their cache
+#: entries are deleted, so everything cached stays indexed. The evicted entries are keys the
+#: script does not declare: factlink runs on one Redis, not a cluster.
+_REMEMBER = """
+local function remember(cache_key, first, limit)
+  for i = first, #KEYS do
+    redis.call('SADD', KEYS[i], cache_key)
+    local extra = redis.call('SCARD', KEYS[i]) - limit
+    if extra > 0 then
+      local evicted = redis.call('SPOP', KEYS[i], extra)
+      if #evicted > 0 then redis.call('DEL', unpack(evicted)) end
+    end
+  end
+end
+"""
+
+#: ``_REMEMBER`` on its own (a refreshed card): KEYS the entities' sets; ARGV the cache key, the
+#: limit.
+REMEMBER_SCRIPT = _REMEMBER + """
+remember(ARGV[1], 1, tonumber(ARGV[2]))
+"""
+
+
 #: A job's end as done, in one call (``_end`` spelled in Lua, after the result and the status):
 #: store the result (ARGV[4], when given), mark done, count the linking time (ARGV[5], seconds,
 #: when given), drop what only a queued or running job needs, set the TTL (ARGV[2]) and announce
 #: the end. The notice is the job id, or, when an API request waits for this job (the submission
 #: set ``waited``) and the result is small (ARGV[3] bytes at most), the job id, a newline and the
-#: result: the waiter answers without reading Redis again. KEYS: record, result, active set,
-#: lease, done channel, linking-time stats; ARGV: job id, ttl, limit, result, seconds, now,
-#: the stats bucket.
-DONE_SCRIPT = """
+#: result: the waiter answers without reading Redis again. A result stored here is indexed under
+#: its entities (``_REMEMBER``, KEYS[7..]; a round trip of its own before, ~0.6 ms of the
+#: worker's time per 4 KB article). KEYS: record, result, active set, lease, done channel,
+#: linking-time stats, then the result's entities' index sets; ARGV: job id, ttl, limit,
+#: result, seconds, now, the stats bucket, ``MAX_CACHED_PER_ENTITY``.
+DONE_SCRIPT = _REMEMBER + """
 local result = ARGV[4]
-if result ~= '' then redis.call('SET', KEYS[2], result, 'EX', ARGV[2]) end
+if result ~= '' then
+  redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
+  remember(KEYS[2], 7, tonumber(ARGV[8]))
+end
 local waited = redis.call('HGET', KEYS[1], 'waited')
 redis.call('HSET', KEYS[1], 'status', 'done', 'updated_at', ARGV[6])
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'message', 'worker', 'claim', 'waited')
@@ -436,16 +470,18 @@ end
 
 
 def mark_done(redis, job_id: str, result_json: bytes | None, ttl: int,
-              link_seconds: float | None = None) -> None:
-    """Worker side: store the result (None: it is already stored), set done, announce it; one
-    round trip (``DONE_SCRIPT``; a 14-command ``MULTI`` before)."""
+              link_seconds: float | None = None, qids: Iterable[str] = ()) -> None:
+    """Worker side: store the result (None: it is already stored), index it under the entities
+    ``qids`` it holds, set done, announce it; one round trip (``DONE_SCRIPT``)."""
     script_keys = [keys.job(job_id), keys.result(job_id), keys.ACTIVE_JOBS, keys.lease(job_id),
                    keys.JOBS_DONE_CHANNEL, keys.LINK_STATS]
+    if result_json:
+        script_keys += [keys.kb_cached(qid) for qid in dict.fromkeys(qids)]
     seconds, bucket = ("", "") if link_seconds is None else \
         (repr(link_seconds), stats.bucket_of(link_seconds))
-    _run_script(redis, DONE_SCRIPT, script_keys,
+    run_script(redis, DONE_SCRIPT, script_keys,
                 [job_id, ttl, NOTIFY_RESULT_BYTES, result_json or b"", seconds, repr(time.time()),
-                 bucket])
+                 bucket, MAX_CACHED_PER_ENTITY])
 
 
 def done_notice(data: bytes) -> tuple[str, bytes | None]:

@@ -46,6 +46,7 @@ from linkers.kb.overlay import RULE_PREFIX, OverlayKB, record_change, tombstone
 
 from . import keys
 from .generations import kb_version_now
+from .jobs import MAX_CACHED_PER_ENTITY, REMEMBER_SCRIPT, run_script
 from .wikidata import WikidataClient, validate_qids
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ CHECK_SECONDS = 0.5
 SNAPSHOT_EVERY = 1000
 #: newsroom rule changes kept in the audit log
 MAX_AUDIT = 100_000
-#: cache keys remembered per entity; beyond it the oldest-drawn entry is evicted from the cache
-MAX_CACHED_PER_ENTITY = 256
 
 
 #: The kb_version every process serves once it has caught up (sync client): ``push_changes``
@@ -280,17 +279,10 @@ def audit_log(redis, limit: int = 100) -> list[dict]:
 
 
 def remember_cached(redis, qids: Iterable[str], cache_key: str) -> None:
-    """Index a cache entry under every entity it holds (sync client); a full index evicts."""
+    """Index a cache entry under every entity it holds (sync client); a full index evicts, in
+    the same call (``jobs.REMEMBER_SCRIPT``). A linking result is indexed by the script that
+    stores it (``jobs.mark_done``)."""
     qids = list(dict.fromkeys(qids))
-    if not qids:
-        return
-    with redis.pipeline(transaction=False) as pipe:
-        for qid in qids:
-            pipe.sadd(keys.kb_cached(qid), cache_key)
-            pipe.scard(keys.kb_cached(qid))
-        counts = pipe.execute()[1::2]
-    for qid, count in zip(qids, counts):
-        if count > MAX_CACHED_PER_ENTITY:
-            evicted = redis.spop(keys.kb_cached(qid), count - MAX_CACHED_PER_ENTITY)
-            if evicted:
-                redis.delete(*evicted)
+    if qids:
+        run_script(redis, REMEMBER_SCRIPT, [keys.kb_cached(qid) for qid in qids],
+                   [cache_key, MAX_CACHED_PER_ENTITY])

@@ -217,8 +217,8 @@ class WorkerRuntime:
             return
         if len(result_json) > self.settings.max_cached_result_bytes:
             ttl = min(ttl, LARGE_RESULT_TTL)
-        write_with_retry(jobs.mark_done, store, job_id, result_json, ttl, seconds)
-        remember_cached(store, [m.qid for m in result.mentions if m.qid], keys.result(job_id))
+        write_with_retry(jobs.mark_done, store, job_id, result_json, ttl, seconds,
+                         [m.qid for m in result.mentions if m.qid])
 
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
         """Fetch fresh facts from Wikidata and store them as card refreshes; returns the QIDs
