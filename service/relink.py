@@ -45,6 +45,9 @@ ARTICLE_FIELDS = ("text", "published_at", "options")
 RETRIED_ON_RESUME = {"timeout", "unknown_job", errors.KBError.code, errors.Unavailable.code,
                      errors.BrokerUnavailable.code, errors.NoWorkers.code}
 EXIT_INTERRUPTED = 130
+#: after a job of a chunk ends, how long relink lets more ends pile up before reading them
+#: (throughput work: a chunk of 64 takes ~0.1-0.2 s through 2 workers)
+SETTLE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,6 @@ class CeleryLinker:
                 break
             except errors.RateLimited as exc:   # the queue is full: others' work first
                 await asyncio.sleep(exc.details.get("retry_after", 5))
-        loop = asyncio.get_running_loop()
         # "queued" by an earlier run may mean claimed but never sent (that run was killed in
         # between): send it again rather than wait for the claim to go stale. A job sent twice
         # costs little: the second task usually finds the result stored and stops.
@@ -313,14 +315,12 @@ class CeleryLinker:
                   if s.job_id in queued_before and s.status == JobStatus.queued]
         if unsent:
             await self._queue.resend(unsent)
-        deadline = loop.time() + self._timeout
         outcomes = []
-        # one job at a time: by the time the first is done most others are, and a chunk holds
-        # one Redis connection instead of one per article
-        for submission in submissions:
-            # the record and, once done, the result: one round trip per job
-            record, result = await self._queue.wait_result(submission.job_id,
-                                                           max(0.0, deadline - loop.time()))
+        # the chunk's jobs awaited together: read together, then those whose end was announced,
+        # a few at a time (a round trip per job, or two, before: ~3.4 reads per job in all)
+        statuses = await self._queue.wait_results([s.job_id for s in submissions], self._timeout,
+                                                  settle=SETTLE_SECONDS)
+        for record, result in statuses:
             if result is not None:
                 outcomes.append(result)         # the stored JSON, written as it is
             elif record is None:

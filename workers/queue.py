@@ -109,13 +109,22 @@ class JobQueue:
 
     async def status(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
         """The record and, once done, the result: one round trip (GET /v1/jobs/{id})."""
+        [status] = await self.statuses([job_id])
+        return status
+
+    async def statuses(self, job_ids: list[str]) -> list[tuple[JobRecord | None, bytes | None]]:
+        """``status`` of each job, all in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.job(job_id))
-            pipe.get(keys.result(job_id))
-            raw_record, result = await pipe.execute()
-        record = JobRecord.from_hash(job_id, raw_record)
-        done = record is not None and record.status is JobStatus.done
-        return record, result if done else None
+            for job_id in job_ids:
+                pipe.hgetall(keys.job(job_id))
+                pipe.get(keys.result(job_id))
+            replies = await pipe.execute()
+        statuses = []
+        for job_id, raw_record, result in zip(job_ids, replies[::2], replies[1::2]):
+            record = JobRecord.from_hash(job_id, raw_record)
+            done = record is not None and record.status is JobStatus.done
+            statuses.append((record, result if done else None))
+        return statuses
 
     async def check_writable(self) -> None:
         """Raise the Redis error if Redis cannot take a write now (down, full disk, read-only,
@@ -258,6 +267,40 @@ class JobQueue:
         (``Submission.wakeup``), registered before it ran, so the first read is skipped (the
         submission saw the job not done, and any end since wakes it)."""
         return await self._wait(job_id, timeout, with_result=True, wakeup=wakeup)
+
+    async def wait_results(self, job_ids: list[str], timeout: float, settle: float = 0.0
+                           ) -> list[tuple[JobRecord | None, bytes | None]]:
+        """``wait_result`` for many jobs at once (``relink``): every job's waiter is registered
+        first, the jobs are read together, and once some end (their notices fired; after
+        ``settle`` seconds more, so that ends arriving one by one are read a few at a time)
+        those are read together again: a chunk costs a round trip per few jobs, not one or two
+        per job. A job whose notice never comes (lost to a reconnect) is read again every
+        ``RECHECK_SECONDS``; past ``timeout`` the latest records are returned."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        wakeups = {job_id: self._expect(job_id) for job_id in dict.fromkeys(job_ids)}
+        outcomes: dict[str, tuple[JobRecord | None, bytes | None]] = {}
+        try:
+            to_read = list(wakeups)
+            while True:
+                for job_id, (record, result) in zip(to_read, await self.statuses(to_read)):
+                    outcomes[job_id] = (record, result)
+                    if record is None or record.status in FINISHED:
+                        self.forget(job_id, wakeups.pop(job_id))
+                if not wakeups or deadline <= loop.time():
+                    break
+                done, _ = await asyncio.wait(
+                    wakeups.values(), return_when=asyncio.FIRST_COMPLETED,
+                    timeout=min(max(0.0, deadline - loop.time()), RECHECK_SECONDS))
+                if done and settle:
+                    await asyncio.sleep(min(settle, max(0.0, deadline - loop.time())))
+                # an end wakes its job's future; none woken in RECHECK_SECONDS: read them all
+                to_read = [job_id for job_id, wakeup in wakeups.items() if wakeup.done()] \
+                    or list(wakeups)
+        finally:
+            for job_id, wakeup in wakeups.items():
+                self.forget(job_id, wakeup)
+        return [outcomes[job_id] for job_id in job_ids]
 
     async def _wait(self, job_id: str, timeout: float, with_result: bool,
                     wakeup: asyncio.Future | None = None
