@@ -2,7 +2,7 @@
 
 Celery's consumer took ~0.7 ms of an uncached annotate's overhead between Redis handing a
 message over and the task starting (the hub's wake-up, the message decoded into a request, the
-strategy, the tracer; ``bench/README.md``, "The queue path, third pass"). In each of
+strategy, the tracer; ``bench/README.md``, "The link consumer of solo workers"). In each of
 ``factlink worker``'s solo processes (``workers.supervisor``) a thread of this module takes the
 messages from the queue instead (``BRPOP``), one at a time, and runs the link tasks itself:
 

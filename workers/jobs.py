@@ -406,8 +406,8 @@ def _end(pipe, job_id: str, ttl: int) -> None:
 #: API's subscription off.
 NOTIFY_RESULT_BYTES = 256 * 1024
 
-#: cache keys remembered per entity (``keys.kb_cached``); beyond it the oldest-drawn entry is
-#: evicted from the cache too (``workers.kb_delta``: a change of the entity deletes what is listed)
+#: cache keys remembered per entity (``keys.kb_cached``); beyond it a random entry is evicted
+#: from the cache too (``workers.kb_delta``: a change of the entity deletes what is listed)
 MAX_CACHED_PER_ENTITY = 256
 
 #: Index a cache entry (``cache_key``) under every entity it holds: KEYS[first..] are their

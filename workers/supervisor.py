@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 RESTART_BACKOFF = 0.5
 RESTART_BACKOFF_MAX = 30.0
-#: active jobs read per ``HELD_BY_SCRIPT`` call (~5 ms of Redis each)
+#: active jobs read per ``HELD_BY_SCRIPT`` call (~15-30 ms of Redis each)
 HELD_BY_CHUNK = 10_000
 #: a worker that stayed up this long was healthy: its next death is restarted at once again
 STABLE_AFTER = 60.0
