@@ -40,7 +40,7 @@ import orjson
 import redis
 
 from . import keys
-from .tasks import LINK_ARTICLE, LINK_BATCH, WorkerRuntime
+from .tasks import LINK_TASKS, WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -124,15 +124,13 @@ class LinkConsumer:
         except BadMessage as exc:
             log.error("dropped a queue item: %s: %r", exc, item[:200])
             return
-        if name not in (LINK_ARTICLE, LINK_BATCH):
+        run = LINK_TASKS.get(name)
+        if run is None:
             self._hand_over(item)
             return
         started = time.perf_counter()
         try:
-            if name == LINK_ARTICLE:
-                self._runtime.link_job(*args)
-            else:
-                self._runtime.link_jobs(*args)
+            run(self._runtime, *args)
         except Exception:
             # as Celery logs a task that raised: the job is left to its lease and the reaper
             log.exception("task %s failed", name)

@@ -235,6 +235,11 @@ class WorkerRuntime:
         return refreshed
 
 
+#: the link tasks and the runtime's method that runs each (its args are the task's), for the
+#: Celery tasks below and a solo worker's own consumer (``workers.consumer``) alike
+LINK_TASKS = {LINK_ARTICLE: WorkerRuntime.link_job, LINK_BATCH: WorkerRuntime.link_jobs}
+
+
 def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
     """Register the tasks on ``app``; they share one ``WorkerRuntime`` per process."""
     runtime = WorkerRuntime(settings)
