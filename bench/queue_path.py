@@ -1,6 +1,7 @@
 """Where an uncached POST /v1/annotate spends its time between the API and the worker.
 
     python -m bench.queue_path [--requests 40] [--chars 0] [--kb DIR] [--json]
+    python -m bench.queue_path --cpu [--requests 300] [--chars 0] [--kb DIR] [--json]
 
 Starts a private Redis (bundled), one ``factlink worker --concurrency 1`` and ``factlink api``
 (pinned as in ``bench.http``: the API on one core, the rest on the other), sends ``--requests``
@@ -29,6 +30,13 @@ The consumer's own step (``ZADD unacked_index``: kombu's copy of the message in 
 since ``ack_emulation`` is off (``workers.celery_app``), and the API no longer reads the record
 and result after the notice (``HGETALL``) when the notice carries the result.
 
+``--cpu`` runs the same stack without MONITOR and counts instead what each request costs: the
+CPU of the API process, of the worker's processes and of Redis per request (``/proc``, minus
+what each burns idle), the end-to-end median and the worker's linking time per request, and
+Redis's own time per script and command (SLOWLOG with every command logged; a script's own
+calls listed apart). CPU moves much less from run to run than wall-clock steps do on a shared
+machine.
+
 ``--chars 0`` sends short sentences (linking well under 1 ms: the row "done announced" is then
 almost all overhead); ``--chars 4096`` sends 4 KB articles.
 """
@@ -46,7 +54,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .http import REPO, _on_load_cpus, _wait_ready, free_port, pin_server
+from .http import (REPO, _descendants, _link_seconds_sum, _on_load_cpus, _wait_ready,
+                   free_port, pin_server)
 
 def _starts(prefix: str, client_type: str | None = None):
     """A step ends at the first command starting so (sent by that kind of client: "tcp", a
@@ -89,7 +98,9 @@ def _stack(kb_path: str | None):
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url + "/readyz", api)
             pin_server(api.pid)
-            yield url, redis.url
+            yield url, redis.url, lambda: {"API": [api.pid],
+                                           "worker": [worker.pid, *_descendants(worker.pid)],
+                                           "Redis": [redis.process.pid]}
         finally:
             for proc in (api, worker):
                 proc.terminate()
@@ -155,7 +166,9 @@ def _send(connection: http.client.HTTPConnection, request: bytes) -> None:
         raise RuntimeError(f"POST /v1/annotate: {response.status} {body[:300]!r}")
 
 
-def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[dict]:
+def _texts(requests: int, chars: int, kb_path: str | None) -> tuple[list[str], str | None]:
+    """``requests`` distinct articles of ``chars`` (0: one short sentence each), and the KB
+    directory the stack is to serve (the Wikidata-subset KB unless ``kb_path``)."""
     from linkers import open_kb
 
     from .linking import real_kb
@@ -164,17 +177,26 @@ def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[
     kb_path = kb_path or (str(kb.path) if kb is not None else None)
     corpus = NewsCorpus(kb or open_kb(), seed=17)
     stamp = time.time()
-    texts = [corpus.article(chars) if chars else f"Macron met Putin in Moscow (take {stamp} {i})."
-             for i in range(requests + 3)]
+    return [corpus.article(chars) if chars
+            else f"Macron met Putin in Moscow (take {stamp} {i})." for i in range(requests)], kb_path
+
+
+def _wire(url: str, texts: list[str]) -> tuple[http.client.HTTPConnection, list[bytes]]:
+    """A keep-alive connection to the API and each text's whole POST /v1/annotate request,
+    ready before its clock starts: the times measured are the service's."""
+    host, port = url.removeprefix("http://").split(":")
+    return (http.client.HTTPConnection(host, int(port), timeout=60),
+            [(f"POST /v1/annotate HTTP/1.1\r\nHost: {host}:{port}\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+              ).encode() + body
+             for body in (json.dumps({"text": text}).encode() for text in texts)])
+
+
+def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[dict]:
+    texts, kb_path = _texts(requests + 3, chars, kb_path)
     timelines, totals = [], []
-    with _stack(kb_path) as (url, redis_url):
-        host, port = url.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=60)
-        # each request's bytes are ready before its clock starts: the steps are the service's
-        wire = [(f"POST /v1/annotate HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                     ).encode() + body
-                    for body in (json.dumps({"text": text}).encode() for text in texts)]
+    with _stack(kb_path) as (url, redis_url, _processes):
+        connection, wire = _wire(url, texts)
         for request in wire[:3]:                             # warm: KB pages, connections
             _send(connection, request)
         with tempfile.TemporaryDirectory(prefix="factlink-bench-monitor-") as monitor_dir:
@@ -220,13 +242,129 @@ def run(requests: int = 40, chars: int = 0, kb_path: str | None = None) -> list[
     return rows
 
 
+#: SLOWLOG entries kept per request (a 4 KB article's takes ~80: the done script's calls per
+#: entity count too); read once, after the CPU is counted
+SLOWLOG_PER_REQUEST = 200
+#: commands and scripts shown, the costliest first (the rest are single microseconds a request)
+REDIS_ROWS = 12
+
+
+def _script_names() -> dict[str, str]:
+    """The scripts the API and the workers run, by the SHA1 ``EVALSHA`` names them with."""
+    import hashlib
+
+    from workers import jobs
+    return {hashlib.sha1(getattr(jobs, name).encode()).hexdigest(): name
+            for name in dir(jobs) if name.endswith("_SCRIPT") and isinstance(getattr(jobs, name), str)}
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU of these processes (every thread), from ``/proc``."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:                             # gone meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process(processes) -> dict[str, float]:
+    return {name: _cpu_seconds(pids) for name, pids in processes().items()}
+
+
+def _redis_time(entries: list[dict], names: dict[str, str], requests: int) -> list[dict]:
+    """SLOWLOG entries (every command, its time inside Redis) by command, or by script for an
+    ``EVALSHA``: calls and microseconds per request; a script's own commands (client ``?:0``)
+    apart, since the script's time already holds them."""
+    by: dict[str, list[int]] = {}
+    for entry in entries:
+        words = entry["command"].split(b" ", 2)
+        command = words[0].decode(errors="replace").upper()
+        if command == "EVALSHA" and len(words) > 1:
+            command = names.get(words[1].decode(errors="replace"), "EVALSHA (other script)")
+        inside = entry["client_address"] in (b"?:0", "?:0")
+        if command in ("SLOWLOG", "CONFIG", "INFO") and not inside:
+            continue
+        by.setdefault(f"{command} (inside a script)" if inside else command, []).append(entry["duration"])
+    return [{"bench": "queue cpu", "part": f"Redis: {command}",
+             "per_request": round(len(times) / requests, 2),
+             "median_us": statistics.median(times),
+             "us_per_request": round(sum(times) / requests, 1)}
+            for command, times in sorted(by.items(), key=lambda item: -sum(item[1]))]
+
+
+def run_cpu(requests: int = 300, chars: int = 0, kb_path: str | None = None,
+            gap: float = 0.02) -> list[dict]:
+    """CPU per uncached request, by process, and Redis's own time per command and script.
+
+    Wall-clock steps on a shared 2-core VM move by tenths of a millisecond from run to run;
+    CPU time moves much less. Counted from ``/proc`` (10 ms ticks: a few hundred requests for a
+    resolution of hundredths of a millisecond), minus what each process burns idle over as
+    long (heartbeats, polls), measured right after. Redis's time per command comes from its
+    SLOWLOG with every command logged (no MONITOR, which echoes every argument to a client)."""
+    import redis as redis_client
+    texts, kb_path = _texts(requests + 5, chars, kb_path)
+    names = _script_names()
+    with _stack(kb_path) as (url, redis_url, processes):
+        connection, wire = _wire(url, texts)
+        for request in wire[:5]:                             # warm: KB pages, connections
+            _send(connection, request)
+        store = redis_client.Redis.from_url(redis_url)
+        store.config_set("slowlog-max-len", SLOWLOG_PER_REQUEST * requests)
+        store.config_set("slowlog-log-slower-than", 0)
+
+        def link_seconds() -> float:
+            connection.request("GET", "/metrics")
+            return _link_seconds_sum(connection.getresponse().read().decode())
+
+        time.sleep(0.3)
+        linked_before = link_seconds()
+        store.slowlog_reset()
+        before = _cpu_by_process(processes)
+        totals = []
+        for request in wire[5:]:
+            started = time.perf_counter()
+            _send(connection, request)
+            totals.append((time.perf_counter() - started) * 1000)
+            time.sleep(gap)
+        after = _cpu_by_process(processes)
+        entries = store.slowlog_get(SLOWLOG_PER_REQUEST * requests)
+        store.config_set("slowlog-log-slower-than", 10000)
+        linked = link_seconds() - linked_before
+        idle_seconds = sum(totals) / 1000 + gap * requests
+        time.sleep(idle_seconds)
+        idle = _cpu_by_process(processes)
+    rows = []
+    for name in before:
+        busy = after[name] - before[name]
+        at_rest = idle[name] - after[name]
+        rows.append({"bench": "queue cpu", "part": f"CPU of the {name} process(es)",
+                     "cpu_ms_per_request": round((busy - at_rest) * 1000 / requests, 3),
+                     "idle_cpu_ms_per_request": round(at_rest * 1000 / requests, 3)})
+    # the linking time is a sum over the run: set against the mean (a median would mix a
+    # typical request with the average linking, which a few slow articles pull up)
+    link_ms = linked * 1000 / requests
+    rows.append({"bench": "queue cpu", "part": "end to end (client)",
+                 "median_ms": round(statistics.median(totals), 3),
+                 "mean_ms": round(statistics.fmean(totals), 3),
+                 "link_ms_per_request": round(link_ms, 3),
+                 "mean_minus_link_ms": round(statistics.fmean(totals) - link_ms, 3),
+                 "requests": requests, "chars": chars or "one sentence"})
+    return rows + _redis_time(entries, names, requests)[:REDIS_ROWS]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.queue_path",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--requests", type=int)
     parser.add_argument("--chars", type=int, default=0,
                         help="article size (0: one short sentence)")
     parser.add_argument("--kb", help="KB directory (default: the Wikidata-subset KB)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU per request by process and Redis's time per command, no "
+                             "MONITOR (default --requests 300)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--monitor", nargs=2, metavar=("REDIS_URL", "FILE"),
                         help=argparse.SUPPRESS)   # the MONITOR reader's own process
@@ -235,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         _monitor(*args.monitor)
         return 0
     from .report import print_rows
-    print_rows(run(args.requests, args.chars, args.kb), as_json=args.json)
+    if args.cpu:
+        rows = run_cpu(args.requests or 300, args.chars, args.kb)
+    else:
+        rows = run(args.requests or 40, args.chars, args.kb)
+    print_rows(rows, as_json=args.json)
     return 0
 
 

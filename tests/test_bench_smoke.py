@@ -71,6 +71,19 @@ def test_bench_queue_path_cuts_every_request_into_its_steps():
     assert all(step["median_ms"] >= 0 for step in steps)
 
 
+def test_bench_queue_path_counts_each_process_cpu_and_each_script_once_a_request():
+    from bench import queue_path
+    rows = queue_path.run_cpu(requests=4, kb_path=str(open_kb().path), gap=0.0)
+    parts = {row["part"]: row for row in rows}
+    assert {"CPU of the API process(es)", "CPU of the worker process(es)",
+            "CPU of the Redis process(es)"} <= set(parts)
+    assert parts["end to end (client)"]["requests"] == 4
+    assert 0 < parts["end to end (client)"]["link_ms_per_request"] < parts["end to end (client)"]["mean_ms"]
+    # an uncached annotate: one submission, one start and one end, each a script of workers.jobs
+    for script in ("SUBMIT_ONE_SCRIPT", "START_SCRIPT", "DONE_SCRIPT"):
+        assert parts[f"Redis: {script}"]["per_request"] == 1.0, script
+
+
 def test_bench_linking_times_the_fast_paths_against_their_references(starter_kb):
     from bench.linking import time_against_reference
     texts = ["Emmanuel Macron met Vladimir Putin in Paris on Monday.",
