@@ -32,10 +32,10 @@ and result after the notice (``HGETALL``) when the notice carries the result.
 
 ``--cpu`` runs the same stack without MONITOR and counts instead what each request costs: the
 CPU of the API process, of the worker's processes and of Redis per request (``/proc``, minus
-what each burns idle), the end-to-end median and the worker's linking time per request, and
-Redis's own time per script and command (SLOWLOG with every command logged; a script's own
-calls listed apart). CPU moves much less from run to run than wall-clock steps do on a shared
-machine.
+what each burns idle), the end-to-end median and mean and the mean minus the worker's linking
+time per request, and Redis's own time per script and command (SLOWLOG with every command
+logged; a script's own calls listed apart). CPU moves much less from run to run than
+wall-clock steps do on a shared machine.
 
 ``--chars 0`` sends short sentences (linking well under 1 ms: the row "done announced" is then
 almost all overhead); ``--chars 4096`` sends 4 KB articles.
