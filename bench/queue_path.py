@@ -54,8 +54,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .http import (REPO, _descendants, _link_seconds_sum, _on_load_cpus, _wait_ready,
-                   free_port, pin_server)
+from .http import (REPO, _cpu_seconds, _descendants, _on_load_cpus, _wait_ready,
+                   _worker_link_seconds, free_port, pin_server)
 
 def _starts(prefix: str, client_type: str | None = None):
     """A step ends at the first command starting so (sent by that kind of client: "tcp", a
@@ -258,20 +258,10 @@ def _script_names() -> dict[str, str]:
             for name in dir(jobs) if name.endswith("_SCRIPT") and isinstance(getattr(jobs, name), str)}
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU of these processes (every thread), from ``/proc``."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:                             # gone meanwhile
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_by_process(processes) -> dict[str, float]:
-    return {name: _cpu_seconds(pids) for name, pids in processes().items()}
+    """CPU seconds of each group of processes (``bench.http._cpu_seconds``; one gone: 0)."""
+    return {name: sum(_cpu_seconds(pid) or 0.0 for pid in pids)
+            for name, pids in processes().items()}
 
 
 def _redis_time(entries: list[dict], names: dict[str, str], requests: int) -> list[dict]:
@@ -314,13 +304,8 @@ def run_cpu(requests: int = 300, chars: int = 0, kb_path: str | None = None,
         store = redis_client.Redis.from_url(redis_url)
         store.config_set("slowlog-max-len", SLOWLOG_PER_REQUEST * requests)
         store.config_set("slowlog-log-slower-than", 0)
-
-        def link_seconds() -> float:
-            connection.request("GET", "/metrics")
-            return _link_seconds_sum(connection.getresponse().read().decode())
-
         time.sleep(0.3)
-        linked_before = link_seconds()
+        linked_before, _count = _worker_link_seconds(url)
         store.slowlog_reset()
         before = _cpu_by_process(processes)
         totals = []
@@ -332,7 +317,7 @@ def run_cpu(requests: int = 300, chars: int = 0, kb_path: str | None = None,
         after = _cpu_by_process(processes)
         entries = store.slowlog_get(SLOWLOG_PER_REQUEST * requests)
         store.config_set("slowlog-log-slower-than", 10000)
-        linked = link_seconds() - linked_before
+        linked = _worker_link_seconds(url)[0] - linked_before
         # the idle baseline starts after the reads above (a SLOWLOG of thousands of entries
         # is milliseconds of Redis's CPU, not idle time)
         resting = _cpu_by_process(processes)
