@@ -24,8 +24,9 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 # The modules on linking's hot path (spotting, ranking, fact cards, the KB reads they make, the
 # workers' KB overlay): ~97% of the pure profile's time in linkers/. calibration.py is left
-# out: Cython 3.3.1 cannot compile it (ParallelAssignmentNode crash). A module added here that
-# does not compile fails tests/test_compiled.py where a compiler is present.
+# out: it compiles, but linking was no faster with it compiled (bench/README.md, "First-time
+# work per entity"). A module added here that does not compile fails tests/test_compiled.py
+# where a compiler is present.
 COMPILED = ("spotter", "ranker", "linker", "text", "metonymy", "kb.store", "facts", "shortforms",
             "readings", "demonyms", "business", "pronouns", "offices", "classes", "kb.overlay")
 MANIFEST = "compiled.json"     # beside linkers/__init__.py; read by linkers/compiled.py

@@ -60,6 +60,19 @@ def test_synthetic_dump_builds_and_bench_links(tmp_path):
     assert rows[1]["docs"] == 2 and rows[1]["avg_chars"] >= 8192 and rows[1]["ms_per_kb"] > 0
 
 
+def test_bench_linking_again_links_the_same_articles_a_second_time():
+    """``--again``: each article row is followed by a row of the same articles linked again,
+    the same texts (same size, same mentions), timed apart."""
+    from bench import linking
+    rows = linking.run(str(open_kb().path), docs=2, public=False, articles=((4096, 2),), again=True)
+    assert [r["corpus"] for r in rows] == ["synthetic news paragraphs", "synthetic articles, 4 KB",
+                                           "synthetic articles, 4 KB, linked again"]
+    first, again = rows[1], rows[2]
+    assert again["docs"] == first["docs"] == 2 and again["avg_chars"] == first["avg_chars"] >= 4096
+    assert again["mentions_per_doc"] == first["mentions_per_doc"] > 0
+    assert again["cpu_p50_ms"] > 0 and again["cpu_ms_per_kb"] > 0
+
+
 def test_bench_queue_path_cuts_every_request_into_its_steps():
     import pytest
     pytest.importorskip("requests")
