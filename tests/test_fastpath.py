@@ -13,6 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkers import LinkOptions, link, open_kb
 from linkers import fastpath
@@ -262,3 +264,17 @@ def test_alias_keys_of_ascii_spans_in_a_text_with_curly_quotes_and_accents_are_t
             for _s, e in spans:
                 if e > s:
                     assert fast(s, e) == reference(s, e), (text, norm[s:e])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("Ab z'-_\n.\u00e9\u00c9\u2014"), max_size=200), st.data())
+def test_a_capitalised_word_before_a_span_is_found_from_the_words_start_as_from_the_texts(text, data):
+    """``demonyms._capitalised_before`` reads back from the end only: for every end, the answer
+    of the pattern searched from the text's start (its reference), over texts of long runs of
+    word characters, spaces, newlines and the characters a word may hold."""
+    from linkers.demonyms import _capitalised_before, _capitalised_before_reference
+    end = data.draw(st.integers(0, len(text)))
+    assert _capitalised_before(text, end) == _capitalised_before_reference(text, end)
+    long_word = "W" + "x" * 100 + " "
+    for t in (long_word, "a " + long_word, "-" + long_word, long_word + "\n", "\u00e9" + long_word):
+        assert _capitalised_before(t, len(t)) == _capitalised_before_reference(t, len(t)), t
