@@ -151,3 +151,24 @@ def test_profile_prints_where_linking_spends_its_time(capsys):
 
     assert profile.main([str(open_kb().path), "articles", "--rows", "3"]) == 0
     assert "linkers/linker.py" in capsys.readouterr().out
+
+
+def test_bench_instructions_says_what_is_missing_without_valgrind(tmp_path):
+    """No valgrind on the PATH: exit 2 and the package to install, not a traceback."""
+    env = dict(os.environ, PATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "bench.instructions", "--public-per-set", "0"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "valgrind is not installed" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_instructions_counts_each_pass_apart():
+    import shutil
+
+    import pytest
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        pytest.skip("valgrind is not installed")
+    from bench import instructions
+    rows = instructions.run(str(open_kb().path), articles=((4096, 1),), public=0)
+    assert [r["corpus"] for r in rows] == ["synthetic articles, 4 KB", "synthetic articles, 4 KB, linked again"]
+    assert all(r["docs"] == 1 and r["avg_chars"] >= 4096 and r["minstr_per_doc"] > 1 for r in rows)
