@@ -192,7 +192,9 @@ def _modifies_noun(text: str, end: int) -> bool:
 
 
 # A capitalised word with an adjective ending: "Kenyan", "Japanese", "Iraqi".
-_ADJECTIVE_WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}(?:" + "|".join(ADJECTIVE_ENDINGS) + r")\b")
+# (The word boundary before it written as a look-behind after the capital: the regex engine then
+# skips to the capitals, as for ``metonymy.SCORE_RE``.)
+_ADJECTIVE_WORD_RE = re.compile(r"[A-Z](?<!\w[A-Z])[a-z]{2,}(?:" + "|".join(ADJECTIVE_ENDINGS) + r")\b")
 
 
 @lru_cache(maxsize=65536)

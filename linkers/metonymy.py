@@ -45,8 +45,12 @@ JURISDICTION = ("P1001", "P17")
 GOVERNMENT_PATTERNS = ("Government of {a}", "Government of the {a}", "{a} government", "Federal Government of the {a}")
 # Words after which a place is where something happens, not who acts.
 PLACE_PREPOSITIONS = frozenset("in at from to near into outside around of via toward towards across".split())
-# A match score: "2-1", "3–0", "101-99" (the lookahead only makes the scan skip non-digits fast).
-SCORE_RE = re.compile(r"(?=\d)(?<![\d.,/-])\d{1,3}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
+# A match score: "2-1", "3–0", "101-99". Written to start with the digit, the "no digit, dot,
+# comma, slash or dash before it" test after it (a look-behind over both): a pattern that starts
+# with what its first character must be lets the regex engine skip other characters fast (a
+# leading look-ahead or ``\b`` does not: every position is tried, ~0.1 ms a 4 KB article). The
+# same matches as first written (``tests/test_fastpath.py``).
+SCORE_RE = re.compile(r"\d(?<![\d.,/-]\d)\d{0,2}\s?[-\u2013]\s?\d{1,3}(?![\d.,/-])")
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
 AGENT_VERBS = frozenset("""
 said says say told warned warns accused accuses rejected rejects denied denies demanded demands
@@ -251,8 +255,9 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
     return out, favoured
 
 
-# "the Treasury", "the Supreme Court": up to three capitalised words after "the".
-_THE_NAME_RE = re.compile(r"\b[Tt]he ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2})\b")
+# "the Treasury", "the Supreme Court": up to three capitalised words after "the" (its word
+# boundary written as a look-behind after the "T", as ``SCORE_RE``'s).
+_THE_NAME_RE = re.compile(r"[Tt](?<!\w[Tt])he ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2})\b")
 
 
 def _unspotted_institutions(kb, text: str, spans: list[Span], country: int) -> list[Span]:
