@@ -10,7 +10,7 @@ succeeds. ``linkers/compiled.json`` records what was compiled from which source 
 """
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -47,8 +47,16 @@ def source_of(name: str) -> Path:
     return ROOT / "linkers" / (name.replace(".", "/") + ".py")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _source_digest():
+    """``linkers.compiled.source_digest``: the .py and the .pxd that types it, hashed as the
+    guard hashes them (read from the file: the package is not importable while it builds)."""
+    spec = importlib.util.spec_from_file_location("_factlink_compiled", ROOT / "linkers" / "compiled.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.source_digest
+
+
+source_digest = _source_digest()
 
 
 class OptionalCythonBuild(build_ext):
@@ -83,7 +91,7 @@ class OptionalCythonBuild(build_ext):
         translated = []
         for ext in self.extensions:
             source = Path(ext.sources[0])
-            self.sources[ext.name] = sha256(source)
+            self.sources[ext.name] = source_digest(source)
             try:
                 (c_ext,) = cythonize([Extension(ext.name, [str(source)])], build_dir=str(c_dir),
                                      quiet=True, compiler_directives=DIRECTIVES)

@@ -2,10 +2,10 @@
 
 ``pip install -e .`` compiles the hot modules of this package with Cython when it can (setup.py)
 and writes ``compiled.json``: each compiled module with the sha256 of the .py it was compiled
-from. ``install_guard()`` (first thing in ``linkers/__init__.py``) puts a finder in front of the
+from (and of the .pxd typing it, if any: ``source_digest``). ``install_guard()`` (first thing in ``linkers/__init__.py``) puts a finder in front of the
 import system that loads, for each module that has a compiled file or a manifest entry:
 
-- the compiled extension when its recorded source hash is the .py's hash now;
+- the compiled extension when its recorded source hash is the hash of its .py (and .pxd) now;
 - the .py otherwise (edited after the install, or a compiled file no manifest vouches for),
   with one warning naming the modules and the command that recompiles them;
 - the .py for every module when ``FACTLINK_PURE_PYTHON`` is set (not "0"): the reference mode
@@ -59,6 +59,17 @@ def _source(module: str) -> Path:
     return PACKAGE_DIR.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
+def source_digest(source: Path) -> str:
+    """sha256 of a module's .py and, when there is one beside it, of the .pxd that gives Cython
+    the types of its kernels (``text.pxd``): a .pxd changed since the build makes the compiled
+    module stale too. setup.py records this digest in the manifest."""
+    digest = hashlib.sha256(source.read_bytes())
+    pxd = source.with_suffix(".pxd")
+    if pxd.is_file():
+        digest.update(b"\0pxd\0" + pxd.read_bytes())
+    return digest.hexdigest()
+
+
 def _read_manifest() -> dict | None:
     try:
         return json.loads(MANIFEST.read_bytes())
@@ -79,7 +90,7 @@ def _decide(manifest: dict | None, extensions: dict[str, Path]) -> tuple[dict, s
             reason = "compiled file not recorded in compiled.json"
         elif module not in extensions:
             reason = "not compiled for this Python"
-        elif hashlib.sha256(source.read_bytes()).hexdigest() != recorded[module]["source_sha256"]:
+        elif source_digest(source) != recorded[module]["source_sha256"]:
             reason = "source changed since it was compiled"
         else:
             reason = None

@@ -73,7 +73,7 @@ from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_PARTIAL
 from .shortforms import initials, is_acronym, is_short_form, same_word
 from .spotter import CANDIDATE_WINDOW, COMPANY_SUFFIXES, FUNCTION_WORDS, TITLES, Span
-from .text import TOKEN_RE
+from .text import token_words
 
 TOP_K_COHERENCE = 5
 # Types of what a demonym names (language, modern/natural language, nationality, ethnic group,
@@ -151,7 +151,7 @@ def content_words(text: str) -> set[str]:
     # each distinct word once (a 4 KB article has ~700 words, ~350 distinct), each a memo hit.
     # The set's iteration order depends on the process's str hash seed (PYTHONHASHSEED): read
     # it only through membership and sizes; what sums over words uses ``_entity_word_order``
-    return {w for w in map(_content_word, dict.fromkeys(map(str.lower, TOKEN_RE.findall(text)))) if w}
+    return {w for w in map(_content_word, dict.fromkeys(map(str.lower, token_words(text)))) if w}
 
 
 @lru_cache(maxsize=65536)

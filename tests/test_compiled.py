@@ -110,6 +110,22 @@ def test_a_module_edited_after_the_build_runs_from_its_source_with_one_warning(t
         assert seen["mode"].startswith("partly compiled") and "pure: linkers.spotter" in seen["mode"]
 
 
+def test_a_pxd_edited_after_the_build_makes_its_module_stale(tmp_path):
+    """The .pxd that types a module's kernels (``text.pxd``) is part of what was compiled:
+    edited after the build, the module runs from its .py with the warning, as for an edited .py."""
+    tree = guarded_tree(tmp_path)
+    source, pxd = tree / "linkers" / "text.py", tree / "linkers" / "text.pxd"
+    before = compiled.source_digest(source)
+    pxd.write_text(pxd.read_text() + "\n# edited after the build\n")
+    assert compiled.source_digest(source) != before
+    if "linkers.text" not in compiled.loaded_compiled():
+        return          # no compiled text module in this install to go stale
+    run = run_python("import json, linkers, linkers.text\nprint(json.dumps(linkers.text.__file__))\n", cwd=tree)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout).endswith("text.py")
+    assert any("changed since compiled" in line and "linkers.text" in line for line in run.stderr.splitlines())
+
+
 def test_factlink_pure_python_loads_every_module_from_its_source(tmp_path):
     tree = guarded_tree(tmp_path)
     run = run_python(PROBE, cwd=tree, pure=True)

@@ -320,3 +320,29 @@ def test_the_patterns_rewritten_to_start_with_their_first_character_match_as_fir
 @given(st.text(alphabet=st.sampled_from("Tthe AKzian12-\u2013.,/_\u00c9\u0663\n"), max_size=80))
 def test_the_rewritten_patterns_match_as_first_written_on_generated_text(text):
     _same_matches(text)
+
+
+def _scan_matches_the_pattern(text: str) -> None:
+    from linkers.text import _scan_tokens
+    assert _scan_tokens(text, True) == [m.span() for m in TOKEN_RE.finditer(text)], text[:80]
+    assert _scan_tokens(text, False) == TOKEN_RE.findall(text), text[:80]
+
+
+def test_the_token_scan_finds_what_the_token_pattern_finds():
+    """``text._scan_tokens`` (what ``tokenize`` and ``token_words`` run compiled) against
+    ``TOKEN_RE`` on every public text and news sentence, raw and normalised, and on the
+    awkward cases of abbreviations, joiners and Unicode word characters. Run under both the
+    compiled and the pure-Python build, it checks the scan's logic and its C form."""
+    awkward = ["U.S. A.B.C. a.b S.p.A. U.S.A U.S.-based AT&T O'Neill e.g. i.e.x x.y.z. a..b a.b.c.d.",
+               "Thermo-Print Yahoo.com 3.5 U.K.'s _a_ __ a_.b_. \u00e9.\u00e8. \u2163.\u2164. a-'b a'-b",
+               "\u201cZ\u00fcrich\u201d\u00a0\u2014 caf\u00e9 \U0001F600x \U00010000\U0010FFFF \u0663.\u0661. \t\r\n",
+               "", ".", "a", "a.", "a.b", "a.b.", "-a-", "a-", "a--b", "a&", "'a'", "x.y.z"]
+    for text in [text for _name, text in corpus_texts()] + awkward:
+        _scan_matches_the_pattern(text)
+        _scan_matches_the_pattern(normalize(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9_.'&- \u00e9\u0663\u2163\U0001F600\u00a0\n"), max_size=40))
+def test_the_token_scan_finds_what_the_token_pattern_finds_on_generated_text(text):
+    _scan_matches_the_pattern(text)

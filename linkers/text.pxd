@@ -1,0 +1,7 @@
+# Types for ``linkers/text.py`` when setup.py compiles it with Cython (the .py stays the source
+# and the pure-Python fallback; ``linkers.compiled`` hashes this file with it).
+cimport cython
+
+@cython.locals(out=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t, start=Py_ssize_t,
+               pairs=Py_ssize_t, ch=Py_UCS4)
+cpdef list _scan_tokens(str text, bint spans)
