@@ -91,7 +91,7 @@ class OptionalCythonBuild(build_ext):
         translated = []
         for ext in self.extensions:
             source = Path(ext.sources[0])
-            self.sources[ext.name] = source_digest(source)
+            self.sources[ext.name] = source_digest(source if source.is_absolute() else ROOT / source)
             try:
                 (c_ext,) = cythonize([Extension(ext.name, [str(source)])], build_dir=str(c_dir),
                                      quiet=True, compiler_directives=DIRECTIVES)

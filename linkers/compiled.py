@@ -2,8 +2,9 @@
 
 ``pip install -e .`` compiles the hot modules of this package with Cython when it can (setup.py)
 and writes ``compiled.json``: each compiled module with the sha256 of the .py it was compiled
-from (and of the .pxd typing it, if any: ``source_digest``). ``install_guard()`` (first thing in ``linkers/__init__.py``) puts a finder in front of the
-import system that loads, for each module that has a compiled file or a manifest entry:
+from, and of the .pxd typing it if there is one (``source_digest``). ``install_guard()`` (first
+thing in ``linkers/__init__.py``) puts a finder in front of the import system that loads, for
+each module that has a compiled file or a manifest entry:
 
 - the compiled extension when its recorded source hash is the hash of its .py (and .pxd) now;
 - the .py otherwise (edited after the install, or a compiled file no manifest vouches for),

@@ -153,9 +153,9 @@ def _capitalised_before(text: str, end: int) -> bool:
     ``end``. A match ends at ``end`` (``$``; or before a last newline), so it lies within the
     run of word characters before the final space: a search from a window's start, moved back
     to the start of a word it cuts, finds a match whenever one from the text's start does (the
-    ``\b`` before it sees the character before the window). Searched from the text's start,
+    ``\\b`` before it sees the character before the window). Searched from the text's start,
     each modifier in an article cost a scan of all the text before it: quadratic in the length
-    of the text, ~3% of linking a 4 KB article."""
+    of the text, ~4% of the instructions of linking a 32 KB article and ~15% of a 128 KB one."""
     lo = max(0, end - _CAPITALISED_BEFORE_WINDOW)
     while lo > 0 and _WORD_RUN_CHAR.match(text, lo - 1) is not None:
         lo -= 1

@@ -126,9 +126,9 @@ def token_words(text: str) -> list[str]:
 def _scan_tokens(text: str, spans: bool) -> list:
     """What ``TOKEN_RE`` finds in ``text`` (its (start, end) spans, or with ``spans`` false its
     strings), by one pass over the characters. Compiled, with the types of ``text.pxd`` (a
-    character is a C integer, an offset a C size), it takes a third of the regex's time (~80
-    against ~260 us for a 4 KB article: the regex engine's work per match, not per character,
-    was the cost); in pure Python it is slower than the regex, so ``tokenize`` and
+    character is a C integer, an offset a C size), it is 2-4x faster than the regex on a 4 KB
+    article (the regex engine's work per match, not per character, was the cost: ~250 us for
+    the spans); in pure Python it is slower than the regex, so ``tokenize`` and
     ``token_words`` use it only compiled (``_SCAN_COMPILED``). ``tests/test_fastpath.py``
     checks it against ``TOKEN_RE`` in both forms. A word character is what the pattern's ``\\w``
     is: ``str.isalnum()`` or "_"."""
