@@ -10,8 +10,10 @@ instructions moves ~0.2% (addresses, and so some hashes, change from run to run)
 warm-up on five others, then linked again: "first pass" (most of their entities are met for
 the first time: records decoded, word sets and fact cards computed and memoised) and "linked
 again" (the work each text needs). ``--public-per-set`` links the first N texts of each public
-benchmark set the same two ways, on the KB of the shared Wikidata subset. Fact cards are included, as in
-``bench.linking``.
+benchmark set the same two ways, on the KB of the shared Wikidata subset. Fact cards are
+included, as in ``bench.linking``. Each pass also counts its share of the two
+``callgrind_control`` calls around it (~0.45-0.5 million instructions a pass, the same in
+every checkout: it cancels in a comparison).
 
 An instruction is not a unit of time (a cache miss costs more than an add): use the count to
 compare two versions of the code on the same texts, and ``bench.linking`` for the time. To
