@@ -142,14 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     except NoValgrind as exc:
         print(f"bench.instructions: {exc}", file=sys.stderr)
         return 2
-    from linkers import compiled
-
-    from .report import print_rows
-    if args.json:
-        rows = [{**row, "linker": compiled.describe()} for row in rows]
-    else:
-        print(f"linker: {compiled.describe()}")
-    print_rows(rows, as_json=args.json)
+    from .report import print_linking_rows
+    print_linking_rows(rows, as_json=args.json)
     return 0
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from linkers import LinkOptions, build_kb, compiled, link, open_kb
+from linkers import LinkOptions, build_kb, link, open_kb
 from linkers.fastpath import reference_paths
 from linkers.kb.build import BUILD_LOGIC
 
@@ -178,13 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public, articles=args.articles,
                compare_reference=args.compare_reference, again=args.again)
-    from .report import print_rows
-    # compiled (setup.py's Cython build) or pure Python: the numbers differ by ~1.2-1.3x
-    if args.json:
-        rows = [{**row, "linker": compiled.describe()} for row in rows]
-    else:
-        print(f"linker: {compiled.describe()}")
-    print_rows(rows, as_json=args.json)
+    from .report import print_linking_rows
+    print_linking_rows(rows, as_json=args.json)
     return 0
 
 

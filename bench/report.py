@@ -40,3 +40,16 @@ def _cell(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def print_linking_rows(rows: list[dict], as_json: bool = False, out=None) -> None:
+    """``print_rows`` for a benchmark of linking: its numbers depend on whether the linking core
+    runs compiled (setup.py's Cython build) or pure Python (~1.2-1.3x), so the mode is printed
+    first, or is each JSON row's ``linker`` field."""
+    from linkers import compiled
+    if as_json:
+        rows = [{**row, "linker": compiled.describe()} for row in rows]
+    else:
+        (out or sys.stdout).write(f"linker: {compiled.describe()}\n")
+    print_rows(rows, as_json=as_json, out=out)
+
