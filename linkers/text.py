@@ -158,26 +158,19 @@ def _scan_tokens(text: str, spans: bool) -> list:
                 out.append((start, j) if spans else text[start:j])
                 i = j
                 continue
-        # else: the rest of the word, then (joiner, one or more word characters) as often as
-        # they come ("O'Neill", "AT&T", "Yahoo.com", "Thermo-Print")
-        while i < n:
-            ch = text[i]
-            if ch.isalnum() or ch == "_":
-                i += 1
-            else:
-                break
-        while i + 1 < n:
-            ch = text[i]
-            if ch == "'" or ch == "&" or ch == "." or ch == "-":
+        # else: the rest of the word, and again after each joiner that a word character
+        # follows ("O'Neill", "AT&T", "Yahoo.com", "Thermo-Print")
+        while True:
+            while i < n:
+                ch = text[i]
+                if ch.isalnum() or ch == "_":
+                    i += 1
+                else:
+                    break
+            if i + 1 < n and (ch == "'" or ch == "&" or ch == "." or ch == "-"):
                 ch = text[i + 1]
                 if ch.isalnum() or ch == "_":
-                    i += 2
-                    while i < n:
-                        ch = text[i]
-                        if ch.isalnum() or ch == "_":
-                            i += 1
-                        else:
-                            break
+                    i += 1          # the joiner; the loop above reads the word after it
                     continue
             break
         out.append((start, i) if spans else text[start:i])
