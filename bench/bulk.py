@@ -295,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rows = run(args.docs, args.kb, celery_docs=args.celery_docs)
-    from .report import print_rows
-    print_rows(rows, as_json=args.json)
+    from .report import print_linking_rows
+    print_linking_rows(rows, as_json=args.json)
     return 0
 
 

@@ -631,8 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = run(args.url, args.kb, args.requests, args.rate, args.uncached, args.uncached_rate,
                args.time_limit, args.saturate, args.repeat, args.sequential)
-    from .report import print_rows
-    print_rows(rows, as_json=args.json)
+    from .report import print_rows, python_context
+    # the started server runs on this interpreter; a --url server on whatever runs it
+    print_rows(rows, as_json=args.json, context=python_context() if args.url is None else None)
     return 0
 
 

@@ -359,12 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.monitor:
         _monitor(*args.monitor)
         return 0
-    from .report import print_rows
+    from .report import print_rows, python_context
     if args.cpu:
         rows = run_cpu(args.requests or 300, args.chars, args.kb)
     else:
         rows = run(args.requests or 40, args.chars, args.kb)
-    print_rows(rows, as_json=args.json)
+    print_rows(rows, as_json=args.json, context=python_context())     # the stack runs on it
     return 0
 
 

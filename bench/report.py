@@ -6,12 +6,17 @@ import sys
 import orjson
 
 
-def print_rows(rows: list[dict], as_json: bool = False, out=None) -> None:
+def print_rows(rows: list[dict], as_json: bool = False, out=None,
+               context: dict[str, str] | None = None) -> None:
+    """``context``: what the numbers depend on besides the code (the interpreter, the linker's
+    mode), a line each before the tables, or fields of every JSON row."""
     out = out or sys.stdout
     if as_json:
         for row in rows:
-            out.write(orjson.dumps(row).decode() + "\n")
+            out.write(orjson.dumps({**row, **(context or {})}).decode() + "\n")
         return
+    for name, value in (context or {}).items():
+        out.write(f"{name}: {value}\n")
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row.get("bench", ""), []).append(row)
@@ -42,14 +47,18 @@ def _cell(value) -> str:
     return str(value)
 
 
-def print_linking_rows(rows: list[dict], as_json: bool = False, out=None) -> None:
-    """``print_rows`` for a benchmark of linking: its numbers depend on whether the linking core
-    runs compiled (setup.py's Cython build) or pure Python (~1.2-1.3x), so the mode is printed
-    first, or is each JSON row's ``linker`` field."""
+def python_context() -> dict[str, str]:
+    """The CPython build the benchmark ran on: the same code is 1.3-1.6x faster on one build
+    than on another (``linkers.compiled.interpreter``)."""
     from linkers import compiled
-    if as_json:
-        rows = [{**row, "linker": compiled.describe()} for row in rows]
-    else:
-        (out or sys.stdout).write(f"linker: {compiled.describe()}\n")
-    print_rows(rows, as_json=as_json, out=out)
+    return {"python": compiled.interpreter()}
+
+
+def print_linking_rows(rows: list[dict], as_json: bool = False, out=None) -> None:
+    """``print_rows`` for a benchmark of linking: its numbers depend on the interpreter and on
+    whether the linking core runs compiled (setup.py's Cython build) or pure Python (~1.2-1.3x),
+    so both are printed first, or are each JSON row's ``python`` and ``linker`` fields."""
+    from linkers import compiled
+    print_rows(rows, as_json=as_json, out=out,
+               context={**python_context(), "linker": compiled.describe()})
 

@@ -12,7 +12,10 @@ each module that has a compiled file or a manifest entry:
 - the .py for every module when ``FACTLINK_PURE_PYTHON`` is set (not "0"): the reference mode
   that ``tests/test_compiled.py`` compares the compiled modules against.
 
-``describe()`` says which mode the process runs in, for log lines and ``factlink --version``.
+``describe()`` says which mode the process runs in, for log lines and ``factlink --version``;
+``interpreter()`` which CPython build runs it: the same compiled code linked 1.3-1.6x faster on
+this machine's Debian ``/usr/bin/python3.11`` than on its pyenv build (bench/README.md, "The
+interpreter"), so a benchmark figure names the build it was measured on.
 """
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import platform
 import sys
+import sysconfig
 import warnings
 from pathlib import Path
 
@@ -146,6 +151,24 @@ def install_guard() -> None:
 def describe() -> str:
     """``compiled (14 modules)``, ``pure Python (reason)`` or ``partly compiled (...)``."""
     return _summary
+
+
+def interpreter() -> str:
+    """``CPython 3.11.2 (/usr/bin/python3.11, libpython static)``: the version, the real path of
+    the executable (a venv's ``python`` is a link to it) and whether the interpreter's core is
+    a shared ``libpython`` (every C-API call of the compiled modules then goes through the
+    PLT). Facts read from the process, not from ``sysconfig``, which a distribution may ship
+    from another build of the same version (Debian's says shared for its static binary)."""
+    return (f"{platform.python_implementation()} {platform.python_version()} "
+            f"({os.path.realpath(sys.executable)}, libpython {_libpython_linkage()})")
+
+
+def _libpython_linkage() -> str:
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:                 # not Linux: what the build says
+        return "shared" if sysconfig.get_config_var("Py_ENABLE_SHARED") else "static"
+    return "shared" if "/libpython" in maps else "static"
 
 
 def loaded_compiled() -> list[str]:

@@ -153,6 +153,23 @@ def test_profile_prints_where_linking_spends_its_time(capsys):
     assert "linkers/linker.py" in capsys.readouterr().out
 
 
+def test_linking_benchmarks_name_the_interpreter_and_the_linker_mode():
+    """A figure depends on the CPython build as much as on the code: each row says which."""
+    import io
+
+    from bench.report import print_linking_rows
+    from linkers import compiled
+    out = io.StringIO()
+    print_linking_rows([{"bench": "linking", "p50_ms": 1.0}], as_json=True, out=out)
+    row = json.loads(out.getvalue())
+    assert row["python"] == compiled.interpreter() and row["linker"] == compiled.describe()
+    assert row["python"].startswith("CPython ") and os.path.realpath(sys.executable) in row["python"]
+    out = io.StringIO()
+    print_linking_rows([{"bench": "linking", "p50_ms": 1.0}], out=out)
+    assert out.getvalue().splitlines()[:2] == [f"python: {compiled.interpreter()}",
+                                              f"linker: {compiled.describe()}"]
+
+
 def test_bench_instructions_says_what_is_missing_without_valgrind(tmp_path):
     """No valgrind on the PATH: exit 2 and the package to install, not a traceback."""
     env = dict(os.environ, PATH=str(tmp_path))

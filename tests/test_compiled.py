@@ -165,3 +165,10 @@ def test_factlink_version_says_whether_the_linker_runs_compiled():
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("factlink ") and run.stdout.rstrip().endswith(
         "linker: pure Python (FACTLINK_PURE_PYTHON=1)")
+    # and which interpreter build runs it: the executable behind the venv's link, and whether
+    # its core is a shared libpython (as this process finds it in its own memory map)
+    import platform
+    maps = Path("/proc/self/maps")
+    linkage = ("shared" if "/libpython" in maps.read_text() else "static") if maps.exists() else ""
+    assert (f"CPython {platform.python_version()} ({os.path.realpath(sys.executable)}, "
+            f"libpython {linkage}") in run.stdout
