@@ -156,9 +156,10 @@ def describe() -> str:
 def interpreter() -> str:
     """``CPython 3.11.2 (/usr/bin/python3.11, libpython static)``: the version, the real path of
     the executable (a venv's ``python`` is a link to it) and whether the interpreter's core is
-    a shared ``libpython`` (every C-API call of the compiled modules then goes through the
-    PLT). Facts read from the process, not from ``sysconfig``, which a distribution may ship
-    from another build of the same version (Debian's says shared for its static binary)."""
+    a shared ``libpython`` or linked into the executable. Facts read from the process, not from
+    ``sysconfig``, which a distribution may ship from another build of the same version
+    (Debian's says shared for its static binary); how a build was optimised is recorded
+    nowhere reliable, so the path is what tells two builds of one version apart."""
     return (f"{platform.python_implementation()} {platform.python_version()} "
             f"({os.path.realpath(sys.executable)}, libpython {_libpython_linkage()})")
 
