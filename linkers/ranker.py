@@ -59,13 +59,20 @@ they are parameters, not per-document rules.
 from __future__ import annotations
 
 import heapq
+from array import array
 import math
 from operator import attrgetter
 from functools import lru_cache
-from itertools import chain
+from itertools import accumulate, chain
 from dataclasses import dataclass
 
 import numpy as np
+
+try:    # Cython's pure-Python mode: True in the compiled module, with no Cython needed to run it
+    import cython
+    COMPILED = bool(cython.compiled)
+except ImportError:
+    COMPILED = False
 
 from .facts import entity_kind
 from .fastpath import keep_reference
@@ -878,10 +885,12 @@ class _Similarity:
     def _block(ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                only: set[int] | None) -> "_SimilarityBlock | _SmallSimilarityBlock":
         # a short text's block (~6 mentions, ~15 candidates) costs numpy's ~40 calls more than
-        # its arithmetic: plain Python, the same numbers, is a third of the time
+        # its arithmetic: plain Python, the same numbers, is a third of the time; compiled, typed
+        # loops over arrays (a median public text -3% instructions against the dicts)
         n = sum(min(len(rows[i]), TOP_K_COHERENCE) for i in range(lo, hi))
         if n <= SMALL_SIMILARITY_BLOCK:
-            return _SmallSimilarityBlock(ranker, rows, lo, hi, only)
+            small = _TypedSimilarityBlock if COMPILED else _SmallSimilarityBlock
+            return small(ranker, rows, lo, hi, only)
         return _SimilarityBlock(ranker, rows, lo, hi, only)
 
     @staticmethod
@@ -1052,49 +1061,155 @@ def _numpy_sum(values: list[float]) -> float:
     """The sum numpy's ``add.reduce`` of a contiguous row gives (its pairwise summation: eight
     running sums from eight values on, for up to 128 values), so that a plain-Python block's
     totals are bit for bit the numpy block's."""
-    n = len(values)
+    return _numpy_sum_of(array("d", values), len(values))
+
+
+def _numpy_sum_of(values, n: int) -> float:
+    """``_numpy_sum`` of ``values[:n]`` (an ``array('d')``; typed by ranker.pxd when compiled)."""
     if n > 128:
         raise ValueError("numpy sums more than 128 values in blocks: not reproduced here")
+    total = 0.0
     if n < 8:
-        total = 0.0
-        for v in values:
-            total += v
+        for k in range(n):
+            total += values[k]
         return total
-    r = values[:8]
+    r0, r1, r2, r3 = values[0], values[1], values[2], values[3]
+    r4, r5, r6, r7 = values[4], values[5], values[6], values[7]
     k = 8
     while k + 8 <= n:
-        for j in range(8):
-            r[j] += values[k + j]
+        r0 += values[k]
+        r1 += values[k + 1]
+        r2 += values[k + 2]
+        r3 += values[k + 3]
+        r4 += values[k + 4]
+        r5 += values[k + 5]
+        r6 += values[k + 6]
+        r7 += values[k + 7]
         k += 8
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for v in values[k:]:
-        total += v
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < n:
+        total += values[k]
+        k += 1
     return total
+
+
+def _zeros(typecode: str, n: int) -> array:
+    return array(typecode, bytes(8 * n))    # "q" and "d": 8 bytes an item
+
+
+def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
+    """The similarity of every pair of a small block's candidates, as ``_SimilarityBlock``
+    computes it, in an n x n ``array('d')`` (row x: candidate x; rows not ``made`` stay 0.0).
+
+    ``of``: candidate -> its entity; ``keys``: candidate -> its mention's name (a number);
+    ``estart``/``eword``: entity a's word numbers are ``eword[estart[a]:estart[a + 1]]``, in
+    its word order, words numbered by first appearance. Every number comes from the same
+    operations in the same order as numpy's (word weights by its ``log``; sums in the order
+    ``bincount`` adds), so the two agree bit for bit. Arrays of C numbers in, loops over them:
+    compiled, ranker.pxd types every local and this runs without the interpreter but for the
+    word weights (memoised) and ``sqrt``."""
+    n = len(of)
+    u = len(estart) - 1
+    copies = _zeros("q", u)                 # candidates of each entity
+    for x in range(n):
+        copies[of[x]] += 1
+    df = _zeros("q", nw)                    # each word's candidates
+    start = _zeros("q", nw + 1)             # word k's entities: members[start[k]:start[k + 1]]
+    for a in range(u):
+        for p in range(estart[a], estart[a + 1]):
+            k = eword[p]
+            df[k] += copies[a]
+            start[k + 1] += 1
+    # a word every candidate has ("human" among people) weighs almost nothing
+    w2 = _zeros("d", nw)
+    for k in range(nw):
+        w2[k] = _idf_squared(n + 1, df[k])
+        start[k + 1] += start[k]
+    # entities grouped by word, in entity order within a word (numpy's stable sort by word)
+    fill = _zeros("q", nw)
+    members = _zeros("q", estart[u])
+    for k in range(nw):
+        fill[k] = start[k]
+    for a in range(u):
+        for p in range(estart[a], estart[a + 1]):
+            k = eword[p]
+            members[fill[k]] = a
+            fill[k] += 1
+    norm = _zeros("d", u)
+    for a in range(u):
+        total = 0.0
+        for p in range(estart[a], estart[a + 1]):
+            total += w2[eword[p]]
+        root = math.sqrt(total)
+        norm[a] = root if root != 0.0 else 1.0
+    # shared weight of two entities, each word's added in word order (as ``bincount`` does)
+    shared = _zeros("d", u * u)
+    for k in range(nw):
+        wk = w2[k]
+        for p in range(start[k], start[k + 1]):
+            a = members[p] * u
+            for q in range(start[k], start[k + 1]):
+                shared[a + members[q]] += wk
+    # no similarity between mentions of the same name (nor within a mention)
+    out = _zeros("d", n * n)
+    sim = out
+    for x in range(n):
+        if made[x]:
+            a = of[x]
+            key = keys[x]
+            na = norm[a]
+            row = x * n
+            for y in range(n):
+                if keys[y] != key:
+                    b = of[y]
+                    sim[row + y] = shared[a * u + b] / (na * norm[b])
+    return out
+
+
+def _small_support(sim, group, groups: int, totals) -> None:
+    """totals[x] = the sum over mentions (``group``: candidate -> its mention's number, 0..groups-1)
+    of candidate x's largest similarity to one of that mention's candidates: numpy's
+    ``maximum.reduceat`` then ``sum`` of ``_SimilarityBlock.support``, bit for bit."""
+    n = len(group)
+    best = _zeros("d", groups)
+    for x in range(n):
+        for g in range(groups):
+            best[g] = 0.0
+        row = x * n
+        for y in range(n):
+            v = sim[row + y]
+            g = group[y]
+            if v > best[g]:
+                best[g] = v
+        totals[x] = _numpy_sum_of(best, groups)
 
 
 class _SmallSimilarityBlock:
     """``_SimilarityBlock`` in plain Python, for a block of at most ``SMALL_SIMILARITY_BLOCK``
     candidates: every number is computed by the same operations in the same order (each word's
     weight by numpy's ``log``, ``_numpy_sum`` for the totals), so the two agree bit for bit
-    (``tests/test_fastpath.py`` compares them on every block of the public texts)."""
+    (``tests/test_fastpath.py`` compares them, and ``_TypedSimilarityBlock``, on every block of
+    the public texts). Sparse rows in dicts: the fastest form for the interpreter, and so the
+    pure-Python fallback's; the compiled module takes ``_TypedSimilarityBlock``."""
 
     def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                  only: set[int] | None = None):
-        kb, spans = ranker.kb, ranker.spans
         pool = [(i, c.eid) for i in range(lo, hi) for c in _likeliest(rows[i])]
         self.index = {entry: x for x, entry in enumerate(pool)}
         self.eids = [eid for _i, eid in pool]
         self.mention = [i for i, _eid in pool]
         self.only = only
-        n = len(pool)
         distinct = list(dict.fromkeys(self.eids))
         at = {eid: u for u, eid in enumerate(distinct)}
-        of = [at[eid] for eid in self.eids]
-        copies = [0] * len(distinct)
+        # words numbered in order of first appearance, as the numpy block numbers them
+        words_of = [_entity_word_order(ranker.kb, eid) for eid in distinct]
+        self._build(ranker.spans, [at[eid] for eid in self.eids], words_of)
+
+    def _build(self, spans: list[Span], of: list[int], words_of: list[tuple[str, ...]]) -> None:
+        n, only = len(of), self.only
+        copies = [0] * len(words_of)
         for u in of:
             copies[u] += 1
-        # words numbered in order of first appearance, as the numpy block numbers them
-        words_of = [_entity_word_order(kb, eid) for eid in distinct]
         vocab: dict[str, int] = {}
         members: list[list[int]] = []       # word -> entities having it, in membership order
         ids_of: list[list[int]] = []        # entity -> its words' numbers, in membership order
@@ -1119,7 +1234,7 @@ class _SmallSimilarityBlock:
             norm.append(sqrt(total) or 1.0)
         # shared weight of two entities, each word's added in word order (as ``bincount`` does);
         # only the pairs that share a word: every other similarity is 0.0 (0.0 / norms)
-        shared: list[dict[int, float]] = [{} for _ in distinct]
+        shared: list[dict[int, float]] = [{} for _ in words_of]
         for k, having in enumerate(members):
             wk = w2[k]
             if len(having) == 1:
@@ -1155,37 +1270,77 @@ class _SmallSimilarityBlock:
         if self.only is not None:
             raise ValueError("support needs every row: this block was built for some mentions only")
         mention, n = self.mention, len(self.eids)
-        group_of, groups = [], -1
-        for y in range(n):
-            if y == 0 or mention[y] != mention[y - 1]:
+        group, groups = [0] * n, 0      # candidate -> its mention's number in the block
+        for y in range(1, n):
+            if mention[y] != mention[y - 1]:
                 groups += 1
-            group_of.append(groups)
-        groups += 1
+            group[y] = groups
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
-        for x in range(n):
-            row = self.sim[x]
-            if not row:
-                continue                # a total of 0.0
-            best = [0.0] * groups       # each mention's most similar candidate (numpy's reduceat)
-            for y, v in row.items():
-                g = group_of[y]
-                if v > best[g]:
-                    best[g] = v
-            v = _numpy_sum(best)
+        for x, v in enumerate(self._totals(group, groups + 1)):
             if v > 0:
                 i = mention[x]
                 out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
                 top[i] = max(top.get(i, 0.0), v)
         return _relative_to_best(out, top, rows)
 
+    def _totals(self, group: list[int], groups: int) -> list[float]:
+        """Each candidate's sum over mentions of its largest similarity to one of their
+        candidates (numpy's ``maximum.reduceat``, then its row sum)."""
+        totals = []
+        for x in range(len(group)):
+            row = self.sim[x]
+            if not row:
+                totals.append(0.0)
+                continue
+            best = [0.0] * groups       # each mention's most similar candidate
+            for y, v in row.items():
+                g = group[y]
+                if v > best[g]:
+                    best[g] = v
+            totals.append(_numpy_sum(best))
+        return totals
+
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
         x = self.index.get((i, eid))
         if x is None:
             return []
+        among = set(mentions)
+        return [self.eids[y] for y, v in enumerate(self._row(x))
+                if v >= threshold and self.mention[y] in among]
+
+    def _row(self, x: int) -> list[float]:
+        """Candidate x's similarity to every candidate of the block."""
         row = self.sim.get(x)
         if row is None:
-            raise ValueError(f"mention {i}'s similarities were not computed")
-        among = set(mentions)
-        return [self.eids[y] for y in range(len(self.eids))
-                if row.get(y, 0.0) >= threshold and self.mention[y] in among]
+            raise ValueError(f"mention {self.mention[x]}'s similarities were not computed")
+        return [row.get(y, 0.0) for y in range(len(self.eids))]
+
+
+class _TypedSimilarityBlock(_SmallSimilarityBlock):
+    """``_SmallSimilarityBlock`` whose arithmetic is ``_small_similarities`` and
+    ``_small_support``: typed loops over arrays of C numbers when ranker.py is compiled (``_block``
+    takes it then), the same numbers bit for bit. As plain Python those loops are slower than
+    the dicts above (a median public text +15% instructions), so the pure-Python fallback keeps
+    the dicts."""
+
+    def _build(self, spans: list[Span], of: list[int], words_of: list[tuple[str, ...]]) -> None:
+        n, only = len(of), self.only
+        vocab: dict[str, int] = {}          # words numbered in order of first appearance
+        eword = array("q", [vocab.setdefault(w, len(vocab)) for w in chain.from_iterable(words_of)])
+        estart = array("q", accumulate(map(len, words_of), initial=0))
+        key_id: dict[str, int] = {}
+        keys = array("q", [key_id.setdefault(spans[i].key, len(key_id)) for i in self.mention])
+        self.made = array("q", [1] * n if only is None else [i in only for i in self.mention])
+        self.sim = _small_similarities(array("q", of), keys, self.made, estart, eword, len(vocab))
+
+    def _totals(self, group: list[int], groups: int) -> array:
+        totals = _zeros("d", len(group))
+        _small_support(self.sim, array("q", group), groups, totals)
+        return totals
+
+    def _row(self, x: int) -> array:
+        if not self.made[x]:
+            raise ValueError(f"mention {self.mention[x]}'s similarities were not computed")
+        n = len(self.eids)
+        return self.sim[x * n:(x + 1) * n]

@@ -91,6 +91,7 @@ def guarded_tree(tmp_path: Path) -> Path:
 PROBE = ("import json, linkers, linkers.spotter, linkers.ranker\n"
          "from linkers import compiled\n"
          "print(json.dumps({'spotter': linkers.spotter.__file__, 'ranker': linkers.ranker.__file__,"
+         " 'ranker_knows_compiled': linkers.ranker.COMPILED,"
          " 'mode': compiled.describe(), 'loaded': compiled.loaded_compiled()}))\n")
 
 
@@ -107,6 +108,7 @@ def test_a_module_edited_after_the_build_runs_from_its_source_with_one_warning(t
     assert len(warnings) == 1 and "linkers.spotter" in warnings[0] and "pip install -e ." in warnings[0]
     if really_compiled:        # the modules left alone still run compiled
         assert seen["ranker"].endswith(EXTENSION) and "linkers.ranker" in seen["loaded"]
+        assert seen["ranker_knows_compiled"]        # and so takes its typed kernels
         assert seen["mode"].startswith("partly compiled") and "pure: linkers.spotter" in seen["mode"]
 
 
@@ -132,6 +134,7 @@ def test_factlink_pure_python_loads_every_module_from_its_source(tmp_path):
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout)
     assert seen["spotter"].endswith("spotter.py") and seen["ranker"].endswith("ranker.py")
+    assert not seen["ranker_knows_compiled"]        # the dicts, the interpreter's fastest form
     assert seen["loaded"] == [] and seen["mode"] == "pure Python (FACTLINK_PURE_PYTHON=1)"
     assert "changed since compiled" not in run.stderr
 

@@ -131,8 +131,9 @@ def test_the_spotter_cuts_its_rarer_cases_as_its_reference_does(full_kb):
 
 
 def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(full_kb, monkeypatch):
-    """Every similarity block of every public text and news sentence, built both ways from the
-    same beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
+    """Every similarity block of every public text and news sentence, built with numpy, with
+    dicts (the pure-Python fallback's) and with the typed kernels (the compiled module's) from
+    the same beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
     from linkers import ranker
 
     kb = open_kb(str(full_kb))
@@ -154,16 +155,17 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
     small = 0
     for rk, rows, lo, hi, only in blocks:
         numpy_block = ranker._SimilarityBlock(rk, rows, lo, hi, only)
-        python_block = ranker._SmallSimilarityBlock(rk, rows, lo, hi, only)
         small += sum(min(len(rows[i]), ranker.TOP_K_COHERENCE) for i in range(lo, hi)) <= ranker.SMALL_SIMILARITY_BLOCK
-        if only is None:
-            assert repr(python_block.support(rows)) == repr(numpy_block.support(rows))
-            assert repr(getattr(python_block, "raw", {})) == repr(getattr(numpy_block, "raw", {}))
-        mentions = sorted({i for i, _eid in numpy_block.index})
-        for i, eid in numpy_block.index:
-            if only is None or i in only:
-                for threshold in (0.0, ranker.LIST_SIMILARITY, 0.2):
-                    assert python_block.alike(i, eid, mentions, threshold) == numpy_block.alike(i, eid, mentions, threshold)
+        for kind in (ranker._SmallSimilarityBlock, ranker._TypedSimilarityBlock):
+            python_block = kind(rk, rows, lo, hi, only)
+            if only is None:
+                assert repr(python_block.support(rows)) == repr(numpy_block.support(rows))
+                assert repr(getattr(python_block, "raw", {})) == repr(getattr(numpy_block, "raw", {}))
+            mentions = sorted({i for i, _eid in numpy_block.index})
+            for i, eid in numpy_block.index:
+                if only is None or i in only:
+                    for threshold in (0.0, ranker.LIST_SIMILARITY, 0.2):
+                        assert python_block.alike(i, eid, mentions, threshold) == numpy_block.alike(i, eid, mentions, threshold)
     assert small > len(blocks) // 2         # most blocks of short texts take the plain-Python path
 
 
