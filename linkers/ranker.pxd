@@ -1,7 +1,8 @@
 # Types for the small similarity block's kernels in ``linkers/ranker.py`` when setup.py compiles
 # it with Cython (the .py stays the source and the pure-Python fallback; ``linkers.compiled``
 # hashes this file with it). Arrays of C numbers ("q": long long, "d": double) as memoryviews,
-# every index and number a C local: the loops run without the interpreter.
+# every index and number a C local: the loops run without the interpreter. The inputs stay
+# lists: making arrays of them cost more than reading them.
 cimport cython
 
 @cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
@@ -11,12 +12,13 @@ cpdef double _numpy_sum_of(double[:] values, Py_ssize_t n) except? -1.0
 @cython.locals(n=Py_ssize_t, u=Py_ssize_t, x=Py_ssize_t, y=Py_ssize_t, a=Py_ssize_t,
                b=Py_ssize_t, k=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t, row=Py_ssize_t,
                key="long long", total=double, root=double, wk=double, na=double,
-               copies="long long[:]", df="long long[:]", start="long long[:]",
-               fill="long long[:]", members="long long[:]", w2="double[:]", norm="double[:]",
-               shared="double[:]", sim="double[:]")
-cpdef object _small_similarities(long long[:] of, long long[:] keys, long long[:] made,
-                                 long long[:] estart, long long[:] eword, Py_ssize_t nw)
+               m=Py_ssize_t, ints="long long[:]", copies="long long[:]", df="long long[:]",
+               start="long long[:]", fill="long long[:]", members="long long[:]",
+               reals="double[:]", w2="double[:]", norm="double[:]", shared="double[:]",
+               weight_of="double[:]", sim="double[:]")
+cpdef object _small_similarities(list of, list keys, list made, list estart, list eword,
+                                 Py_ssize_t nw)
 
 @cython.locals(n=Py_ssize_t, x=Py_ssize_t, y=Py_ssize_t, g=Py_ssize_t, row=Py_ssize_t,
                v=double, best="double[:]")
-cpdef object _small_support(double[:] sim, long long[:] group, Py_ssize_t groups, double[:] totals)
+cpdef object _small_support(double[:] sim, list group, Py_ssize_t groups, double[:] totals)

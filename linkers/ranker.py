@@ -1101,33 +1101,44 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
     """The similarity of every pair of a small block's candidates, as ``_SimilarityBlock``
     computes it, in an n x n ``array('d')`` (row x: candidate x; rows not ``made`` stay 0.0).
 
-    ``of``: candidate -> its entity; ``keys``: candidate -> its mention's name (a number);
-    ``estart``/``eword``: entity a's word numbers are ``eword[estart[a]:estart[a + 1]]``, in
-    its word order, words numbered by first appearance. Every number comes from the same
-    operations in the same order as numpy's (word weights by its ``log``; sums in the order
-    ``bincount`` adds), so the two agree bit for bit. Arrays of C numbers in, loops over them:
-    compiled, ranker.pxd types every local and this runs without the interpreter but for the
-    word weights (memoised) and ``sqrt``."""
+    Lists of ints in: ``of``, candidate -> its entity; ``keys``, candidate -> its mention's
+    name (a number); ``made``, the rows to compute; ``estart``/``eword``, entity a's word
+    numbers are ``eword[estart[a]:estart[a + 1]]``, in its word order, words numbered by first
+    appearance. Every number comes from the same operations in the same order as numpy's (word
+    weights by its ``log``; sums in the order ``bincount`` adds), so the two agree bit for bit.
+    Compiled, ranker.pxd types every local (the arrays as views of two buffers) and the loops
+    run without the interpreter but for a few word weights (memoised) and ``sqrt``."""
     n = len(of)
     u = len(estart) - 1
-    copies = _zeros("q", u)                 # candidates of each entity
+    m = estart[u]
+    # two buffers cut into the arrays below (compiled: views into them; as plain Python each
+    # slice is a zeroed copy): two allocations and conversions to a typed view, not nine
+    ints = _zeros("q", u + 3 * nw + 1 + m)
+    copies = ints[:u]                       # candidates of each entity
+    df = ints[u:u + nw]                     # each word's candidates
+    start = ints[u + nw:u + 2 * nw + 1]     # word k's entities: members[start[k]:start[k + 1]]
+    fill = ints[u + 2 * nw + 1:u + 3 * nw + 1]
+    members = ints[u + 3 * nw + 1:]
+    reals = _zeros("d", nw + u + u * u + n + 1)
+    w2 = reals[:nw]
+    norm = reals[nw:nw + u]
+    shared = reals[nw + u:nw + u + u * u]
+    weight_of = reals[nw + u + u * u:]      # a word's weight by its df (0.0: not yet computed)
     for x in range(n):
         copies[of[x]] += 1
-    df = _zeros("q", nw)                    # each word's candidates
-    start = _zeros("q", nw + 1)             # word k's entities: members[start[k]:start[k + 1]]
     for a in range(u):
         for p in range(estart[a], estart[a + 1]):
             k = eword[p]
             df[k] += copies[a]
             start[k + 1] += 1
-    # a word every candidate has ("human" among people) weighs almost nothing
-    w2 = _zeros("d", nw)
+    # a word every candidate has ("human" among people) weighs almost nothing; every weight is
+    # above 0 (df <= n), and a block has few distinct df
     for k in range(nw):
-        w2[k] = _idf_squared(n + 1, df[k])
+        if weight_of[df[k]] == 0.0:
+            weight_of[df[k]] = _idf_squared(n + 1, df[k])
+        w2[k] = weight_of[df[k]]
         start[k + 1] += start[k]
     # entities grouped by word, in entity order within a word (numpy's stable sort by word)
-    fill = _zeros("q", nw)
-    members = _zeros("q", estart[u])
     for k in range(nw):
         fill[k] = start[k]
     for a in range(u):
@@ -1135,7 +1146,6 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
             k = eword[p]
             members[fill[k]] = a
             fill[k] += 1
-    norm = _zeros("d", u)
     for a in range(u):
         total = 0.0
         for p in range(estart[a], estart[a + 1]):
@@ -1143,7 +1153,6 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
         root = math.sqrt(total)
         norm[a] = root if root != 0.0 else 1.0
     # shared weight of two entities, each word's added in word order (as ``bincount`` does)
-    shared = _zeros("d", u * u)
     for k in range(nw):
         wk = w2[k]
         for p in range(start[k], start[k + 1]):
@@ -1166,7 +1175,7 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
     return out
 
 
-def _small_support(sim, group, groups: int, totals) -> None:
+def _small_support(sim, group: list[int], groups: int, totals) -> None:
     """totals[x] = the sum over mentions (``group``: candidate -> its mention's number, 0..groups-1)
     of candidate x's largest similarity to one of that mention's candidates: numpy's
     ``maximum.reduceat`` then ``sum`` of ``_SimilarityBlock.support``, bit for bit."""
@@ -1327,16 +1336,16 @@ class _TypedSimilarityBlock(_SmallSimilarityBlock):
     def _build(self, spans: list[Span], of: list[int], words_of: list[tuple[str, ...]]) -> None:
         n, only = len(of), self.only
         vocab: dict[str, int] = {}          # words numbered in order of first appearance
-        eword = array("q", [vocab.setdefault(w, len(vocab)) for w in chain.from_iterable(words_of)])
-        estart = array("q", accumulate(map(len, words_of), initial=0))
+        eword = [vocab.setdefault(w, len(vocab)) for w in chain.from_iterable(words_of)]
+        estart = list(accumulate(map(len, words_of), initial=0))
         key_id: dict[str, int] = {}
-        keys = array("q", [key_id.setdefault(spans[i].key, len(key_id)) for i in self.mention])
-        self.made = array("q", [1] * n if only is None else [i in only for i in self.mention])
-        self.sim = _small_similarities(array("q", of), keys, self.made, estart, eword, len(vocab))
+        keys = [key_id.setdefault(spans[i].key, len(key_id)) for i in self.mention]
+        self.made = [True] * n if only is None else [i in only for i in self.mention]
+        self.sim = _small_similarities(of, keys, self.made, estart, eword, len(vocab))
 
     def _totals(self, group: list[int], groups: int) -> array:
         totals = _zeros("d", len(group))
-        _small_support(self.sim, array("q", group), groups, totals)
+        _small_support(self.sim, group, groups, totals)
         return totals
 
     def _row(self, x: int) -> array:
