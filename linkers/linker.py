@@ -76,6 +76,8 @@ class _LinkedNames:
     reading them all, then kept only if it is a real short form of the entity's own names
     (``linkers.shortforms``)."""
 
+    __slots__ = ("kb", "by_words")
+
     def __init__(self, kb):
         self.kb = kb
         self.by_words: dict[tuple[str, ...], list[Mention]] = {}
@@ -142,7 +144,7 @@ def _compass_point_by_label(sp: Span) -> Span:
     return replace(sp, candidates=[c for c in sp.candidates if c[2] & FLAG_LABEL])
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """One spotted mention with candidates: the entity the ranker picks and the confidence
     (``calibration``) that linking it is right; ``row`` keeps the ranking scores."""

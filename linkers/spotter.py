@@ -95,7 +95,7 @@ CONNECTORS = frozenset({"of", "de", "du", "la", "le", "von", "van", "der", "den"
 RUN_JOINERS = CONNECTORS | {"on", "in"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     start: int                  # code points into the original text
     end: int
@@ -703,6 +703,8 @@ class _NilRuns:
     run, the spans found) and how a run ends (``flush``), shared by ``_nil_spans`` and its
     reference. What a token does to the run stays inline in each scan: it runs per token, and
     a method call there cost the pure-Python scan ~15%."""
+
+    __slots__ = ("text", "norm", "toks", "table", "covered", "out", "run")
 
     def __init__(self, text: str, taken: list[Span]):
         self.text = text

@@ -9,6 +9,7 @@ candidate scores) may differ by the order of a floating-point sum, so they compa
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -88,7 +89,7 @@ def test_the_spotter_cuts_every_public_text_and_news_sentence_as_its_reference_d
         out = []
         for text in texts:
             spans = spot(text, kb)
-            out.append(([vars(sp) for sp in spans], [vars(sp) for sp in nil_spans(text, spans)]))
+            out.append(([asdict(sp) for sp in spans], [asdict(sp) for sp in nil_spans(text, spans)]))
         return out
 
     with reference_paths():
@@ -123,8 +124,8 @@ def test_the_spotter_cuts_its_rarer_cases_as_its_reference_does(full_kb):
     from linkers.spotter import spot
     kb = open_kb(str(full_kb))
     with reference_paths():
-        expected = [[vars(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
-    got = [[vars(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
+        expected = [[asdict(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
+    got = [[asdict(sp) for sp in spot(text, kb)] for text in SPOTTER_CORNERS]
     assert sum(map(len, expected)) > 60
     for text, a, b in zip(SPOTTER_CORNERS, got, expected):
         assert a == b, text
