@@ -23,7 +23,7 @@ from .fastpath import keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
 from .kb.dump import is_person
-from .text import alias_key, case_class, normalize, tokenize
+from .text import alias_key, case_class, normalize, token_texts, tokenize
 
 MAX_SPAN_TOKENS = 8
 # Candidates kept per mention, by prior: each is scored in Python (context, coherence, its
@@ -296,8 +296,8 @@ class _Words:
         self.norm, self.toks = norm, toks
         self.starts = [s for s, _e in toks]
         self.ends = [e for _s, e in toks]
-        self.words = words = [norm[s:e] for s, e in toks]
-        self.gaps = [norm[e:s] for e, s in zip(self.ends, self.starts[1:])]
+        self.words, self.gaps = token_texts(norm, toks)
+        words = self.words
         # a lower-case word is no capitalised name word: most words are, and skip the call
         self.cap = [not w.islower() and _capitalised_word(w) for w in words]
         # every stop word is written in lower case: a word in the set is a lower-case stop word

@@ -5,3 +5,7 @@ cimport cython
 @cython.locals(out=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t, start=Py_ssize_t,
                pairs=Py_ssize_t, ch=Py_UCS4)
 cpdef list _scan_tokens(str text, bint spans)
+
+@cython.locals(words=list, gaps=list, k=Py_ssize_t, start=Py_ssize_t, stop=Py_ssize_t,
+               end=Py_ssize_t)
+cpdef tuple token_texts(str text, list spans)

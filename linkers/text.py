@@ -177,6 +177,23 @@ def _scan_tokens(text: str, spans: bool) -> list:
     return out
 
 
+def token_texts(text: str, spans: list) -> tuple:
+    """The strings of ``spans`` ((start, end) in order, as ``tokenize`` gives them) in ``text``,
+    and the strings between each and the next. Compiled (``text.pxd``), each is one substring
+    call with C offsets; a slice of Python objects costs a slice object and ~500 instructions
+    more (~1,400 slices a 4 KB article)."""
+    words = []
+    gaps = []
+    end = 0
+    for k in range(len(spans)):
+        start, stop = spans[k]
+        if k:
+            gaps.append(text[end:start])
+        words.append(text[start:stop])
+        end = stop
+    return words, gaps
+
+
 # Compiled by setup.py's Cython build, ``_scan_tokens`` is no Python function.
 _SCAN_COMPILED = not isinstance(_scan_tokens, types.FunctionType)
 
