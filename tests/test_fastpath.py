@@ -167,7 +167,7 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
                 if only is None or i in only:
                     for threshold in (0.0, ranker.LIST_SIMILARITY, 0.2):
                         assert python_block.alike(i, eid, mentions, threshold) == numpy_block.alike(i, eid, mentions, threshold)
-    assert small > len(blocks) // 2         # most blocks of short texts take the plain-Python path
+    assert small > len(blocks) // 2         # most blocks of short texts take the small-block path
 
 
 def test_given_name_candidates_with_sets_are_the_numpy_ones_on_every_text(full_kb, monkeypatch):
