@@ -59,20 +59,15 @@ they are parameters, not per-document rules.
 from __future__ import annotations
 
 import heapq
-from array import array
 import math
+import types
+from array import array
 from operator import attrgetter
 from functools import lru_cache
 from itertools import accumulate, chain
 from dataclasses import dataclass
 
 import numpy as np
-
-try:    # Cython's pure-Python mode: True in the compiled module, with no Cython needed to run it
-    import cython
-    COMPILED = bool(cython.compiled)
-except ImportError:
-    COMPILED = False
 
 from .facts import entity_kind
 from .fastpath import keep_reference
@@ -1176,6 +1171,11 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
                     b = of[y]
                     sim[row + y] = shared[a * u + b] / (na * norm[b])
     return out
+
+
+# Compiled by setup.py's Cython build, the kernels are no Python functions (as
+# ``linkers.text._SCAN_COMPILED`` tells for the token scan): the small blocks take them then.
+COMPILED = not isinstance(_small_similarities, types.FunctionType)
 
 
 def _small_support(sim, group: list[int], groups: int, totals) -> None:
