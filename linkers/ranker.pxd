@@ -1,13 +1,16 @@
-# Types for the small similarity block's kernels in ``linkers/ranker.py`` when setup.py compiles
-# it with Cython (the .py stays the source and the pure-Python fallback; ``linkers.compiled``
+# Types for the similarity block's kernels in ``linkers/ranker.py`` when setup.py compiles it
+# with Cython (the .py stays the source and the pure-Python fallback; ``linkers.compiled``
 # hashes this file with it). Arrays of C numbers ("q": long long, "d": double) as memoryviews,
-# every index and number a C local: the loops run without the interpreter. The inputs stay
-# lists: making arrays of them cost more than reading them.
+# every index and number a C local: the loops run without the interpreter. The inputs come as
+# lists; those the loops over pairs of candidates read are made arrays first (a list read
+# boxes a number: at ~200 candidates that was half of the kernel's time).
 cimport cython
 
-@cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
-               r6=double, r7=double, k=Py_ssize_t)
 cpdef double _numpy_sum_of(double[:] values, Py_ssize_t n) except? -1.0
+
+@cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
+               r6=double, r7=double, k=Py_ssize_t, end=Py_ssize_t, half=Py_ssize_t)
+cpdef double _pairwise_sum(double[:] values, Py_ssize_t lo, Py_ssize_t n) except? -1.0
 
 @cython.locals(n=Py_ssize_t, u=Py_ssize_t, x=Py_ssize_t, y=Py_ssize_t, a=Py_ssize_t,
                b=Py_ssize_t, k=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t, row=Py_ssize_t,
@@ -15,10 +18,14 @@ cpdef double _numpy_sum_of(double[:] values, Py_ssize_t n) except? -1.0
                m=Py_ssize_t, ints="long long[:]", copies="long long[:]", df="long long[:]",
                start="long long[:]", fill="long long[:]", members="long long[:]",
                reals="double[:]", w2="double[:]", norm="double[:]", shared="double[:]",
-               weight_of="double[:]", sim="double[:]")
-cpdef object _small_similarities(list of, list keys, list made, list estart, list eword,
+               weight_of="double[:]", sim="double[:]", entity="long long[:]", name="long long[:]",
+               between="double[:]", names=Py_ssize_t, slot="long long[:]", row_of="long long[:]",
+               first="long long[:]", rows=Py_ssize_t, r=Py_ssize_t)
+cpdef object _typed_similarities(list of, list keys, list made, list estart, list eword,
                                  Py_ssize_t nw)
 
 @cython.locals(n=Py_ssize_t, x=Py_ssize_t, y=Py_ssize_t, g=Py_ssize_t, row=Py_ssize_t,
-               v=double, best="double[:]")
-cpdef object _small_support(double[:] sim, list group, Py_ssize_t groups, double[:] totals)
+               r=Py_ssize_t, rows=Py_ssize_t, v=double, best="double[:]", total="double[:]",
+               of_group="long long[:]")
+cpdef object _typed_support(double[:] sim, long long[:] row_of, list group, Py_ssize_t groups,
+                            double[:] totals)

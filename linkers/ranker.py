@@ -102,7 +102,8 @@ LIST_SIMILARITY = 0.05
 SIMILARITY_BLOCK = 200
 # A text pooling at most this many entities for given names asks with sets, not numpy.
 SMALL_GIVEN_POOL = 64
-# A block of at most this many candidates is compared in plain Python (``_SmallSimilarityBlock``).
+# Run as pure Python, a block of at most this many candidates is compared with dicts
+# (``_SmallSimilarityBlock``), a bigger one with numpy; compiled, every block with typed loops.
 SMALL_SIMILARITY_BLOCK = 20
 COHERENCE_BLOCK = SIMILARITY_BLOCK
 # A reading less popular than this that nothing in the text supports gets ``Weights.lone``.
@@ -882,13 +883,15 @@ class _Similarity:
     @staticmethod
     def _block(ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                only: set[int] | None) -> "_SimilarityBlock | _SmallSimilarityBlock":
-        # a short text's block (~6 mentions, ~15 candidates) costs numpy's ~40 calls more than
-        # its arithmetic: plain Python, the same numbers, is a third of the time; compiled, typed
-        # loops over arrays (a median public text ~5% fewer instructions than with the dicts)
-        n = sum(min(len(rows[i]), TOP_K_COHERENCE) for i in range(lo, hi))
-        if n <= SMALL_SIMILARITY_BLOCK:
-            small = _TypedSimilarityBlock if COMPILED else _SmallSimilarityBlock
-            return small(ranker, rows, lo, hi, only)
+        # Compiled, typed loops over arrays, whatever the size: from a third of numpy's time
+        # (~10 candidates) to two thirds (~600; ``bench/README.md``, "Typed similarity blocks of
+        # every size"). As plain Python, a short text's block (~6 mentions, ~15 candidates)
+        # costs numpy's ~40 calls more than its arithmetic: dicts, the same numbers, are a third
+        # of the time; beyond ~20 candidates numpy wins.
+        if COMPILED:
+            return _TypedSimilarityBlock(ranker, rows, lo, hi, only)
+        if sum(min(len(rows[i]), TOP_K_COHERENCE) for i in range(lo, hi)) <= SMALL_SIMILARITY_BLOCK:
+            return _SmallSimilarityBlock(ranker, rows, lo, hi, only)
         return _SimilarityBlock(ranker, rows, lo, hi, only)
 
     @staticmethod
@@ -1056,25 +1059,33 @@ def _idf_squared(n_plus_1: int, df: int) -> float:
 
 
 def _numpy_sum(values: list[float]) -> float:
-    """The sum numpy's ``add.reduce`` of a contiguous row gives (its pairwise summation: eight
-    running sums from eight values on, for up to 128 values), so that a plain-Python block's
-    totals are bit for bit the numpy block's."""
+    """The sum numpy's ``add.reduce`` of a contiguous row gives (its pairwise summation,
+    ``_pairwise_sum``), so that a plain-Python block's totals are bit for bit the numpy
+    block's."""
     return _numpy_sum_of(array("d", values), len(values))
 
 
 def _numpy_sum_of(values, n: int) -> float:
     """``_numpy_sum`` of ``values[:n]`` (an ``array('d')``; typed by ranker.pxd when compiled)."""
+    return _pairwise_sum(values, 0, n)
+
+
+def _pairwise_sum(values, lo: int, n: int) -> float:
+    """numpy's pairwise sum of ``values[lo:lo + n]``: up to 128 values, eight running sums from
+    eight values on; more, the two halves' sums (the first half cut at a multiple of eight)."""
     if n > 128:
-        raise ValueError("numpy sums more than 128 values in blocks: not reproduced here")
+        half = n // 2
+        half -= half % 8
+        return _pairwise_sum(values, lo, half) + _pairwise_sum(values, lo + half, n - half)
     total = 0.0
     if n < 8:
-        for k in range(n):
+        for k in range(lo, lo + n):
             total += values[k]
         return total
-    r0, r1, r2, r3 = values[0], values[1], values[2], values[3]
-    r4, r5, r6, r7 = values[4], values[5], values[6], values[7]
-    k = 8
-    while k + 8 <= n:
+    r0, r1, r2, r3 = values[lo], values[lo + 1], values[lo + 2], values[lo + 3]
+    r4, r5, r6, r7 = values[lo + 4], values[lo + 5], values[lo + 6], values[lo + 7]
+    k, end = lo + 8, lo + n
+    while k + 8 <= end:
         r0 += values[k]
         r1 += values[k + 1]
         r2 += values[k + 2]
@@ -1085,7 +1096,7 @@ def _numpy_sum_of(values, n: int) -> float:
         r7 += values[k + 7]
         k += 8
     total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while k < n:
+    while k < end:
         total += values[k]
         k += 1
     return total
@@ -1095,16 +1106,18 @@ def _zeros(typecode: str, n: int) -> array:
     return array(typecode, bytes(8 * n))    # "q" and "d": 8 bytes an item
 
 
-def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
-    """The similarity of every pair of a small block's candidates, as ``_SimilarityBlock``
-    computes it, in an n x n ``array('d')`` (row x: candidate x; rows not ``made`` stay 0.0).
+def _typed_similarities(of, keys, made, estart, eword, nw: int) -> tuple[array, array]:
+    """The similarity of a block's candidates to every candidate, as ``_SimilarityBlock``
+    computes it: (sim, row), where sim holds one row of n similarities for each (entity, name)
+    of the ``made`` candidates (a recurring name's candidates share one: the same numbers), in
+    order of first appearance, and row[x] is candidate x's row number (-1: not made).
 
     Lists of ints in: ``of``, candidate -> its entity; ``keys``, candidate -> its mention's
     name (a number); ``made``, the rows to compute; ``estart``/``eword``, entity a's word
     numbers are ``eword[estart[a]:estart[a + 1]]``, in its word order, words numbered by first
     appearance. Every number comes from the same operations in the same order as numpy's (word
     weights by its ``log``; sums in the order ``bincount`` adds), so the two agree bit for bit.
-    Compiled, ranker.pxd types every local (the arrays as views of two buffers) and the loops
+    Compiled, ranker.pxd types every local (most arrays as views of two buffers) and the loops
     run without the interpreter but for a few word weights (memoised) and ``sqrt``."""
     n = len(of)
     u = len(estart) - 1
@@ -1117,11 +1130,11 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
     start = ints[u + nw:u + 2 * nw + 1]     # word k's entities: members[start[k]:start[k + 1]]
     fill = ints[u + 2 * nw + 1:u + 3 * nw + 1]
     members = ints[u + 3 * nw + 1:]
-    reals = _zeros("d", nw + u + u * u + n + 1)
+    reals = _zeros("d", nw + u + u * u + n + 1 + u * u)
     w2 = reals[:nw]
     norm = reals[nw:nw + u]
     shared = reals[nw + u:nw + u + u * u]
-    weight_of = reals[nw + u + u * u:]      # a word's weight by its df (0.0: not yet computed)
+    weight_of = reals[nw + u + u * u:nw + u + u * u + n + 1]    # a word's weight by its df (0.0: not yet computed)
     for x in range(n):
         copies[of[x]] += 1
     for a in range(u):
@@ -1157,43 +1170,72 @@ def _small_similarities(of, keys, made, estart, eword, nw: int) -> array:
             a = members[p] * u
             for q in range(start[k], start[k + 1]):
                 shared[a + members[q]] += wk
-    # no similarity between mentions of the same name (nor within a mention)
-    out = _zeros("d", n * n)
-    sim = out
+    # between two entities, as numpy's ``shared / outer(norm, norm)``
+    between = reals[nw + u + u * u + n + 1:]
+    for a in range(u):
+        na = norm[a]
+        for b in range(u):
+            between[a * u + b] = shared[a * u + b] / (na * norm[b])
+    # one row for each (entity, name): ``slot`` numbers them, -1 until met
+    entity, name = array("q", of), array("q", keys)
+    names = 0
+    for x in range(n):
+        if name[x] >= names:
+            names = name[x] + 1
+    slot = array("q", [-1]) * (u * names)
+    row_of = array("q", [-1]) * n
+    first = _zeros("q", n)                  # each row's first candidate
+    rows = 0
     for x in range(n):
         if made[x]:
-            a = of[x]
-            key = keys[x]
-            na = norm[a]
-            row = x * n
-            for y in range(n):
-                if keys[y] != key:
-                    b = of[y]
-                    sim[row + y] = shared[a * u + b] / (na * norm[b])
-    return out
+            k = entity[x] * names + name[x]
+            if slot[k] < 0:
+                slot[k] = rows
+                first[rows] = x
+                rows += 1
+            row_of[x] = slot[k]
+    # no similarity between mentions of the same name (nor within a mention)
+    out = _zeros("d", rows * n)
+    sim = out
+    for r in range(rows):
+        x = first[r]
+        a = entity[x] * u
+        key = name[x]
+        row = r * n
+        for y in range(n):
+            if name[y] != key:
+                sim[row + y] = between[a + entity[y]]
+    return out, row_of
 
 
 # Compiled by setup.py's Cython build, the kernels are no Python functions (as
-# ``linkers.text._SCAN_COMPILED`` tells for the token scan): the small blocks take them then.
-COMPILED = not isinstance(_small_similarities, types.FunctionType)
+# ``linkers.text._SCAN_COMPILED`` tells for the token scan): every similarity block takes them
+# then.
+COMPILED = not isinstance(_typed_similarities, types.FunctionType)
 
 
-def _small_support(sim, group: list[int], groups: int, totals) -> None:
+def _typed_support(sim, row_of, group: list[int], groups: int, totals) -> None:
     """totals[x] = the sum over mentions (``group``: candidate -> its mention's number, 0..groups-1)
-    of candidate x's largest similarity to one of that mention's candidates: numpy's
-    ``maximum.reduceat`` then ``sum`` of ``_SimilarityBlock.support``, bit for bit."""
+    of candidate x's largest similarity to one of that mention's candidates (``row_of``: x's row
+    of ``sim``, as ``_typed_similarities`` made them): numpy's ``maximum.reduceat`` then ``sum``
+    of ``_SimilarityBlock.support``, bit for bit."""
     n = len(group)
+    rows = len(sim) // n if n else 0
     best = _zeros("d", groups)
-    for x in range(n):
+    total = _zeros("d", rows)
+    of_group = array("q", group)
+    for r in range(rows):
         for g in range(groups):
             best[g] = 0.0
-        row = x * n
+        row = r * n
         for y in range(n):
             v = sim[row + y]
-            g = group[y]
+            g = of_group[y]
             if v > best[g]:
                 best[g] = v
-        totals[x] = _numpy_sum_of(best, groups)
+        total[r] = _numpy_sum_of(best, groups)
+    for x in range(n):
+        totals[x] = total[row_of[x]]
 
 
 class _SmallSimilarityBlock:
@@ -1330,9 +1372,9 @@ class _SmallSimilarityBlock:
 
 
 class _TypedSimilarityBlock(_SmallSimilarityBlock):
-    """``_SmallSimilarityBlock`` whose arithmetic is ``_small_similarities`` and
-    ``_small_support``: typed loops over arrays of C numbers when ranker.py is compiled (``_block``
-    takes it then), the same numbers bit for bit. As plain Python those loops are slower than
+    """``_SmallSimilarityBlock`` whose arithmetic is ``_typed_similarities`` and
+    ``_typed_support``: typed loops over arrays of C numbers when ranker.py is compiled (``_block``
+    takes it then, for blocks of every size), the same numbers bit for bit. As plain Python those loops are slower than
     the dicts above (a median public text +15% instructions), so the pure-Python fallback keeps
     the dicts."""
 
@@ -1343,16 +1385,17 @@ class _TypedSimilarityBlock(_SmallSimilarityBlock):
         estart = list(accumulate(map(len, words_of), initial=0))
         key_id: dict[str, int] = {}
         keys = [key_id.setdefault(spans[i].key, len(key_id)) for i in self.mention]
-        self.made = [True] * n if only is None else [i in only for i in self.mention]
-        self.sim = _small_similarities(of, keys, self.made, estart, eword, len(vocab))
+        made = [True] * n if only is None else [i in only for i in self.mention]
+        self.sim, self.row_of = _typed_similarities(of, keys, made, estart, eword, len(vocab))
 
     def _totals(self, group: list[int], groups: int) -> array:
         totals = _zeros("d", len(group))
-        _small_support(self.sim, group, groups, totals)
+        _typed_support(self.sim, self.row_of, group, groups, totals)
         return totals
 
     def _row(self, x: int) -> array:
-        if not self.made[x]:
+        r = self.row_of[x]
+        if r < 0:
             raise ValueError(f"mention {self.mention[x]}'s similarities were not computed")
         n = len(self.eids)
-        return self.sim[x * n:(x + 1) * n]
+        return self.sim[r * n:(r + 1) * n]

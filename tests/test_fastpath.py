@@ -132,12 +132,16 @@ def test_the_spotter_cuts_its_rarer_cases_as_its_reference_does(full_kb):
 
 
 def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(full_kb, monkeypatch):
-    """Every similarity block of every public text and news sentence, built with numpy, with
-    dicts (the pure-Python fallback's) and with the typed kernels (the compiled module's) from
-    the same beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
+    """Every similarity block of every public text and news sentence, and of long synthetic
+    articles (blocks of up to ``SIMILARITY_BLOCK`` mentions), built with numpy, with dicts (the
+    pure-Python fallback's) and with the typed kernels (the compiled module's) from the same
+    beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
+    from bench.news_corpus import NewsCorpus
     from linkers import ranker
 
     kb = open_kb(str(full_kb))
+    corpus = NewsCorpus(kb, seed=5)
+    articles = [("synthetic", corpus.article(size)) for size in (4096, 4096, 32768)]
     blocks = []
     fast = ranker._Similarity._block
 
@@ -150,9 +154,11 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
         return fast(rk, rows, lo, hi, only)
 
     monkeypatch.setattr(ranker._Similarity, "_block", staticmethod(kept))
-    for _name, text in corpus_texts():
+    for _name, text in corpus_texts() + articles:
         link(text, kb)
     assert len(blocks) > 700
+    # a block of more than 128 mentions: its totals are numpy's sums of two halves
+    assert max(hi - lo for _rk, _rows, lo, hi, _only in blocks) > 128
     small = 0
     for rk, rows, lo, hi, only in blocks:
         numpy_block = ranker._SimilarityBlock(rk, rows, lo, hi, only)
@@ -205,6 +211,9 @@ def test_numpy_sum_is_numpys_row_sum_bit_for_bit():
     rng = np.random.default_rng(7)
     for _ in range(3000):
         a = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 129)))) * 10.0 ** rng.integers(-3, 3)
+        assert [_numpy_sum(row) for row in a.tolist()] == a.sum(axis=1).tolist()
+    for _ in range(300):    # beyond 128 values numpy adds the sums of two halves
+        a = rng.random((3, int(rng.integers(129, 1100)))) * 10.0 ** rng.integers(-3, 3)
         assert [_numpy_sum(row) for row in a.tolist()] == a.sum(axis=1).tolist()
 
 
