@@ -31,8 +31,10 @@ COMPILED = ("spotter", "ranker", "linker", "text", "metonymy", "kb.store", "fact
             "readings", "demonyms", "business", "pronouns", "offices", "classes", "kb.overlay")
 MANIFEST = "compiled.json"     # beside linkers/__init__.py; read by linkers/compiled.py
 # -O1 -g0: 44 s of compile CPU against 69 s at -O2 and 94 s at -O3, for linking as fast within
-# the noise (bench/README.md, "The linking core compiled with Cython")
-UNIX_FLAGS = ["-O1", "-g0"]
+# the noise (bench/README.md, "The linking core compiled with Cython"). -ffp-contract=off: a
+# kernel's a + b * c rounds twice, as Python does, even where CFLAGS let the compiler use a fused
+# multiply-add (-march=native): compiled and pure Python give the same numbers, bit for bit.
+UNIX_FLAGS = ["-O1", "-g0", "-ffp-contract=off"]
 DIRECTIVES = {"language_level": 3,
               # the annotations are documentation: enforced, `own: set` would reject a frozenset
               "annotation_typing": False}

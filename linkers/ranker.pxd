@@ -19,13 +19,25 @@ cpdef double _pairwise_sum(double[:] values, Py_ssize_t lo, Py_ssize_t n) except
                start="long long[:]", fill="long long[:]", members="long long[:]",
                reals="double[:]", w2="double[:]", norm="double[:]", shared="double[:]",
                weight_of="double[:]", sim="double[:]", entity="long long[:]", name="long long[:]",
-               between="double[:]", names=Py_ssize_t, slot="long long[:]", row_of="long long[:]",
+               between="double[:]", at=Py_ssize_t, slot="long long[:]", row_of="long long[:]",
                first="long long[:]", rows=Py_ssize_t, r=Py_ssize_t)
 cpdef object _typed_similarities(list of, list keys, list made, list estart, list eword,
-                                 Py_ssize_t nw)
+                                 Py_ssize_t nw, Py_ssize_t names)
 
 @cython.locals(n=Py_ssize_t, x=Py_ssize_t, y=Py_ssize_t, g=Py_ssize_t, row=Py_ssize_t,
                r=Py_ssize_t, rows=Py_ssize_t, v=double, best="double[:]", total="double[:]",
                of_group="long long[:]")
 cpdef object _typed_support(double[:] sim, long long[:] row_of, list group, Py_ssize_t groups,
                             double[:] totals)
+
+@cython.locals(n=Py_ssize_t, p=Py_ssize_t, side=Py_ssize_t, a=Py_ssize_t, b=Py_ssize_t,
+               r=Py_ssize_t, s=Py_ssize_t, i="long long", j="long long", at=Py_ssize_t,
+               offers=Py_ssize_t, kept=Py_ssize_t, k=Py_ssize_t, q=Py_ssize_t, pb=double,
+               v=double, damp=double, total=double, room="long long[:]", ints="long long[:]",
+               filled="long long[:]", offer_at="long long[:]", order="long long[:]",
+               seen="long long[:]", reals="double[:]", offer_of="double[:]", best="double[:]",
+               totals="double[:]", present="long long[:]")
+cpdef object _coherence_totals(long long[:] starts, long long[:] mentions, double[:] beliefs,
+                               Py_ssize_t block, long long[:] pairs, long long[:] sharers,
+                               long long[:] shared_starts, long long[:] others, double[:] damps,
+                               double scale)

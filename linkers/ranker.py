@@ -102,6 +102,9 @@ LIST_SIMILARITY = 0.05
 SIMILARITY_BLOCK = 200
 # A text pooling at most this many entities for given names asks with sets, not numpy.
 SMALL_GIVEN_POOL = 64
+# Compiled, coherence among more than this many likeliest candidates takes typed loops
+# (``_coherence_totals``); fewer, its dicts are faster.
+SMALL_COHERENCE_BLOCK = 16
 # Run as pure Python, a block of at most this many candidates is compared with dicts
 # (``_SmallSimilarityBlock``), a bigger one with numpy; compiled, every block with typed loops.
 SMALL_SIMILARITY_BLOCK = 20
@@ -286,7 +289,8 @@ class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
     # attributes in slots, not a dict: reading attributes is ~8% of a short text's instructions
-    __slots__ = ("kb", "spans", "w", "text", "favoured", "doc_words", "doc_names", "_contexts", "_linked")
+    __slots__ = ("kb", "spans", "w", "text", "favoured", "doc_words", "doc_names", "_contexts", "_linked",
+                 "_link_numbers")
 
     def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS,
                  favoured: dict[int, set[int]] | None = None):
@@ -297,6 +301,7 @@ class DocumentRanker:
         self.doc_names = content_words(" ".join(sp.text for sp in spans))
         self._contexts: dict[tuple[int, frozenset[str]], float] = {}
         self._linked: dict[tuple[int, ...], tuple] = {}     # ``_links`` of a block's candidates
+        self._link_numbers: dict[tuple[int, ...], tuple] = {}   # and as ``_links_as_numbers``
 
     def _context(self, eid: int, own: frozenset[str] = frozenset()) -> float:
         """``_context_of``, once per entity and mention words in a document (a name recurs)."""
@@ -777,15 +782,77 @@ class DocumentRanker:
 
     def _block_coherence(self, rows: list[list[Scored]], lo: int, hi: int) -> dict[tuple[int, int], float]:
         # ``_block_coherence_reference``'s numbers, bit for bit: the same maxima, and the same
-        # sums in the same order. The shared-neighbour part, nine tenths of the reference's
-        # loop steps, goes over pairs of candidates instead of hubs (see below). (A numpy
-        # version was measured slower: the blocks of news texts are small.)
+        # sums in the same order. Compiled, typed loops over arrays (``_typed_coherence``)
+        # for a block of more than ``SMALL_COHERENCE_BLOCK`` placings: 3x faster at ~30, 10x
+        # at ~600; below, the set-up of arrays costs more than the dicts (``_dict_coherence``),
+        # which pure Python takes always. (A numpy version was measured slower: the blocks of
+        # news texts are small.)
+        where = self._placings(rows, lo, hi)
+        if COMPILED and sum(map(len, where.values())) > SMALL_COHERENCE_BLOCK:
+            return self._typed_coherence(where, lo, hi)
+        return self._dict_coherence(where)
+
+    @staticmethod
+    def _placings(rows: list[list[Scored]], lo: int, hi: int) -> dict[int, list[tuple[int, float]]]:
+        """The likeliest candidates of mentions lo..hi-1: eid -> [(mention, sqrt of its belief)],
+        eids in order of first appearance."""
         where: dict[int, list[tuple[int, float]]] = {}
         sqrt, placed = math.sqrt, where.setdefault
         for i in range(lo, hi):
             row = rows[i]
             for c in _likeliest(row):
                 placed(c.eid, []).append((i, sqrt(c.prob)))
+        return where
+
+    def _links_as_numbers(self, eids: tuple[int, ...]) -> tuple[array, array, array, array, array]:
+        """``_links(eids)`` with each candidate as its place in ``eids``, in arrays for
+        ``_coherence_totals``: the linked pairs (two numbers each), the candidates that share a
+        hub with others (in ``met``'s order), where each one's others start in the next two
+        arrays, those others and their dampings. Kept per document, as ``_links`` is."""
+        found = self._link_numbers.get(eids)
+        if found is not None:
+            return found
+        direct, met = self._links(eids)
+        at = {eid: e for e, eid in enumerate(eids)}
+        starts, others, damps = [0], [], []
+        for dampings in met.values():
+            for b, damp in dampings.items():
+                others.append(at[b])
+                damps.append(damp)
+            starts.append(len(others))
+        found = self._link_numbers[eids] = (
+            array("q", [at[eid] for pair in direct for eid in pair]), array("q", [at[a] for a in met]),
+            array("q", starts), array("q", others), array("d", damps))
+        return found
+
+    def _typed_coherence(self, where: dict[int, list[tuple[int, float]]], lo: int,
+                         hi: int) -> dict[tuple[int, int], float]:
+        """``_dict_coherence`` by ``_coherence_totals``: the same support, bit for bit."""
+        eids = tuple(where)
+        starts, mentions, beliefs = [0], [], []
+        for placed in where.values():
+            for i, pb in placed:
+                mentions.append(i - lo)
+                beliefs.append(pb)
+            starts.append(len(mentions))
+        pairs, sharers, shared_starts, others, damps = self._links_as_numbers(eids)
+        totals, present = _coherence_totals(array("q", starts), array("q", mentions), array("d", beliefs),
+                                            hi - lo, pairs, sharers, shared_starts, others, damps,
+                                            self.w.shared)
+        support: dict[tuple[int, int], float] = {}
+        r = 0
+        for eid, placed in where.items():
+            for i, _pb in placed:
+                if present[r]:
+                    support[(i, eid)] = totals[r]
+                r += 1
+        return support
+
+    def _dict_coherence(self, where: dict[int, list[tuple[int, float]]]) -> dict[tuple[int, int], float]:
+        """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate,
+        of the candidates ``where`` places (eid -> [(mention, sqrt of its belief)]). The
+        shared-neighbour part, nine tenths of the reference's loop steps, goes over pairs of
+        candidates instead of hubs (see below)."""
         best: dict[tuple[int, int, int], float] = {}   # (mention, eid, other mention) -> weight
         direct, met = self._links(tuple(where))
         for a, b in direct:
@@ -936,6 +1003,110 @@ def _add_by_candidate(support: dict[tuple[int, int], float], weights: dict[tuple
     of 1.0 multiplies exactly)."""
     for (i, eid, _j), wgt in weights.items():
         support[(i, eid)] = support.get((i, eid), 0.0) + scale * wgt
+
+
+def _coherence_totals(starts, mentions, beliefs, block: int, pairs, sharers, shared_starts,
+                      others, damps, scale: float) -> tuple[array, array]:
+    """``DocumentRanker._dict_coherence``'s sums, bit for bit, with arrays for its dicts:
+    (totals, present), one of each for each placed candidate r (candidate e's are
+    ``starts[e]`` to ``starts[e + 1]`` - 1, at mention ``mentions[r]`` of the block's ``block``,
+    with belief ``beliefs[r]``); present[r] is 0 where the dicts have no support at all.
+
+    The linked pairs first (``_connect``): each (r, other mention j) keeps the largest belief
+    of a linked candidate at j, and its sum adds those in the order the pairs first reached
+    them, as ``best``'s insertion order does. The pairs' offers are first laid out by r in
+    their order (a counting sort), then each r's are read with a scratch row of the block's
+    mentions: no r x mentions table to clear. Then, when ``scale`` (``Weights.shared``), the
+    hubs: for each candidate a that shares one, its others' best damped beliefs by mention in
+    the order met, each added scaled to the sums of a's placings, as ``shared``'s insertion
+    order adds them. Compiled, ranker.pxd types every local and the loops run without the
+    interpreter."""
+    n = len(mentions)
+    # the offers (r, j, belief): at most |placings of a| x |placings of b| per side of a pair
+    room = _zeros("q", n + 1)
+    for p in range(0, len(pairs), 2):
+        for side in range(2):
+            a = pairs[p + side]
+            b = pairs[p + 1 - side]
+            for r in range(starts[a], starts[a + 1]):
+                room[r + 1] += starts[b + 1] - starts[b]
+    for r in range(n):
+        room[r + 1] += room[r]
+    offers = room[n]
+    ints = _zeros("q", n + offers + 2 * block)
+    filled = ints[:n]
+    offer_at = ints[n:n + offers]
+    order = ints[n + offers:n + offers + block]
+    seen = ints[n + offers + block:]
+    reals = _zeros("d", offers + block)
+    offer_of = reals[:offers]
+    best = reals[offers:]
+    # the arrays returned, and typed views of them (compiled, a view returned would be a
+    # memoryview object: slower to read from Python)
+    totals_of, present_of = _zeros("d", n), _zeros("q", n)
+    totals, present = totals_of, present_of
+    for p in range(0, len(pairs), 2):
+        for side in range(2):
+            a = pairs[p + side]
+            b = pairs[p + 1 - side]
+            for r in range(starts[a], starts[a + 1]):
+                i = mentions[r]
+                for s in range(starts[b], starts[b + 1]):
+                    j = mentions[s]
+                    if i != j:
+                        at = room[r] + filled[r]
+                        offer_at[at] = j
+                        offer_of[at] = beliefs[s]
+                        filled[r] += 1
+    for r in range(n):
+        kept = 0
+        for at in range(room[r], room[r] + filled[r]):
+            j = offer_at[at]
+            pb = offer_of[at]
+            if pb > best[j]:
+                if best[j] == 0.0:      # the first offer above none: its place in the sum
+                    order[kept] = j
+                    kept += 1
+                best[j] = pb
+        total = 0.0
+        for k in range(kept):
+            j = order[k]
+            total += best[j]
+            best[j] = 0.0
+        totals[r] = total
+        present[r] = 1 if kept else 0
+    if scale != 0.0:
+        for q in range(len(sharers)):
+            a = sharers[q]
+            kept = 0
+            for p in range(shared_starts[q], shared_starts[q + 1]):
+                b = others[p]
+                damp = damps[p]
+                for s in range(starts[b], starts[b + 1]):
+                    j = mentions[s]
+                    v = beliefs[s] * damp
+                    if not seen[j]:
+                        seen[j] = 1
+                        order[kept] = j
+                        kept += 1
+                        best[j] = v
+                    elif v > best[j]:
+                        best[j] = v
+            for r in range(starts[a], starts[a + 1]):
+                i = mentions[r]
+                total = totals[r]
+                for k in range(kept):
+                    j = order[k]
+                    if i != j:
+                        v = best[j]
+                        total += scale * (v if v > 0.0 else 0.0)
+                        present[r] = 1
+                totals[r] = total
+            for k in range(kept):
+                j = order[k]
+                seen[j] = 0
+                best[j] = 0.0
+    return totals_of, present_of
 
 
 def _relative_to_best(out: dict[tuple[int, int], float], top: dict[int, float],
@@ -1106,14 +1277,14 @@ def _zeros(typecode: str, n: int) -> array:
     return array(typecode, bytes(8 * n))    # "q" and "d": 8 bytes an item
 
 
-def _typed_similarities(of, keys, made, estart, eword, nw: int) -> tuple[array, array]:
+def _typed_similarities(of, keys, made, estart, eword, nw: int, names: int) -> tuple[array, array]:
     """The similarity of a block's candidates to every candidate, as ``_SimilarityBlock``
     computes it: (sim, row), where sim holds one row of n similarities for each (entity, name)
     of the ``made`` candidates (a recurring name's candidates share one: the same numbers), in
     order of first appearance, and row[x] is candidate x's row number (-1: not made).
 
     Lists of ints in: ``of``, candidate -> its entity; ``keys``, candidate -> its mention's
-    name (a number); ``made``, the rows to compute; ``estart``/``eword``, entity a's word
+    name (a number below ``names``); ``made``, the rows to compute; ``estart``/``eword``, entity a's word
     numbers are ``eword[estart[a]:estart[a + 1]]``, in its word order, words numbered by first
     appearance. Every number comes from the same operations in the same order as numpy's (word
     weights by its ``log``; sums in the order ``bincount`` adds), so the two agree bit for bit.
@@ -1124,12 +1295,21 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int) -> tuple[array, 
     m = estart[u]
     # two buffers cut into the arrays below (compiled: views into them; as plain Python each
     # slice is a zeroed copy): two allocations and conversions to a typed view, not nine
-    ints = _zeros("q", u + 3 * nw + 1 + m)
+    ints = _zeros("q", u + 3 * nw + 1 + m + 3 * n + u * names)
     copies = ints[:u]                       # candidates of each entity
     df = ints[u:u + nw]                     # each word's candidates
     start = ints[u + nw:u + 2 * nw + 1]     # word k's entities: members[start[k]:start[k + 1]]
     fill = ints[u + 2 * nw + 1:u + 3 * nw + 1]
-    members = ints[u + 3 * nw + 1:]
+    at = u + 3 * nw + 1
+    members = ints[at:at + m]
+    # the n x n loop reads these copies of ``of`` and ``keys`` (compiled, a list read boxes)
+    entity = ints[at + m:at + m + n]
+    name = ints[at + m + n:at + m + 2 * n]
+    first = ints[at + m + 2 * n:at + m + 3 * n]     # each row's first candidate
+    slot = ints[at + m + 3 * n:]            # (entity, name) -> its row + 1 (0: none yet)
+    for x in range(n):
+        entity[x] = of[x]
+        name[x] = keys[x]
     reals = _zeros("d", nw + u + u * u + n + 1 + u * u)
     w2 = reals[:nw]
     norm = reals[nw:nw + u]
@@ -1176,24 +1356,19 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int) -> tuple[array, 
         na = norm[a]
         for b in range(u):
             between[a * u + b] = shared[a * u + b] / (na * norm[b])
-    # one row for each (entity, name): ``slot`` numbers them, -1 until met
-    entity, name = array("q", of), array("q", keys)
-    names = 0
-    for x in range(n):
-        if name[x] >= names:
-            names = name[x] + 1
-    slot = array("q", [-1]) * (u * names)
-    row_of = array("q", [-1]) * n
-    first = _zeros("q", n)                  # each row's first candidate
+    # one row for each (entity, name), numbered as met
+    row_of = _zeros("q", n)
     rows = 0
     for x in range(n):
         if made[x]:
             k = entity[x] * names + name[x]
-            if slot[k] < 0:
-                slot[k] = rows
+            if slot[k] == 0:
                 first[rows] = x
                 rows += 1
-            row_of[x] = slot[k]
+                slot[k] = rows
+            row_of[x] = slot[k] - 1
+        else:
+            row_of[x] = -1
     # no similarity between mentions of the same name (nor within a mention)
     out = _zeros("d", rows * n)
     sim = out
@@ -1386,7 +1561,7 @@ class _TypedSimilarityBlock(_SmallSimilarityBlock):
         key_id: dict[str, int] = {}
         keys = [key_id.setdefault(spans[i].key, len(key_id)) for i in self.mention]
         made = [True] * n if only is None else [i in only for i in self.mention]
-        self.sim, self.row_of = _typed_similarities(of, keys, made, estart, eword, len(vocab))
+        self.sim, self.row_of = _typed_similarities(of, keys, made, estart, eword, len(vocab), len(key_id))
 
     def _totals(self, group: list[int], groups: int) -> array:
         totals = _zeros("d", len(group))

@@ -176,6 +176,35 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
     assert small > len(blocks) // 2         # most blocks of short texts take the small-block path
 
 
+def test_typed_coherence_gives_the_dicts_support_bit_for_bit(full_kb, monkeypatch):
+    """Every coherence block of every public text and news sentence, and of long synthetic
+    articles: the typed kernel (the compiled module's) and the dicts (the pure-Python
+    fallback's) give the same support from the same beliefs, every bit (repr)."""
+    from bench.news_corpus import NewsCorpus
+    from linkers import ranker
+
+    kb = open_kb(str(full_kb))
+    corpus = NewsCorpus(kb, seed=5)
+    articles = [("synthetic", corpus.article(size)) for size in (4096, 4096, 32768)]
+    blocks = []
+    fast = ranker.DocumentRanker._block_coherence
+
+    def kept(rk, rows, lo, hi):
+        blocks.append((rk, rk._placings(rows, lo, hi), lo, hi))
+        return fast(rk, rows, lo, hi)
+
+    monkeypatch.setattr(ranker.DocumentRanker, "_block_coherence", kept)
+    for _name, text in corpus_texts() + articles:
+        link(text, kb)
+    assert len(blocks) > 700
+    supported = 0
+    for rk, where, lo, hi in blocks:
+        dicts = rk._dict_coherence(where)
+        assert repr(sorted(rk._typed_coherence(where, lo, hi).items())) == repr(sorted(dicts.items()))
+        supported += any(dicts.values())
+    assert supported > len(blocks) // 4     # support compared, not only empty answers
+
+
 def test_given_name_candidates_with_sets_are_the_numpy_ones_on_every_text(full_kb, monkeypatch):
     """A short text asks for the people of a given name with sets, a long one with numpy: on
     every public text and news sentence, both give the same people in the same order."""
