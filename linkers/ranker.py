@@ -1284,9 +1284,9 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int, names: int) -> t
     order of first appearance, and row[x] is candidate x's row number (-1: not made).
 
     Lists of ints in: ``of``, candidate -> its entity; ``keys``, candidate -> its mention's
-    name (a number below ``names``); ``made``, the rows to compute; ``estart``/``eword``, entity a's word
-    numbers are ``eword[estart[a]:estart[a + 1]]``, in its word order, words numbered by first
-    appearance. Every number comes from the same operations in the same order as numpy's (word
+    name (a number below ``names``); ``made``, the rows to compute; ``estart``/``eword``,
+    entity a's word numbers are ``eword[estart[a]:estart[a + 1]]``, in its word order, words
+    numbered by first appearance. Every number comes from the same operations in the same order as numpy's (word
     weights by its ``log``; sums in the order ``bincount`` adds), so the two agree bit for bit.
     Compiled, ranker.pxd types every local (most arrays as views of two buffers) and the loops
     run without the interpreter but for a few word weights (memoised) and ``sqrt``."""
@@ -1314,7 +1314,8 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int, names: int) -> t
     w2 = reals[:nw]
     norm = reals[nw:nw + u]
     shared = reals[nw + u:nw + u + u * u]
-    weight_of = reals[nw + u + u * u:nw + u + u * u + n + 1]    # a word's weight by its df (0.0: not yet computed)
+    # a word's weight by its df (0.0: not yet computed)
+    weight_of = reals[nw + u + u * u:nw + u + u * u + n + 1]
     for x in range(n):
         copies[of[x]] += 1
     for a in range(u):
@@ -1356,8 +1357,10 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int, names: int) -> t
         na = norm[a]
         for b in range(u):
             between[a * u + b] = shared[a * u + b] / (na * norm[b])
-    # one row for each (entity, name), numbered as met
-    row_of = _zeros("q", n)
+    # one row for each (entity, name), numbered as met (``row_of`` typed, ``row_number``
+    # returned: compiled, a typed view returned would be a memoryview object, slower to read)
+    row_number = _zeros("q", n)
+    row_of = row_number
     rows = 0
     for x in range(n):
         if made[x]:
@@ -1380,7 +1383,7 @@ def _typed_similarities(of, keys, made, estart, eword, nw: int, names: int) -> t
         for y in range(n):
             if name[y] != key:
                 sim[row + y] = between[a + entity[y]]
-    return out, row_of
+    return out, row_number
 
 
 # Compiled by setup.py's Cython build, the kernels are no Python functions (as
