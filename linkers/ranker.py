@@ -950,7 +950,7 @@ class _Similarity:
     @staticmethod
     def _block(ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                only: set[int] | None) -> "_SimilarityBlock | _SmallSimilarityBlock":
-        # Compiled, typed loops over arrays, whatever the size: from a third of numpy's time
+        # Compiled, typed loops over arrays, whatever the size: from a quarter of numpy's time
         # (~10 candidates) to two thirds (~600; ``bench/README.md``, "Typed similarity blocks of
         # every size"). As plain Python, a short text's block (~6 mentions, ~15 candidates)
         # costs numpy's ~40 calls more than its arithmetic: dicts, the same numbers, are a third
