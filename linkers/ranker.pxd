@@ -1,9 +1,10 @@
-# Types for the similarity block's kernels in ``linkers/ranker.py`` when setup.py compiles it
-# with Cython (the .py stays the source and the pure-Python fallback; ``linkers.compiled``
-# hashes this file with it). Arrays of C numbers ("q": long long, "d": double) as memoryviews,
-# every index and number a C local: the loops run without the interpreter. The inputs come as
-# lists; those the loops over pairs of candidates read are made arrays first (a list read
-# boxes a number: at ~200 candidates that was half of the kernel's time).
+# Types for the ranker's kernels in ``linkers/ranker.py`` (similarity blocks, numpy's pairwise
+# sum, coherence) when setup.py compiles it with Cython (the .py stays the source and the
+# pure-Python fallback; ``linkers.compiled`` hashes this file with it). Arrays of C numbers
+# ("q": long long, "d": double) as memoryviews, every index and number a C local: the loops run
+# without the interpreter. The inputs come as lists; those the loops over pairs of candidates
+# read are made arrays first (a list read boxes a number: at ~200 candidates that was half of
+# the kernel's time).
 cimport cython
 
 cpdef double _numpy_sum_of(double[:] values, Py_ssize_t n) except? -1.0
