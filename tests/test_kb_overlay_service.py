@@ -25,7 +25,7 @@ from linkers import open_kb
 from service.resources import OVERLAY
 from workers import keys
 from workers.embedded_redis import EmbeddedRedis
-from workers.kb_delta import MAX_CACHED_PER_ENTITY, remember_cached
+from workers.jobs import MAX_CACHED_PER_ENTITY, STORE_SCRIPT, run_script
 
 pytestmark = [needs_samples, pytest.mark.integration]
 
@@ -209,9 +209,9 @@ def test_adding_needs_an_api_key_when_keys_are_on(http, stack):
 def test_the_entity_index_is_bounded_and_evicts_what_it_forgets(stack):
     store = redis_client.Redis.from_url(stack["redis"])
     qid = "local:bounded-test"
-    for i in range(MAX_CACHED_PER_ENTITY + 10):
-        store.set(f"factlink:test-entry:{i}", b"x")
-        remember_cached(store, [qid], f"factlink:test-entry:{i}")
+    for i in range(MAX_CACHED_PER_ENTITY + 10):        # stored and indexed as a refreshed card is
+        run_script(store, STORE_SCRIPT, [f"factlink:test-entry:{i}", keys.kb_cached(qid)],
+                   [b"x", 600, MAX_CACHED_PER_ENTITY])
     indexed = store.smembers(keys.kb_cached(qid))
     assert len(indexed) == MAX_CACHED_PER_ENTITY
     alive = [i for i in range(MAX_CACHED_PER_ENTITY + 10) if store.exists(f"factlink:test-entry:{i}")]

@@ -14,6 +14,7 @@ import orjson
 
 from . import keys
 from .generations import bump_card_generation
+from .jobs import MAX_CACHED_PER_ENTITY, STORE_SCRIPT, run_script
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,14 @@ async def write_card(redis, kb_version: str, qid: str, as_of: str | None,
 
 
 def write_card_refresh(redis, qid: str, as_of: str | None, card: dict, ttl: int) -> CachedCard:
-    """Worker side (sync client): store a card refreshed from Wikidata over the KB's."""
+    """Worker side (sync client): store a card refreshed from Wikidata over the KB's, indexed
+    under its entity in the same call (``jobs.STORE_SCRIPT``: a change of the entity deletes
+    it; stored and then indexed, a change between the two left it behind)."""
     body = orjson.dumps(card)
     version = hashlib.blake2b(body, digest_size=8).hexdigest()
     entry = CachedCard(etag=card_etag(card.get("kb_version") or "", qid, as_of, version),
                        body=body, refreshed=True)
-    redis.set(keys.card_refresh(qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
+    run_script(redis, STORE_SCRIPT, [keys.card_refresh(qid, as_of), keys.kb_cached(qid)],
+               [encode_entry(entry.etag, entry.body), ttl, MAX_CACHED_PER_ENTITY])
     bump_card_generation(redis)         # API processes drop the cards they hold in memory
     return entry

@@ -427,10 +427,14 @@ local function remember(cache_key, first, limit)
 end
 """
 
-#: ``_REMEMBER`` on its own (a refreshed card): KEYS the entities' sets; ARGV the cache key, the
-#: limit.
-REMEMBER_SCRIPT = _REMEMBER + """
-remember(ARGV[1], 1, tonumber(ARGV[2]))
+#: A cache entry stored and indexed under its entities in one call (a card refreshed from
+#: Wikidata), as ``DONE_SCRIPT`` stores a result: no reader ever finds it stored and not yet
+#: indexed, so a change of one of its entities (``workers.kb_delta``) always finds it to
+#: delete. KEYS: the entry, then the entities' index sets; ARGV: the value, its TTL in seconds,
+#: the limit (``MAX_CACHED_PER_ENTITY``).
+STORE_SCRIPT = _REMEMBER + """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+remember(KEYS[1], 2, tonumber(ARGV[3]))
 """
 
 

@@ -46,7 +46,6 @@ from linkers.kb.overlay import RULE_PREFIX, OverlayKB, record_change, tombstone
 
 from . import keys
 from .generations import kb_version_now
-from .jobs import MAX_CACHED_PER_ENTITY, REMEMBER_SCRIPT, run_script
 from .wikidata import WikidataClient, validate_qids
 
 log = logging.getLogger(__name__)
@@ -276,13 +275,3 @@ def push_changes(redis, base_version: str, changes: list[dict], position: str | 
 def audit_log(redis, limit: int = 100) -> list[dict]:
     """The latest newsroom rule changes, newest first: who, when, what."""
     return [orjson.loads(item) for item in redis.lrange(keys.KB_AUDIT, 0, limit - 1)]
-
-
-def remember_cached(redis, qids: Iterable[str], cache_key: str) -> None:
-    """Index a cache entry under every entity it holds (sync client); a full index evicts, in
-    the same call (``jobs.REMEMBER_SCRIPT``). A linking result is indexed by the script that
-    stores it (``jobs.mark_done``)."""
-    qids = list(dict.fromkeys(qids))
-    if qids:
-        run_script(redis, REMEMBER_SCRIPT, [keys.kb_cached(qid) for qid in qids],
-                   [cache_key, MAX_CACHED_PER_ENTITY])

@@ -29,8 +29,8 @@ from celery.signals import worker_process_init
 
 from linkers import errors, open_kb
 
-from . import cache, jobs, keys, redis_errors
-from .kb_delta import RedisOverlay, generation_of, remember_cached
+from . import cache, jobs, redis_errors
+from .kb_delta import RedisOverlay, generation_of
 from .leases import Leases, holder_name
 from .process import collect_less_for_linking
 from .settings import Settings
@@ -231,7 +231,6 @@ class WorkerRuntime:
         refreshed = sorted(qid for qid, card in cards.items() if card is not None)
         for qid in refreshed:
             cache.write_card_refresh(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
-            remember_cached(self.redis, [qid], keys.card_refresh(qid, as_of))
         return refreshed
 
 
