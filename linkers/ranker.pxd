@@ -7,8 +7,6 @@
 # the kernel's time).
 cimport cython
 
-cpdef double _numpy_sum_of(double[:] values, Py_ssize_t n) except? -1.0
-
 @cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
                r6=double, r7=double, k=Py_ssize_t, end=Py_ssize_t, half=Py_ssize_t)
 cpdef double _pairwise_sum(double[:] values, Py_ssize_t lo, Py_ssize_t n) except? -1.0

@@ -1233,17 +1233,13 @@ def _numpy_sum(values: list[float]) -> float:
     """The sum numpy's ``add.reduce`` of a contiguous row gives (its pairwise summation,
     ``_pairwise_sum``), so that a plain-Python block's totals are bit for bit the numpy
     block's."""
-    return _numpy_sum_of(array("d", values), len(values))
-
-
-def _numpy_sum_of(values, n: int) -> float:
-    """``_numpy_sum`` of ``values[:n]`` (an ``array('d')``; typed by ranker.pxd when compiled)."""
-    return _pairwise_sum(values, 0, n)
+    return _pairwise_sum(array("d", values), 0, len(values))
 
 
 def _pairwise_sum(values, lo: int, n: int) -> float:
-    """numpy's pairwise sum of ``values[lo:lo + n]``: up to 128 values, eight running sums from
-    eight values on; more, the two halves' sums (the first half cut at a multiple of eight)."""
+    """numpy's pairwise sum of ``values[lo:lo + n]`` (an ``array('d')``; typed by ranker.pxd
+    when compiled): up to 128 values, eight running sums from eight values on; more, the two
+    halves' sums (the first half cut at a multiple of eight)."""
     if n > 128:
         half = n // 2
         half -= half % 8
@@ -1411,7 +1407,7 @@ def _typed_support(sim, row_of, group: list[int], groups: int, totals) -> None:
             g = of_group[y]
             if v > best[g]:
                 best[g] = v
-        total[r] = _numpy_sum_of(best, groups)
+        total[r] = _pairwise_sum(best, 0, groups)
     for x in range(n):
         totals[x] = total[row_of[x]]
 

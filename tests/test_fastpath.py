@@ -43,6 +43,15 @@ def corpus_texts() -> list[tuple[str, str]]:
     return out
 
 
+def long_articles(kb) -> list[tuple[str, str]]:
+    """Two 4 KB synthetic articles and a 32 KB one: blocks of up to ``SIMILARITY_BLOCK``
+    mentions, which no public text has."""
+    from bench.news_corpus import NewsCorpus
+
+    corpus = NewsCorpus(kb, seed=5)
+    return [("synthetic", corpus.article(size)) for size in (4096, 4096, 32768)]
+
+
 def comparable(result) -> tuple:
     """The user-visible output, numbers unrounded."""
     mentions = [(m.start, m.end, m.text, m.qid, m.label, m.confidence,
@@ -136,12 +145,10 @@ def test_a_small_similarity_block_gives_the_numpy_blocks_numbers_bit_for_bit(ful
     articles (blocks of up to ``SIMILARITY_BLOCK`` mentions), built with numpy, with dicts (the
     pure-Python fallback's) and with the typed kernels (the compiled module's) from the same
     beliefs: the same support and raw sums (repr: every bit), and the same ``alike``."""
-    from bench.news_corpus import NewsCorpus
     from linkers import ranker
 
     kb = open_kb(str(full_kb))
-    corpus = NewsCorpus(kb, seed=5)
-    articles = [("synthetic", corpus.article(size)) for size in (4096, 4096, 32768)]
+    articles = long_articles(kb)
     blocks = []
     fast = ranker._Similarity._block
 
@@ -180,12 +187,10 @@ def test_typed_coherence_gives_the_dicts_support_bit_for_bit(full_kb, monkeypatc
     """Every coherence block of every public text and news sentence, and of long synthetic
     articles: the typed kernel (the compiled module's) and the dicts (the pure-Python
     fallback's) give the same support from the same beliefs, every bit (repr)."""
-    from bench.news_corpus import NewsCorpus
     from linkers import ranker
 
     kb = open_kb(str(full_kb))
-    corpus = NewsCorpus(kb, seed=5)
-    articles = [("synthetic", corpus.article(size)) for size in (4096, 4096, 32768)]
+    articles = long_articles(kb)
     blocks = []
     fast = ranker.DocumentRanker._block_coherence
 
