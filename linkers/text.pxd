@@ -6,6 +6,8 @@ cimport cython
                pairs=Py_ssize_t, ch=Py_UCS4)
 cpdef list _scan_tokens(str text, bint spans)
 
+cdef bint _word_char(Py_UCS4 ch)
+
 @cython.locals(words=list, gaps=list, k=Py_ssize_t, start=Py_ssize_t, stop=Py_ssize_t,
                end=Py_ssize_t)
 cpdef tuple token_texts(str text, list spans)

@@ -417,6 +417,16 @@ def test_the_token_scan_finds_what_the_token_pattern_finds():
         _scan_matches_the_pattern(normalize(text))
 
 
+def test_the_token_scan_takes_every_code_point_for_a_word_character_as_the_pattern_does():
+    """The scan answers an ASCII character by its range and asks the Unicode tables for the
+    rest: every code point (surrogates, digits of other scripts, combining marks included),
+    alone between spaces and as a word's second character, is a word character to the scan
+    exactly when it is one to the pattern's ``\\w``."""
+    every = [chr(c) for c in range(0x110000)]
+    _scan_matches_the_pattern(" ".join(every))
+    _scan_matches_the_pattern(" a".join(every))
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=st.sampled_from("aZ9_.'&- \u00e9\u0663\u2163\U0001F600\u00a0\n"), max_size=40))
 def test_the_token_scan_finds_what_the_token_pattern_finds_on_generated_text(text):
