@@ -201,7 +201,11 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
             continue
         votes = by_key[sp.key]
         pick = max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
-        prior, flags = next(((p, f) for e, p, f in sp.candidates if e == pick.eid), (0.0, 0))
+        prior, flags = 0.0, 0
+        for e, p, f in sp.candidates:
+            if e == pick.eid:
+                prior, flags = p, f
+                break
         one_word = " " not in sp.text
         # (the raw text is enough to see a sentence start: normalising changes no offsets)
         shape = (len(sp.text) >= 2 and sp.text.replace(".", "").isupper(), one_word, sp.modifier,
