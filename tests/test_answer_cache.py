@@ -81,7 +81,8 @@ def test_a_refreshed_card_replaces_the_remembered_one_at_once(http, start_redis,
     before = http.get(f"{api.url}/v1/entities/Q7184")
     assert http.get(f"{api.url}/v1/entities/Q7184").headers["X-Factlink-Cache"] == "hit"
     refreshed = {**before.json(), "label": "NATO (refreshed)"}
-    cache.write_card_refresh(store, "Q7184", None, refreshed, ttl=60)
+    cache.write_card_refresh(store, "Q7184", None, refreshed, ttl=60,
+                             seen=cache.entity_changes(store, ["Q7184"])["Q7184"])
     watch = api.app[GENERATIONS]
     wait_for(lambda: watch.card_generation == 1, 10, what="the card generation")
     after = http.get(f"{api.url}/v1/entities/Q7184")

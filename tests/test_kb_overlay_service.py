@@ -10,6 +10,7 @@ import copy
 import hashlib
 import subprocess
 import sys
+import threading
 import time
 
 import orjson
@@ -127,6 +128,42 @@ def test_a_stale_card_refresh_of_a_changed_entity_is_dropped(http, api, stack):
     assert http.get(f"{api.url}/v1/entities/{QUINE}").json()["label"] == "Quine (edited)"
 
 
+def test_a_card_refresh_fetched_before_a_change_of_its_entity_is_not_stored_after_it(
+        http, api, stack, wikidata):
+    """A slow Wikidata reply: the refresh's fetch is under way when the entity is changed (its
+    cached answers deleted). Stored after the change, the refresh would be served over it
+    until it expired; the worker drops it instead. A refresh asked after the change is stored."""
+    store = redis_client.Redis.from_url(stack["redis"])
+    assert http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).status_code == 200
+    store.delete(keys.card_refresh(QUINE, None))
+    cards_before = int(store.hget(keys.GENERATIONS, "cards") or 0)
+    wikidata.hold[QUINE] = threading.Event()
+    wikidata.seen.clear()
+    try:
+        assert http.post(f"{api.url}/v1/entities/refresh", json={"qids": [QUINE]}).status_code == 202
+        wait_for(lambda: wikidata.seen, 20, what="the refresh's fetch")
+        assert http.post(f"{api.url}/v1/kb/entities", json={"entities": [{
+            "id": QUINE, "type": "item", "labels": {"en": {"language": "en", "value": "Quine (changed)"}},
+            "descriptions": {}, "aliases": {}, "claims": {}, "sitelinks": {}}],
+            "wikidata_ids": True}).status_code == 200
+    finally:
+        wikidata.hold.pop(QUINE).set()
+    # Wikidata edits the entity, and a refresh is asked after the change: the stack's one
+    # worker takes one task at a time, so once this refresh is stored the held one has ended
+    original = wikidata.entities[QUINE]
+    later = copy.deepcopy(original)
+    later["labels"]["en"]["value"] = "Quine (a later Wikidata edit)"
+    wikidata.entities[QUINE] = later
+    try:
+        assert http.post(f"{api.url}/v1/entities/refresh", json={"qids": [QUINE]}).status_code == 202
+        wait_for(lambda: b"a later Wikidata edit" in (store.get(keys.card_refresh(QUINE, None)) or b""),
+                 20, what="the later refresh")
+    finally:
+        wikidata.entities[QUINE] = original
+    assert int(store.hget(keys.GENERATIONS, "cards")) == cards_before + 1    # that one only
+    assert keys.card_refresh(QUINE, None).encode() in store.smembers(keys.kb_cached(QUINE))
+
+
 def test_an_unknown_qid_is_404_and_adds_nothing(http, api, stack):
     before = http.post(f"{api.url}/v1/kb/entities", json={"qids": [QUINE]}).json()["generation"]
     reply = http.post(f"{api.url}/v1/kb/entities", json={"qids": [BARRETT, "Q999999999991"]})
@@ -210,8 +247,9 @@ def test_the_entity_index_is_bounded_and_evicts_what_it_forgets(stack):
     store = redis_client.Redis.from_url(stack["redis"])
     qid = "local:bounded-test"
     for i in range(MAX_CACHED_PER_ENTITY + 10):        # stored and indexed as a refreshed card is
-        run_script(store, STORE_SCRIPT, [f"factlink:test-entry:{i}", keys.kb_cached(qid)],
-                   [b"x", 600, MAX_CACHED_PER_ENTITY])
+        run_script(store, STORE_SCRIPT,
+                   [f"factlink:test-entry:{i}", keys.KB_CHANGED, keys.kb_cached(qid)],
+                   [b"x", 600, MAX_CACHED_PER_ENTITY, qid, b""])
     indexed = store.smembers(keys.kb_cached(qid))
     assert len(indexed) == MAX_CACHED_PER_ENTITY
     alive = [i for i in range(MAX_CACHED_PER_ENTITY + 10) if store.exists(f"factlink:test-entry:{i}")]

@@ -81,6 +81,9 @@ class FakeWikidata(ThreadingHTTPServer):
         self.seen: list[tuple[dict, dict]] = []    # (query params, request headers)
         self.script: deque = deque()               # (status, headers, body) served first
         self.always: tuple | None = None           # served after the script, if set
+        # QID -> an event: a request asking for that QID is answered once the event is set
+        # (a slow reply, held while a test changes something)
+        self.hold: dict[str, threading.Event] = {}
 
 
 class WbGetEntitiesHandler(BaseHTTPRequestHandler):
@@ -89,6 +92,9 @@ class WbGetEntitiesHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         params = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
         self.server.seen.append((params, dict(self.headers)))
+        for qid in params.get("ids", "").split("|"):
+            if qid in self.server.hold:
+                self.server.hold[qid].wait(30)
         if self.server.script:
             self.reply(*self.server.script.popleft())
         elif self.server.always:

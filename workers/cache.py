@@ -60,15 +60,28 @@ async def write_card(redis, kb_version: str, qid: str, as_of: str | None,
     await redis.set(keys.card(kb_version, qid, as_of), encode_entry(entry.etag, entry.body), ex=ttl)
 
 
-def write_card_refresh(redis, qid: str, as_of: str | None, card: dict, ttl: int) -> CachedCard:
+def entity_changes(redis, qids: list[str]) -> dict[str, bytes | None]:
+    """Worker side: each entity's change count in the KB overlay (None: never changed), read
+    before fetching its facts, for ``write_card_refresh``."""
+    return dict(zip(qids, redis.hmget(keys.KB_CHANGED, qids))) if qids else {}
+
+
+def write_card_refresh(redis, qid: str, as_of: str | None, card: dict, ttl: int, *,
+                       seen: bytes | None) -> CachedCard | None:
     """Worker side (sync client): store a card refreshed from Wikidata over the KB's, indexed
     under its entity in the same call (``jobs.STORE_SCRIPT``: a change of the entity deletes
-    it; stored and then indexed, a change between the two left it behind)."""
+    it; stored and then indexed, a change between the two left it behind). ``seen`` is the
+    entity's change count read before the fetch (``entity_changes``): if the entity changed
+    since, the refresh is older than the change, and it is not stored (None)."""
     body = orjson.dumps(card)
     version = hashlib.blake2b(body, digest_size=8).hexdigest()
     entry = CachedCard(etag=card_etag(card.get("kb_version") or "", qid, as_of, version),
                        body=body, refreshed=True)
-    run_script(redis, STORE_SCRIPT, [keys.card_refresh(qid, as_of), keys.kb_cached(qid)],
-               [encode_entry(entry.etag, entry.body), ttl, MAX_CACHED_PER_ENTITY])
+    stored = run_script(redis, STORE_SCRIPT,
+                        [keys.card_refresh(qid, as_of), keys.KB_CHANGED, keys.kb_cached(qid)],
+                        [encode_entry(entry.etag, entry.body), ttl, MAX_CACHED_PER_ENTITY, qid,
+                         seen or b""])
+    if not stored:
+        return None
     bump_card_generation(redis)         # API processes drop the cards they hold in memory
     return entry

@@ -427,14 +427,19 @@ local function remember(cache_key, first, limit)
 end
 """
 
-#: A cache entry stored and indexed under its entities in one call (a card refreshed from
-#: Wikidata), as ``DONE_SCRIPT`` stores a result: no reader ever finds it stored and not yet
-#: indexed, so a change of one of its entities (``workers.kb_delta``) always finds it to
-#: delete. KEYS: the entry, then the entities' index sets; ARGV: the value, its TTL in seconds,
-#: the limit (``MAX_CACHED_PER_ENTITY``).
+#: A card refreshed from Wikidata, stored and indexed under its entity in one call, as
+#: ``DONE_SCRIPT`` stores a result: no reader ever finds it stored and not yet indexed, so a
+#: change of the entity (``workers.kb_delta``) always finds it to delete. Unless the entity
+#: changed since the refresh was fetched: its change count (``keys.KB_CHANGED``) is no longer
+#: the one read before the fetch, and the refresh, older than the change, is not stored
+#: (returns 0; 1 when stored). KEYS: the entry, ``keys.KB_CHANGED``, then the entity's index
+#: set; ARGV: the value, its TTL in seconds, the limit (``MAX_CACHED_PER_ENTITY``), the QID,
+#: its change count read before the fetch ('' for none).
 STORE_SCRIPT = _REMEMBER + """
+if (redis.call('HGET', KEYS[2], ARGV[4]) or '') ~= ARGV[5] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-remember(KEYS[1], 2, tonumber(ARGV[3]))
+remember(KEYS[1], 3, tonumber(ARGV[3]))
+return 1
 """
 
 

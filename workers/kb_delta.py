@@ -30,7 +30,9 @@ nothing cached before it is served as current (it is re-linked on the next reque
 refreshes from Wikidata are not keyed by version; they, and results, are listed per entity in
 ``keys.kb_cached(qid)`` (a set of at most ``MAX_CACHED_PER_ENTITY`` keys: an entry pushed out
 of a full set is deleted from the cache too, so everything cached is indexed), and a change of
-the entity deletes them.
+the entity deletes them. A change also counts itself in ``keys.KB_CHANGED`` (per entity) before
+reading the index: a card refresh whose Wikidata fetch began before the change, and that would
+be stored after it, sees the count moved and is dropped (``workers.cache.write_card_refresh``).
 """
 from __future__ import annotations
 
@@ -245,9 +247,12 @@ def push_changes(redis, base_version: str, changes: list[dict], position: str | 
     if ids:
         with redis.pipeline(transaction=False) as pipe:
             for qid in ids:
+                # counted first: a card refresh stored from here on sees the change and is
+                # dropped; one stored before is in the index read next, and deleted
+                pipe.hincrby(keys.KB_CHANGED, qid, 1)
                 pipe.smembers(keys.kb_cached(qid))
                 pipe.delete(keys.kb_cached(qid))
-            stale = [key for members in pipe.execute()[0::2] for key in members]
+            stale = [key for members in pipe.execute()[1::3] for key in members]
     push = redis.register_script(PUSH_SCRIPT)
     script_keys = [keys.kb_changes(base_version), keys.GENERATIONS, keys.GENERATIONS_CHANNEL]
     chunks = [changes[lo:lo + PUSH_CHUNK] for lo in range(0, len(changes), PUSH_CHUNK)] or [[]]

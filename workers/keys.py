@@ -57,6 +57,10 @@ GENERATIONS = f"{PREFIX}:generations"
 GENERATIONS_CHANNEL = f"{PREFIX}:generations"
 
 KB_AUDIT = f"{PREFIX}:kb:audit"
+#: QID -> how many changes of that entity were pushed to the KB overlay (``workers.kb_delta``):
+#: a card refresh fetched from Wikidata before a change is not stored after it
+#: (``workers.cache.write_card_refresh``). No TTL: never evicted.
+KB_CHANGED = f"{PREFIX}:kb:changed"
 
 #: written in place of a missing ``as_of`` so "current facts" has a key of its own
 CURRENT = "current"

@@ -222,15 +222,22 @@ class WorkerRuntime:
 
     def refresh(self, qids: list[str], as_of: str | None) -> list[str]:
         """Fetch fresh facts from Wikidata and store them as card refreshes; returns the QIDs
-        refreshed (ids Wikidata does not know keep whatever card they had)."""
+        refreshed (ids Wikidata does not know keep whatever card they had, and so does an
+        entity changed in the KB overlay while its facts were fetched: that refresh is older
+        than the change)."""
         with self.lock:
             return self._refresh(qids, as_of)
 
     def _refresh(self, qids: list[str], as_of: str | None) -> list[str]:
+        seen = cache.entity_changes(self.redis, list(qids))     # before the fetch
         cards = refresh_cards(qids, self.wikidata, self.kb, as_of)
-        refreshed = sorted(qid for qid, card in cards.items() if card is not None)
-        for qid in refreshed:
-            cache.write_card_refresh(self.redis, qid, as_of, cards[qid], self.settings.card_ttl)
+        refreshed = []
+        for qid in sorted(qid for qid, card in cards.items() if card is not None):
+            if cache.write_card_refresh(self.redis, qid, as_of, cards[qid], self.settings.card_ttl,
+                                        seen=seen.get(qid)) is not None:
+                refreshed.append(qid)
+            else:
+                log.info("card refresh of %s dropped: the entity changed while it was fetched", qid)
         return refreshed
 
 
