@@ -9,6 +9,7 @@ and of values stamped with a point in time (populations) only the latest one not
 """
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import quote
 
 from .kb.dump import compact_entity, is_person, is_qid
@@ -97,18 +98,22 @@ def _display(value: dict, kb) -> tuple[str, str | None]:
     return str(v), None
 
 
-def _values(pid: str, values: list[dict], kb, as_of: str | None) -> list[dict]:
+def _values(pid: str, values: list[dict], kb, as_of: str | None,
+            displays: list | None = None) -> list[dict]:
+    """The values shown of one property, as of ``as_of``. ``displays`` (``CardParts``) keeps
+    each value's ``_display`` once made: it reads no date, and a card is made again for every
+    article date."""
     series = pid in SERIES_PROPERTIES or all(v.get("p") for v in values)
     latest = None
     if series:
         stamped = [v["p"] for v in values if v.get("p") and (as_of is None or v["p"] <= as_of)]
         latest = max(stamped) if stamped else None
     out = []
-    for v in values:
+    for i, v in enumerate(values):
         current = is_current(v, as_of)
         if series and v.get("p"):
             current = current and v["p"] == latest
-        out.append((v, current))
+        out.append((v, current, i))
     # Current values first: preferred rank, then the most recent start; then the rest, the
     # most recently ended first. Only the values kept are labelled: the order reads no label,
     # and a person's offices or a country's memberships can be dozens (a label is a record
@@ -118,34 +123,58 @@ def _values(pid: str, values: list[dict], kb, as_of: str | None) -> list[dict]:
     rest = sorted((x for x in out if not x[1]),
                   key=lambda x: x[0].get("e") or x[0].get("p") or x[0].get("s") or "", reverse=True)
     shown = []
-    for v, current in (cur + rest)[:MAX_VALUES]:
-        text, qid = _display(v, kb)
+    for v, current, i in (cur + rest)[:MAX_VALUES]:
+        if displays is None:
+            text, qid = _display(v, kb)
+        else:
+            made = displays[i]
+            if made is None:
+                made = displays[i] = _display(v, kb)
+            text, qid = made
         shown.append({"value": text, "qid": qid, "start": v.get("s"), "end": v.get("e"),
                       "point_in_time": v.get("p"), "current": current})
     return shown
 
 
-def fact_card(record: dict, kb, as_of: str | None = None) -> dict:
-    """The fact card of a compact record (``kb`` labels item values; may be None)."""
+class CardParts(NamedTuple):
+    """What an entity's card says whatever the date (``card_parts``): its fields before
+    ``facts``, and per property shown its id, label, values and their displays (None until a
+    date first shows the value). Linking a dated article makes its entities' cards for that
+    date: from these parts, a card costs its values' dates and order, not their labels."""
+    head: dict
+    properties: tuple[tuple[str, str, list[dict], list], ...]
+
+
+def card_parts(record: dict, kb) -> CardParts:
+    """The date-free parts of ``record``'s card; a KB keeps them per entity
+    (``LookupsAndCards``), beside the cards it keeps per (entity, date). Read-only, as cards are,
+    but for the displays they fill in."""
     kind = entity_kind(record)
     claims = record["c"]
-    facts = []
-    for pid in CARD_PROPERTIES[kind]:
-        values = claims.get(pid)
-        if values:
-            facts.append({"property": pid, "property_label": PROPERTY_LABELS.get(pid, pid),
-                          "values": _values(pid, values, kb, as_of)})
+    properties = tuple((pid, PROPERTY_LABELS.get(pid, pid), claims[pid], [None] * len(claims[pid]))
+                       for pid in CARD_PROPERTIES[kind] if claims.get(pid))
     qid = record["id"]
     title = record.get("w")
-    return {
+    head = {
         "qid": qid, "label": record["l"], "description": record["d"], "kind": kind,
         "types": [{"qid": t, "label": (kb.label(t) if kb is not None else None) or t} for t in record["t"]],
         "aliases": record["a"][:8],
         "wikipedia_url": f"https://en.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}" if title else None,
         # a newsroom's own entity (a local id, linkers.kb.overlay) has no Wikidata page
         "wikidata_url": f"https://www.wikidata.org/wiki/{qid}" if is_qid(qid) else None,
-        "facts": facts, "as_of": as_of, "kb_version": getattr(kb, "version", None),
     }
+    return CardParts(head, properties)
+
+
+def fact_card(record: dict, kb, as_of: str | None = None, parts: CardParts | None = None) -> dict:
+    """The fact card of a compact record (``kb`` labels item values; may be None), from its
+    ``card_parts`` (made here when not given)."""
+    if parts is None:
+        parts = card_parts(record, kb)
+    facts = [{"property": pid, "property_label": label,
+              "values": _values(pid, values, kb, as_of, displays)}
+             for pid, label, values, displays in parts.properties]
+    return {**parts.head, "facts": facts, "as_of": as_of, "kb_version": getattr(kb, "version", None)}
 
 
 def card_from_raw_entity(raw: dict, kb, as_of: str | None = None) -> dict | None:

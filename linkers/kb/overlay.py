@@ -403,6 +403,7 @@ class OverlayKB(LookupsAndCards):
         self._hash = hash((id(self), self.generation))
         self._views: dict[str, _ScopedView] = {}   # scope -> this state with its rules on top
         self._card = lru_cache(maxsize=16384)(self._fact_card)
+        self._parts = lru_cache(maxsize=16384)(self._card_parts)
         self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
 
     # --- identity: memos keyed by the KB see a new generation as a new KB ---------------------
@@ -865,6 +866,7 @@ class OverlayKB(LookupsAndCards):
 
     def close(self) -> None:
         self._card.cache_clear()
+        self._parts.cache_clear()
         self.base.close()
 
 
@@ -881,6 +883,7 @@ class _ScopedView(OverlayKB):
 
     def close(self) -> None:
         self._card.cache_clear()
+        self._parts.cache_clear()
 
 
 def _raw_pop_max(base) -> float:

@@ -37,8 +37,9 @@ def _map_array(path: Path, dtype) -> np.ndarray:
 class LookupsAndCards:
     """What every KB (``DiskKB``, ``linkers.kb.overlay.OverlayKB``) derives the same way from its
     ``internal_id``, ``record`` and ``candidates``: records by QID, lookups of a surface form,
-    fact cards and superclasses (``self._card`` and ``self.superclasses``: ``lru_cache``s of
-    ``_fact_card`` and ``_superclasses`` owned by the instance)."""
+    fact cards and superclasses (``self._card``, ``self._parts`` and ``self.superclasses``:
+    ``lru_cache``s of ``_fact_card``, ``_card_parts`` and ``_superclasses`` owned by the
+    instance)."""
 
     def entity(self, qid: str) -> dict | None:
         """The compact record of ``qid`` (see linkers.kb.dump), or None."""
@@ -71,7 +72,13 @@ class LookupsAndCards:
     def _fact_card(self, qid: str, as_of: str | None) -> dict | None:
         from ..facts import fact_card
         rec = self.entity(qid)
-        return None if rec is None else fact_card(rec, self, as_of)
+        return None if rec is None else fact_card(rec, self, as_of, self._parts(qid))
+
+    def _card_parts(self, qid: str):
+        """``facts.card_parts`` of ``qid`` (memoised as ``self._parts``: a card is made again
+        for each article date, its labels once). Call it only for a QID ``entity`` knows."""
+        from ..facts import card_parts
+        return card_parts(self.entity(qid), self)
 
 
 class DiskKB(LookupsAndCards):
@@ -108,6 +115,7 @@ class DiskKB(LookupsAndCards):
         self.record = lru_cache(maxsize=65536)(self._record)
         self.internal_id = lru_cache(maxsize=262144)(self._internal_id)
         self._card = lru_cache(maxsize=16384)(self._fact_card)
+        self._parts = lru_cache(maxsize=16384)(self._card_parts)
         self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
         # Spotting asks the trie the same keys and prefixes text after text (~700 probes of
         # each a 4 KB article, 40% of them new): a hit costs a seventh of a prefix walk, half a
@@ -212,7 +220,7 @@ class DiskKB(LookupsAndCards):
             setattr(self, "_" + name, None)
         self._blob = None
         self._qid_view = self._order_view = self._off_view = self._blob_view = ()
-        for memo in (self.record, self.internal_id, self._card, self.superclasses,
+        for memo in (self.record, self.internal_id, self._card, self._parts, self.superclasses,
                      self._prefix_memo, self._key_memo, self._candidates_memo):
             memo.cache_clear()
 
