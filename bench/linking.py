@@ -3,6 +3,7 @@
     python -m bench.linking [--kb DIR] [--docs 200] [--articles 4096:20,32768:5,131072:3] [--json]
     python -m bench.linking --compare-reference     # fast paths vs their references, one run
     python -m bench.linking --again                 # each article row, then its articles again
+    python -m bench.linking --dated                 # synthetic texts each with a date of its own
 
 Three corpora: (a) the public benchmark texts in ``../shared/data/bench/*.jsonl`` with a KB built
 from ``../shared/data/wikidata`` (built once into ``--real-kb``, reused after), when that data
@@ -16,6 +17,11 @@ are decoded, their word sets, kinds and fact cards computed and memoised per pro
 pass does only the work each text needs. The two rows split a 4 KB article's time between what
 a KB could hold precomputed and what a faster linking core must remove (``bench/README.md``,
 "First-time work per entity").
+
+``--dated`` gives each synthetic paragraph and article a publication date of its own (a day
+apart), as news comes: a fact card is true as of the article's date, so every article's cards
+are made for its date (undated, a card is made once per entity and kept). The public texts
+carry no dates in either mode.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import statistics
 import sys
 import time
 from contextlib import nullcontext
+from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
@@ -52,15 +59,19 @@ def parse_articles(spec: str) -> tuple[tuple[int, int], ...]:
         raise argparse.ArgumentTypeError(f"--articles wants BYTES:COUNT[,BYTES:COUNT...], not {spec!r}")
 
 
-def time_linking(kb, texts: list[str], options: LinkOptions | None = None, warmup: int = WARMUP_DOCS) -> dict:
-    """ms/doc of ``link`` over ``texts`` after a short warm-up (fills caches the way traffic does)."""
+def time_linking(kb, texts: list[str], options: LinkOptions | None = None, warmup: int = WARMUP_DOCS,
+                 dates: list[str] | None = None) -> dict:
+    """ms/doc of ``link`` over ``texts`` after a short warm-up (fills caches the way traffic does);
+    ``dates``: each text's ``published_at`` (the warm-up's texts get dates of their own, long
+    before)."""
     options = options or LinkOptions()
-    for text in texts[:warmup]:
-        link(text, kb, options=options)
+    for n, text in enumerate(texts[:warmup]):
+        link(text, kb, options=options, published_at=_date(n, before=dates[0]) if dates else None)
     ms, cpu_ms, mentions = [], [], 0
-    for text in texts:
+    for n, text in enumerate(texts):
+        published_at = dates[n] if dates else None
         t0, c0 = time.perf_counter(), time.process_time()
-        result = link(text, kb, options=options)
+        result = link(text, kb, options=options, published_at=published_at)
         ms.append((time.perf_counter() - t0) * 1000)
         cpu_ms.append((time.process_time() - c0) * 1000)
         mentions += len(result.mentions)
@@ -71,6 +82,17 @@ def time_linking(kb, texts: list[str], options: LinkOptions | None = None, warmu
     row.update(docs=len(texts), mentions_per_doc=round(mentions / max(1, len(texts)), 1),
                avg_chars=round(sum(map(len, texts)) / max(1, len(texts))))
     return row
+
+
+def _date(n: int, before: str | None = None) -> str:
+    """The ``n``-th of a run of publication dates, a day apart; ``before``: of a run that ends
+    ~27 years before that date (the warm-up's, apart from every timed text's)."""
+    start = date(2020, 1, 1) if before is None else date.fromisoformat(before) - timedelta(days=10_000)
+    return (start + timedelta(days=n)).isoformat()
+
+
+def dates_for(texts: list[str], first: int = 0) -> list[str]:
+    return [_date(first + n) for n in range(len(texts))]
 
 
 def time_against_reference(kb, texts: list[str], options: LinkOptions | None = None,
@@ -129,11 +151,14 @@ def real_kb(path: Path = DEFAULT_REAL_KB):
 def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAULT_REAL_KB,
         limit_per_file: int | None = None, public: bool = True,
         articles: tuple[tuple[int, int], ...] = ARTICLES, compare_reference: bool = False,
-        again: bool = False) -> list[dict]:
+        again: bool = False, dated: bool = False) -> list[dict]:
     """Rows: public texts on the real KB (when present), synthetic news and articles on
     ``kb_path`` (or the real KB). ``compare_reference``: each row times the fast paths against
     their pure-Python references in the same run instead (``time_against_reference``).
-    ``again``: each article row is followed by the same articles linked a second time."""
+    ``again``: each article row is followed by the same articles linked a second time.
+    ``dated``: every synthetic text has a date of its own (``--dated``)."""
+    if dated and compare_reference:
+        raise ValueError("--dated times linking as news comes; --compare-reference takes no dates")
     timed = time_against_reference if compare_reference else time_linking
     rows = []
     real = real_kb(real_kb_path) if public or not kb_path else None
@@ -146,12 +171,24 @@ def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAUL
         if texts:
             rows.append({"bench": "linking", "corpus": "public benchmark texts", "kb": real.version,
                          "cpu": cpu, **timed(real, texts)})
-        rows.append({"bench": "linking", "corpus": "synthetic news paragraphs", "kb": kb.version,
-                     "cpu": cpu, **timed(kb, news)})
+        dated_suffix = ", dated" if dated else ""
+        first = 0           # every synthetic text of the run has its own date
+        rows.append({"bench": "linking", "corpus": f"synthetic news paragraphs{dated_suffix}",
+                     "kb": kb.version, "cpu": cpu,
+                     **(time_linking(kb, news, dates=dates_for(news)) if dated else timed(kb, news))})
+        first += len(news)
         for size, pieces in long_reads:
-            passes = [("", timed(kb, pieces, warmup=1))]
+            if dated:
+                passes = [(dated_suffix, time_linking(kb, pieces, warmup=1, dates=dates_for(pieces, first)))]
+                first += len(pieces)
+            else:
+                passes = [("", timed(kb, pieces, warmup=1))]
             if again and not compare_reference:
-                passes.append((", linked again", time_linking(kb, pieces, warmup=0)))
+                # linked again on new dates when dated: the cards are made again, as for new news
+                again_dates = dates_for(pieces, first) if dated else None
+                first += len(pieces)
+                passes.append((f", linked again{dated_suffix}",
+                               time_linking(kb, pieces, warmup=0, dates=again_dates)))
             for suffix, row in passes:
                 if not compare_reference:
                     row["ms_per_kb"] = round(row["p50_ms"] / (row["avg_chars"] / 1024), 2)
@@ -174,10 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--again", action="store_true",
                         help="follow each article row with the same articles linked a second time "
                              "(without the first-time work per entity)")
+    parser.add_argument("--dated", action="store_true",
+                        help="give each synthetic paragraph and article a publication date of its own "
+                             "(its fact cards are made for that date)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.dated and args.compare_reference:
+        parser.error("--dated and --compare-reference do not go together")
     rows = run(args.kb, args.docs, args.real_kb, public=not args.no_public, articles=args.articles,
-               compare_reference=args.compare_reference, again=args.again)
+               compare_reference=args.compare_reference, again=args.again, dated=args.dated)
     from .report import print_linking_rows
     print_linking_rows(rows, as_json=args.json)
     return 0

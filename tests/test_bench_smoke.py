@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from linkers import build_kb, link, open_kb
 
@@ -95,6 +96,30 @@ def test_bench_queue_path_counts_each_process_cpu_and_each_script_once_a_request
     # an uncached annotate: one submission, one start and one end, each a script of workers.jobs
     for script in ("SUBMIT_ONE_SCRIPT", "START_SCRIPT", "DONE_SCRIPT"):
         assert parts[f"Redis: {script}"]["per_request"] == 1.0, script
+
+
+def test_bench_linking_dated_gives_every_synthetic_text_a_date_of_its_own(monkeypatch):
+    """``--dated``: each synthetic paragraph and article is linked as of a date of its own (its
+    fact cards are made for that date), the rows say so, and the articles linked again get
+    new dates too."""
+    from bench import linking
+    seen = []
+    real_link = linking.link
+
+    def link(text, kb, **kwargs):
+        seen.append(kwargs.get("published_at"))
+        return real_link(text, kb, **kwargs)
+
+    monkeypatch.setattr(linking, "link", link)
+    rows = linking.run(str(open_kb().path), docs=3, public=False, articles=((4096, 2),), again=True,
+                       dated=True)
+    assert [r["corpus"] for r in rows] == ["synthetic news paragraphs, dated",
+                                           "synthetic articles, 4 KB, dated",
+                                           "synthetic articles, 4 KB, linked again, dated"]
+    assert None not in seen and len(set(seen)) == len(seen)
+    with pytest.raises(ValueError):
+        linking.run(str(open_kb().path), docs=1, public=False, articles=(), compare_reference=True,
+                    dated=True)
 
 
 def test_bench_linking_times_the_fast_paths_against_their_references(starter_kb):
