@@ -141,7 +141,8 @@ def test_a_card_refresh_fetched_before_a_change_of_its_entity_is_not_stored_afte
     wikidata.seen.clear()
     try:
         assert http.post(f"{api.url}/v1/entities/refresh", json={"qids": [QUINE]}).status_code == 202
-        wait_for(lambda: wikidata.seen, 20, what="the refresh's fetch")
+        wait_for(lambda: any(QUINE in params.get("ids", "").split("|") for params, _h in wikidata.seen),
+                 20, what="the refresh's fetch")
         assert http.post(f"{api.url}/v1/kb/entities", json={"entities": [{
             "id": QUINE, "type": "item", "labels": {"en": {"language": "en", "value": "Quine (changed)"}},
             "descriptions": {}, "aliases": {}, "claims": {}, "sitelinks": {}}],
