@@ -26,6 +26,7 @@ carry no dates in either mode.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -91,8 +92,10 @@ def _date(n: int, before: str | None = None) -> str:
     return (start + timedelta(days=n)).isoformat()
 
 
-def dates_for(texts: list[str], first: int = 0) -> list[str]:
-    return [_date(first + n) for n in range(len(texts))]
+def dates_for(texts: list[str], days) -> list[str]:
+    """A date for each text, the next ones of ``days`` (an ``itertools.count``: each text of a
+    run has its own)."""
+    return [_date(next(days)) for _ in texts]
 
 
 def time_against_reference(kb, texts: list[str], options: LinkOptions | None = None,
@@ -172,23 +175,20 @@ def run(kb_path: str | None = None, docs: int = 200, real_kb_path: Path = DEFAUL
             rows.append({"bench": "linking", "corpus": "public benchmark texts", "kb": real.version,
                          "cpu": cpu, **timed(real, texts)})
         dated_suffix = ", dated" if dated else ""
-        first = 0           # every synthetic text of the run has its own date
+        days = itertools.count()        # every synthetic text of the run has its own date
         rows.append({"bench": "linking", "corpus": f"synthetic news paragraphs{dated_suffix}",
                      "kb": kb.version, "cpu": cpu,
-                     **(time_linking(kb, news, dates=dates_for(news)) if dated else timed(kb, news))})
-        first += len(news)
+                     **(time_linking(kb, news, dates=dates_for(news, days)) if dated else timed(kb, news))})
         for size, pieces in long_reads:
             if dated:
-                passes = [(dated_suffix, time_linking(kb, pieces, warmup=1, dates=dates_for(pieces, first)))]
-                first += len(pieces)
+                passes = [(dated_suffix, time_linking(kb, pieces, warmup=1, dates=dates_for(pieces, days)))]
             else:
                 passes = [("", timed(kb, pieces, warmup=1))]
             if again and not compare_reference:
                 # linked again on new dates when dated: the cards are made again, as for new news
-                again_dates = dates_for(pieces, first) if dated else None
-                first += len(pieces)
                 passes.append((f", linked again{dated_suffix}",
-                               time_linking(kb, pieces, warmup=0, dates=again_dates)))
+                               time_linking(kb, pieces, warmup=0,
+                                            dates=dates_for(pieces, days) if dated else None)))
             for suffix, row in passes:
                 if not compare_reference:
                     row["ms_per_kb"] = round(row["p50_ms"] / (row["avg_chars"] / 1024), 2)

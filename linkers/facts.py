@@ -98,8 +98,7 @@ def _display(value: dict, kb) -> tuple[str, str | None]:
     return str(v), None
 
 
-def _values(pid: str, values: list[dict], kb, as_of: str | None,
-            displays: list | None = None) -> list[dict]:
+def _values(pid: str, values: list[dict], kb, as_of: str | None, displays: list) -> list[dict]:
     """The values shown of one property, as of ``as_of``. ``displays`` (``CardParts``) keeps
     each value's ``_display`` once made: it reads no date, and a card is made again for every
     article date."""
@@ -124,13 +123,10 @@ def _values(pid: str, values: list[dict], kb, as_of: str | None,
                   key=lambda x: x[0].get("e") or x[0].get("p") or x[0].get("s") or "", reverse=True)
     shown = []
     for v, current, i in (cur + rest)[:MAX_VALUES]:
-        if displays is None:
-            text, qid = _display(v, kb)
-        else:
-            made = displays[i]
-            if made is None:
-                made = displays[i] = _display(v, kb)
-            text, qid = made
+        made = displays[i]
+        if made is None:
+            made = displays[i] = _display(v, kb)
+        text, qid = made
         shown.append({"value": text, "qid": qid, "start": v.get("s"), "end": v.get("e"),
                       "point_in_time": v.get("p"), "current": current})
     return shown
