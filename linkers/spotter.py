@@ -15,7 +15,7 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import compress
 
 from .agreements import AGREEMENT_HEADS, agreement_variant
@@ -227,24 +227,38 @@ def _own_name(kb, key: str) -> bool:
                for _e, _p, f in kb.candidates(key, CANDIDATE_WINDOW))
 
 
-def _key_of(norm: str):
+def _key_of(norm: str) -> "_KeyOf":
+    """``key_of(s, e)``: alias_key of a span (``_KeyOf``)."""
+    return _KeyOf(norm)
+
+
+class _KeyOf:
     """``key_of(s, e)``: alias_key of a span, by slicing one lower-cased copy when that is
     provably the same: an ASCII span (lower() of ASCII letters needs no context) of a text
     whose lower-cased copy keeps its offsets, with no dots or double spaces to fold. News
     with curly quotes or an accented name is not ASCII as a whole, but its spans mostly are:
-    they no longer all take ``alias_key``'s way (~3% of linking a 4 KB article)."""
-    lowered = norm.lower()
-    if len(lowered) != len(norm):
-        lowered = None
-    whole = norm.isascii()
+    they no longer all take ``alias_key``'s way (~3% of linking a 4 KB article). A class, not
+    a closure: compiled (``spotter.pxd``), ``_longest`` calls ``key`` as a C function with C
+    offsets, which slice the text without slice objects."""
 
-    def key_of(s: int, e: int) -> str:
+    __slots__ = ("norm", "lowered", "whole")
+
+    def __init__(self, norm: str):
+        self.norm = norm
+        lowered = norm.lower()
+        self.lowered = lowered if len(lowered) == len(norm) else None
+        self.whole = norm.isascii()
+
+    def __call__(self, s: int, e: int) -> str:
+        return self.key(s, e)
+
+    def key(self, s: int, e: int) -> str:
+        lowered = self.lowered
         if lowered is not None:
             k = lowered[s:e]
-            if "." not in k and "  " not in k and (whole or norm[s:e].isascii()):
+            if "." not in k and "  " not in k and (self.whole or self.norm[s:e].isascii()):
                 return k
-        return _span_key(norm[s:e])
-    return key_of
+        return _span_key(self.norm[s:e])
 
 
 # The spans that take ``alias_key``'s whole way (accents to fold, dots to drop: "U.S.",
@@ -298,14 +312,9 @@ class _Words:
 
     def __init__(self, norm: str, toks: list[tuple[int, int]]):
         self.norm, self.toks = norm, toks
-        self.starts = [s for s, _e in toks]
-        self.ends = [e for _s, e in toks]
+        self.starts, self.ends = _offsets(toks)
         self.words, self.gaps = token_texts(norm, toks)
-        words = self.words
-        # a lower-case word is no capitalised name word: most words are, and skip the call
-        self.cap = [not w.islower() and _capitalised_word(w) for w in words]
-        # every stop word is written in lower case: a word in the set is a lower-case stop word
-        self.lower_stop = list(map(STOPWORDS.__contains__, words))
+        self.cap, self.lower_stop = _token_flags(self.words)
 
     def joins(self, a: int) -> bool:
         """Tokens a and a + 1 belong to one capitalised name run."""
@@ -342,18 +351,18 @@ class _Words:
         longer name explains their capitals."""
         if self.embedded(i, j):
             return True
-        words, gaps, cap = self.words, self.gaps, self.cap
+        cap = self.cap
+        return ((i >= 2 and self.joined(i - 2) and cap[i - 2])
+                or (j + 2 < len(self.words) and self.joined(j) and cap[j + 2]))
 
-        def joined(a: int) -> bool:         # tokens a and a + 2, one joiner between
-            mid = words[a + 1]
-            if mid == "s" and gaps[a].strip() == "'":
-                pass                        # "Children 's Hospital"
-            elif mid not in RUN_JOINERS or gaps[a] != " ":
-                return False
-            return gaps[a + 1] == " "
-
-        return ((i >= 2 and joined(i - 2) and cap[i - 2])
-                or (j + 2 < len(words) and joined(j) and cap[j + 2]))
+    def joined(self, a: int) -> bool:
+        """Tokens a and a + 2 with one joining word between ("of", "the", "'s")."""
+        mid = self.words[a + 1]
+        if mid == "s" and self.gaps[a].strip() == "'":
+            pass                        # "Children 's Hospital"
+        elif mid not in RUN_JOINERS or self.gaps[a] != " ":
+            return False
+        return self.gaps[a + 1] == " "
 
     def after_person_cue(self, i: int) -> bool:
         """The token before ``i`` is a title ("President") or a kinship word ("husband")."""
@@ -375,6 +384,31 @@ class _Words:
                 and not nxt.endswith("ed") and nxt not in COMMON_VERBS)
 
 
+def _offsets(toks: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The tokens' starts and their ends."""
+    starts, ends = [], []
+    for s, e in toks:
+        starts.append(s)
+        ends.append(e)
+    return starts, ends
+
+
+def _token_flags(words: list[str]) -> tuple[list[bool], list[bool]]:
+    """For each word: whether it is a capitalised name word (``_capitalised_word``), and
+    whether it is a lower-case stop word. A lower-case word is no capitalised name word (most
+    words are: they skip the call); every stop word is written in lower case, so no other
+    word is one."""
+    cap, lower_stop = [], []
+    for w in words:
+        if w.islower():
+            cap.append(False)
+            lower_stop.append(w in STOPWORDS)
+        else:
+            cap.append(_capitalised_word(w))
+            lower_stop.append(False)
+    return cap, lower_stop
+
+
 # Spotting and the NIL runs after ranking read the same text's tokens: the last text's table
 # is kept, for the same normalised text (equal: a short text's normalised copy is a new object
 # each time) with the same tokens (the spotter splits some compounds, the NIL runs do not).
@@ -393,88 +427,14 @@ def _words_of(norm: str, toks: list[tuple[int, int]]) -> _Words:
 
 def _spot(text: str, kb) -> list[Span]:
     """``_spot_reference`` asking a per-text table (``_Words``) instead of a helper per probe,
-    and each probe's eligibility (``_eligible``) from what is known of the tokens so far."""
+    and each probe (``_longest``) asking eligibility (``_eligible_span``) only when what is
+    known of the tokens so far does not settle it. Compiled, the table, the probe, the key
+    maker (``_KeyOf``) and the span maker (``_span_at``) are typed (``spotter.pxd``)."""
     norm = normalize(text)
     key_of = _key_of(norm)
     toks = _split_compounds(norm, tokenize(norm), kb, key_of)
     table = _words_of(norm, toks)
-    starts, ends, words, gaps, cap, lower_stop = (table.starts, table.ends, table.words, table.gaps,
-                                                  table.cap, table.lower_stop)
-    has_key, has_prefix = kb.has_key, kb.has_prefix
-    n = len(toks)
-
-    def eligible(i: int, j: int, key: str | None, any_cap: bool) -> bool:
-        """``_eligible(norm, toks, i, j, own_label(key), the_name(key))`` (no names when
-        ``key`` is None), ``any_cap`` saying whether a word of i..j is capitalised."""
-        if lower_stop[i] or lower_stop[j]:
-            return False
-        if j > i:
-            lead = words[i].lower()
-            if lead == "the":
-                return bool(key is not None and norm[starts[i]] == "T" and _the_name(kb, key)
-                            and all(cap[k] or words[k] in CONNECTORS for k in range(i + 1, j + 1)))
-            if lead.rstrip(".") in TITLES and not (key is not None and _own_label(kb, key)):
-                return False
-        return any_cap
-
-    def longest(i: int):
-        """(last token, end, key) of the longest name starting at token i, or None."""
-        if lower_stop[i]:
-            return None     # "in Paris", "of Russia": no span is eligible (a third of the probes)
-        best = None
-        unmatched = []
-        s = starts[i]
-        lead = words[i].lower()
-        the_lead = lead == "the"
-        # no title or "The" first: a span that may end at j (below) is eligible whatever its key
-        plain_lead = not the_lead and lead.rstrip(".") not in TITLES
-        any_cap = comma_seen = False
-        for j in range(i, min(i + MAX_SPAN_TOKENS, n)):
-            e = ends[j]
-            any_cap = any_cap or cap[j]
-            if not comma_seen and j > i and ", " in gaps[j - 1]:
-                # "Columbus, Ohio": past the first comma, if it closes a name of its own, no
-                # span matches and none is remembered as a club's beginning
-                comma_seen = True
-                if has_key(key_of(s, ends[j - 1] + gaps[j - 1].index(", "))):
-                    break
-            key = key_of(s, e)
-            word = words[j]
-            pe = e - 2 if len(word) > 2 and word[-2:] in ("'s", "'S") else None
-            core = key_of(s, pe) if pe is not None else None
-            matched = False
-            # what ``eligible`` would say of any key, asked before the KB is: a span ends on
-            # no lower-case stop word and has a capitalised word (or leads with "The")
-            if not lower_stop[j] and (any_cap or (the_lead and j > i)):
-                if (core is not None and has_key(core)
-                        and (j == i or plain_lead or eligible(i, j, core, any_cap))):
-                    best = (j, pe, core)
-                matched = has_key(key) and (j == i or plain_lead or eligible(i, j, key, any_cap))
-                if matched:
-                    best = (j, e, key)
-                elif key.endswith(TRANSLITERATED_ENDINGS):
-                    variant = _spelling_variant(kb, key)
-                    if variant is not None and eligible(i, j, None, any_cap):
-                        best = (j, e, variant)
-                elif j > i and key.endswith(AGREEMENT_HEADS):
-                    variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
-                    if variant is not None and eligible(i, j, None, any_cap):
-                        best = (j, e, variant)
-            prefix = has_prefix(key)
-            if prefix and not matched and j > i:
-                unmatched.append((j, e, key))
-            if not prefix and (core is None or not has_prefix(core)):
-                break
-        for j, e, key in reversed(unmatched):
-            if best is not None and j <= best[0]:
-                break
-            if has_prefix(key + " "):
-                club = next((k for k in (f"{key} {suffix}" for suffix in CLUB_SUFFIXES) if has_key(k)), None)
-                if club is not None and eligible(i, j, None, any(cap[i:j + 1])):
-                    return (j, e, club)
-        return best
-
-    return _names(text, table, kb, longest)
+    return _names(text, table, kb, partial(_longest, table, kb, key_of))
 
 
 def _spot_reference(text: str, kb) -> list[Span]:
@@ -534,6 +494,94 @@ def _spot_reference(text: str, kb) -> list[Span]:
     return _names(text, _Words(norm, toks), kb, longest)
 
 
+def _eligible_span(table: _Words, kb, i: int, j: int, key: str | None, any_cap: bool) -> bool:
+    """``_eligible(norm, toks, i, j, own_label(key), the_name(key))`` (no names when ``key`` is
+    None), ``any_cap`` saying whether a word of i..j is capitalised."""
+    lower_stop = table.lower_stop
+    if lower_stop[i] or lower_stop[j]:
+        return False
+    if j > i:
+        words, cap = table.words, table.cap
+        lead = words[i].lower()
+        if lead == "the":
+            if key is None or table.norm[table.starts[i]] != "T" or not _the_name(kb, key):
+                return False
+            for k in range(i + 1, j + 1):       # loops, not generators: compiled, no closures
+                if not (cap[k] or words[k] in CONNECTORS):
+                    return False
+            return True
+        if lead.rstrip(".") in TITLES and not (key is not None and _own_label(kb, key)):
+            return False
+    return any_cap
+
+
+def _longest(table: _Words, kb, key_of: _KeyOf, i: int):
+    """(last token, end, key) of the longest name starting at token i, or None (``_spot``'s
+    probe: ``_spot_reference``'s ``longest``, asking ``_eligible_span`` only when the answer
+    can depend on the key). Compiled, every offset and flag is a C local (``spotter.pxd``)."""
+    lower_stop = table.lower_stop
+    if lower_stop[i]:
+        return None     # "in Paris", "of Russia": no span is eligible (a third of the probes)
+    starts, ends, words, gaps, cap = table.starts, table.ends, table.words, table.gaps, table.cap
+    has_key, has_prefix = kb.has_key, kb.has_prefix
+    best = None
+    unmatched = []
+    s = starts[i]
+    lead = words[i].lower()
+    the_lead = lead == "the"
+    # no title or "The" first: a span that may end at j (below) is eligible whatever its key
+    plain_lead = not the_lead and lead.rstrip(".") not in TITLES
+    any_cap = comma_seen = False
+    for j in range(i, min(i + MAX_SPAN_TOKENS, len(words))):
+        e = ends[j]
+        any_cap = any_cap or cap[j]
+        if not comma_seen and j > i and ", " in gaps[j - 1]:
+            # "Columbus, Ohio": past the first comma, if it closes a name of its own, no
+            # span matches and none is remembered as a club's beginning
+            comma_seen = True
+            if has_key(key_of.key(s, ends[j - 1] + gaps[j - 1].index(", "))):
+                break
+        key = key_of.key(s, e)
+        word = words[j]
+        possessive = len(word) > 2 and word[-2:] in ("'s", "'S")
+        pe = e - 2
+        core = key_of.key(s, pe) if possessive else None
+        matched = False
+        # what ``_eligible_span`` would say of any key, asked before the KB is: a span ends on
+        # no lower-case stop word and has a capitalised word (or leads with "The")
+        if not lower_stop[j] and (any_cap or (the_lead and j > i)):
+            if (possessive and has_key(core)
+                    and (j == i or plain_lead or _eligible_span(table, kb, i, j, core, any_cap))):
+                best = (j, pe, core)
+            matched = has_key(key) and (j == i or plain_lead or _eligible_span(table, kb, i, j, key, any_cap))
+            if matched:
+                best = (j, e, key)
+            elif key.endswith(TRANSLITERATED_ENDINGS):
+                variant = _spelling_variant(kb, key)
+                if variant is not None and _eligible_span(table, kb, i, j, None, any_cap):
+                    best = (j, e, variant)
+            elif j > i and key.endswith(AGREEMENT_HEADS):
+                variant = agreement_variant(kb, key)     # "Minsk accords": "Minsk agreements"
+                if variant is not None and _eligible_span(table, kb, i, j, None, any_cap):
+                    best = (j, e, variant)
+        prefix = has_prefix(key)
+        if prefix and not matched and j > i:
+            unmatched.append((j, e, key))
+        if not prefix and not (possessive and has_prefix(core)):
+            break
+    for j, e, key in reversed(unmatched):
+        if best is not None and j <= best[0]:
+            break
+        if has_prefix(key + " "):
+            for suffix in CLUB_SUFFIXES:        # the first club name the KB has
+                club = f"{key} {suffix}"
+                if has_key(club):
+                    if _eligible_span(table, kb, i, j, None, any(cap[i:j + 1])):
+                        return (j, e, club)
+                    break
+    return best
+
+
 def _names(text: str, table: _Words, kb, longest) -> list[Span]:
     """The spans of the text, left to right: at each token where a name may start, the longest
     name there (``longest(i)``: its last token, end and key, or None), made a span if a
@@ -566,7 +614,8 @@ def _names(text: str, table: _Words, kb, longest) -> list[Span]:
 
 def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -> tuple[Span, int] | None:
     """The span of the name found at token i (``best``: its last token, end and key, from the
-    longest match) and the token it ends at, or None when no candidate is left for it."""
+    longest match) and the token it ends at, or None when no candidate is left for it.
+    Loops, not generator expressions: compiled (``spotter.pxd``), with C offsets and flags."""
     norm, words, ends = table.norm, table.words, table.ends
     n = len(words)
     j, e, key = best
@@ -588,10 +637,14 @@ def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -
              and (acronym_ok or not c[2] & FLAG_ACRONYM)][:MAX_CANDIDATES]
     # "Calif.", "Mich.": an abbreviation keeps its period when Wikidata writes the
     # name so (California's alias "Calif."); the sentence may end there too.
-    if (norm[e:e + 1] == "." and e == ends[j] and len(surface) <= 6
-            and any(surface + "." in (rec["l"], *rec["a"]) for rec in map(kb.record, (c[0] for c in cands[:3])))):
-        e += 1
-        surface = text[s:e]
+    if norm[e:e + 1] == "." and e == ends[j] and len(surface) <= 6:
+        dotted = surface + "."
+        for c in cands[:3]:
+            rec = kb.record(c[0])
+            if dotted == rec["l"] or dotted in rec["a"]:
+                e += 1
+                surface = text[s:e]
+                break
     initial = _sentence_initial(norm, s)
     # Keys are case-folded, so a key's prior is shared with common nouns ("moon" the
     # natural satellite), which never match a capitalised mention. A capitalised word
@@ -600,13 +653,19 @@ def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -
     # name ("Chamber of Commerce"), where the capital says nothing about the word.
     if (i == j and (not initial or table.before_agent_verb(j)) and shape == 1 and len(surface) > 1
             and norm[max(0, s - 3):s].rstrip()[-1:] not in OPENING_QUOTES and not table.in_name_run(i, j)):
-        common = sum(c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN)
+        # ``sum`` of a list, as of the generator first written: the same float, however
+        # Python sums (3.12 compensates)
+        common = sum([c[1] for c in window if c[2] & FLAG_LOWER and not c[2] & FLAG_GIVEN])
         if 0 < common < 1:
             cands = [(eid, prior / (1 - common), flags) for eid, prior, flags in cands]
     single_common = (i == j and initial and norm[s:e].lower() in STOPWORDS)
     embedded = table.embedded(i, j) and not (j > i and _in_headline(norm, s))
-    given = (i == j and not embedded and not company and not acronym_ok
-             and any(c[2] & FLAG_GIVEN for c in window))
+    given = False
+    if i == j and not embedded and not company and not acronym_ok:
+        for c in window:
+            if c[2] & FLAG_GIVEN:
+                given = True
+                break
     if embedded:
         # "Dmitry" in "Dmitry Peskov" is not Dmitry Medvedev: a bare given name or
         # surname inside a longer name belongs to that longer name.
@@ -617,7 +676,7 @@ def _span_at(text: str, table: _Words, kb, i: int, best: tuple[int, int, str]) -
         # "MOSCOW (Reuters) -", "WASHINGTON (AP) -": the credit after a dateline
         # names a news agency (not Andhra Pradesh), if the KB has one by that name
         agencies = [c for c in cands if NEWS_AGENCY in kb.record(c[0])["t"]]
-        total = sum(c[1] for c in agencies)
+        total = sum([c[1] for c in agencies])
         if agencies and total > 0:
             cands = [(eid, prior / total, flags) for eid, prior, flags in agencies]
     if surface in REPOST_MARKERS and _REPOST_AFTER.match(norm, e):
