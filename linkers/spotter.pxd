@@ -60,3 +60,8 @@ cpdef bint _sentence_initial(str norm, Py_ssize_t start) except -1
                window=list, cands=list, dotted=str, initial=bint, single_common=bint,
                embedded=bint, given=bint)
 cpdef object _span_at(str text, _Words table, object kb, Py_ssize_t i, tuple best)
+
+@cython.locals(norm=str, toks=list, table=_Words, covered=bytearray, run=list, words=list,
+               cap=list, n=Py_ssize_t, caps=list, k=Py_ssize_t, s=Py_ssize_t, e=Py_ssize_t,
+               at=Py_ssize_t)
+cpdef list _nil_spans(str text, list taken)
