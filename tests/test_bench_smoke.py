@@ -214,3 +214,18 @@ def test_bench_instructions_counts_each_pass_apart():
     rows = instructions.run(str(open_kb().path), articles=((4096, 1),), public=0)
     assert [r["corpus"] for r in rows] == ["synthetic articles, 4 KB", "synthetic articles, 4 KB, linked again"]
     assert all(r["docs"] == 1 and r["avg_chars"] >= 4096 and r["minstr_per_doc"] > 1 for r in rows)
+
+
+def test_bench_compare_pairs_two_checkouts_in_blocks(tmp_path):
+    """``bench.compare``: each block runs A, B, B, A on the same articles, each child importing
+    ``linkers`` from its own checkout; a checkout without ``linkers/`` is a usage error."""
+    kb = str(open_kb().path)
+    out = subprocess.run([sys.executable, "-m", "bench.compare", str(REPO), str(REPO), "--kb", kb,
+                          "--articles", "600:2", "--rounds", "2", "--repeats", "2", "--json"],
+                         cwd=REPO, check=True, capture_output=True, text=True, timeout=300)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["blocks"]) == 2 and result["articles"] == 2
+    assert all(block["a_ms"] > 0 and block["b_ms"] > 0 for block in result["blocks"])
+    bad = subprocess.run([sys.executable, "-m", "bench.compare", str(REPO), str(tmp_path), "--kb", kb],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no factlink checkout" in bad.stderr
