@@ -7,6 +7,9 @@
 # the kernel's time).
 cimport cython
 
+cdef class Scored:
+    cdef public object eid, score, prob
+
 @cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
                r6=double, r7=double, k=Py_ssize_t, end=Py_ssize_t, half=Py_ssize_t)
 cpdef double _pairwise_sum(double[:] values, Py_ssize_t lo, Py_ssize_t n) except? -1.0
@@ -40,3 +43,14 @@ cpdef object _coherence_totals(long long[:] starts, long long[:] mentions, doubl
                                Py_ssize_t block, long long[:] pairs, long long[:] sharers,
                                long long[:] shared_starts, long long[:] others, double[:] damps,
                                double scale)
+
+@cython.locals(row=list, c=Scored, n=Py_ssize_t, k=Py_ssize_t, scores=list, exps=list)
+cpdef object _softmax(list rows, object nil, object temperature)
+
+@cython.locals(moved=list, i=Py_ssize_t, k=Py_ssize_t, row=list, scores=list, c=Scored,
+               still=bint)
+cpdef list _rescored(list rows, list local, object supported, object alike_of, object coherence,
+                     object similar)
+
+@cython.locals(where=dict, i=Py_ssize_t, c=Scored, found=list)
+cpdef dict _placings(list rows, Py_ssize_t lo, Py_ssize_t hi)

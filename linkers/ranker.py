@@ -278,11 +278,73 @@ def _is_partial(flags: int) -> bool:
     return bool(flags & FLAG_PARTIAL and not flags & (FLAG_LABEL | FLAG_ALIAS))
 
 
-@dataclass(slots=True)
+@dataclass
 class Scored:
+    """A candidate's score and its share of the row's belief. Compiled, an extension type
+    (``ranker.pxd``: Cython makes the dataclass; its fields stay Python objects, so every
+    number is the one the pure source computes), read without attribute look-ups where a
+    loop is typed."""
     eid: int
     score: float
     prob: float = 0.0
+
+
+def _softmax(rows: list[list[Scored]], nil: float, temperature: float) -> None:
+    """Each row's shares: a softmax over its scores and NIL's (``DocumentRanker._normalise``).
+    Compiled, typed (``ranker.pxd``): a candidate's fields are read without look-ups; the
+    arithmetic is the source's, on Python floats."""
+    exp = math.exp
+    for row in rows:
+        n = len(row)
+        if n == 1:       # the same arithmetic, without the lists (a third of rows)
+            c = row[0]
+            m = max(c.score, nil)
+            e = exp((c.score - m) / temperature)
+            c.prob = e / (e + exp((nil - m) / temperature))
+        elif n:
+            scores = [c.score for c in row]
+            m = max(max(scores), nil)
+            exps = [exp((s - m) / temperature) for s in scores]
+            z = sum(exps) + exp((nil - m) / temperature)
+            for k in range(n):
+                c = row[k]
+                c.prob = exps[k] / z
+
+
+def _rescored(rows: list[list[Scored]], local: list[list[float]], supported, alike_of,
+              coherence: float, similar: float) -> list[int]:
+    """A coherence round's scores: each candidate's local score plus its coherence support
+    (``supported``: (mention, eid) -> support) and its similarity support (``alike_of``), set
+    on the rows; the rows whose scores moved, in order. Typed, as ``_softmax``."""
+    log1p = math.log1p
+    moved = []
+    for i in range(len(rows)):
+        row, scores = rows[i], local[i]
+        still = True
+        for k in range(min(len(row), len(scores))):
+            c = row[k]
+            key = (i, c.eid)
+            score = scores[k] + coherence * log1p(supported(key, 0.0)) + similar * alike_of(key, 0.0)
+            if score != c.score:
+                still = False
+            c.score = score
+        if not still:
+            moved.append(i)
+    return moved
+
+
+def _placings(rows: list[list[Scored]], lo: int, hi: int) -> dict[int, list[tuple[int, float]]]:
+    """The likeliest candidates of mentions lo..hi-1: eid -> [(mention, sqrt of its belief)],
+    eids in order of first appearance (``DocumentRanker._placings``; typed, as ``_softmax``)."""
+    where: dict[int, list[tuple[int, float]]] = {}
+    sqrt = math.sqrt
+    for i in range(lo, hi):
+        for c in _likeliest(rows[i]):
+            found = where.get(c.eid)
+            if found is None:
+                found = where[c.eid] = []
+            found.append((i, sqrt(c.prob)))
+    return where
 
 
 class DocumentRanker:
@@ -682,25 +744,14 @@ class DocumentRanker:
                         if alike.get((i, eid), 0.0) < 0.0:
                             alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
-            coherence, similar, log1p, alike_of = w.coherence, w.similar, math.log1p, alike.get
+            coherence, similar, alike_of = w.coherence, w.similar, alike.get
             before = [s for scores in local for s in scores]
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
-                supported = support.get
                 # only the rows whose scores moved take a new softmax: a row's shares are those
                 # of its scores (every score change above is followed by its row's softmax), and
                 # a mention nothing supports keeps its local scores
-                moved = []
-                for i, row in enumerate(base):
-                    still = True
-                    for c, s0 in zip(row, local[i]):
-                        k = (i, c.eid)
-                        score = s0 + coherence * log1p(supported(k, 0.0)) + similar * alike_of(k, 0.0)
-                        if score != c.score:
-                            still = False
-                        c.score = score
-                    if not still:
-                        moved.append(i)
+                moved = _rescored(base, local, support.get, alike_of, coherence, similar)
                 self._normalise(base, moved)
                 # a round that changed no score changes none after it (a round reads only the
                 # scores and their shares): a third of short texts, where nothing supports anything
@@ -739,22 +790,7 @@ class DocumentRanker:
     def _normalise(self, rows: list[list[Scored]], which=None) -> None:
         """Each row's shares: a softmax over its scores and NIL's (``Weights.nil``).
         ``which``: the indices of the only rows whose scores changed."""
-        nil, temperature, exp = self.w.nil, self.w.temperature, math.exp
-        for row in rows if which is None else (rows[i] for i in which):
-            if len(row) == 1:       # the same arithmetic, without the lists (a third of rows)
-                c = row[0]
-                m = max(c.score, nil)
-                e = exp((c.score - m) / temperature)
-                c.prob = e / (e + exp((nil - m) / temperature))
-                continue
-            if not row:
-                continue
-            scores = [c.score for c in row]
-            m = max(max(scores), nil)
-            exps = [exp((s - m) / temperature) for s in scores]
-            z = sum(exps) + exp((nil - m) / temperature)
-            for c, e in zip(row, exps):
-                c.prob = e / z
+        _softmax(rows if which is None else [rows[i] for i in which], self.w.nil, self.w.temperature)
 
     def _coherence(self, rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
         """Support (i, eid) -> sum over other mentions of the best-weighted connected candidate.
@@ -811,17 +847,7 @@ class DocumentRanker:
             return self._typed_coherence(where, lo, hi)
         return self._dict_coherence(where)
 
-    @staticmethod
-    def _placings(rows: list[list[Scored]], lo: int, hi: int) -> dict[int, list[tuple[int, float]]]:
-        """The likeliest candidates of mentions lo..hi-1: eid -> [(mention, sqrt of its belief)],
-        eids in order of first appearance."""
-        where: dict[int, list[tuple[int, float]]] = {}
-        sqrt, placed = math.sqrt, where.setdefault
-        for i in range(lo, hi):
-            row = rows[i]
-            for c in _likeliest(row):
-                placed(c.eid, []).append((i, sqrt(c.prob)))
-        return where
+    _placings = staticmethod(_placings)
 
     def _links_as_numbers(self, eids: tuple[int, ...]) -> tuple[array, array, array, array, array]:
         """``_links(eids)`` with each candidate as its place in ``eids``, in arrays for
