@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 
 from .business import favoured_companies
 from .classes import TypeFilter
