@@ -1,9 +1,10 @@
-# Types for the spotter's probe in ``linkers/spotter.py`` (``_longest``: the longest name at a
-# token) when setup.py compiles it with Cython (the .py stays the source and the pure-Python
-# fallback; ``linkers.compiled`` hashes this file with it). The per-text table (``_Words``) and
-# the key maker (``_KeyOf``) become extension types with typed fields, so the probe reads a
-# token's offsets and flags from lists without attribute look-ups, keeps offsets as C sizes,
-# and slices the text for a key with C offsets, without slice objects.
+# Types for the spotter's loops in ``linkers/spotter.py`` when setup.py compiles it with Cython
+# (the .py stays the source and the pure-Python fallback; ``linkers.compiled`` hashes this file
+# with it): the scan for names (``_names``), its probe (``_longest``) and span maker
+# (``_span_at``), the per-text table's flags, and the scan for NIL runs. The table (``_Words``)
+# and the key maker (``_KeyOf``) become extension types with typed fields, so these read a
+# token's offsets and flags from lists without attribute look-ups, keep offsets as C sizes, and
+# slice the text for a key with C offsets, without slice objects.
 cimport cython
 
 cdef class _KeyOf:
