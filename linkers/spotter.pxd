@@ -1,10 +1,12 @@
 # Types for the spotter's loops in ``linkers/spotter.py`` when setup.py compiles it with Cython
 # (the .py stays the source and the pure-Python fallback; ``linkers.compiled`` hashes this file
 # with it): the scan for names (``_names``), its probe (``_longest``) and span maker
-# (``_span_at``), the per-text table's flags, and the scan for NIL runs. The table (``_Words``)
+# (``_span_at``) and the per-text table's flags. The table (``_Words``)
 # and the key maker (``_KeyOf``) become extension types with typed fields, so these read a
 # token's offsets and flags from lists without attribute look-ups, keep offsets as C sizes, and
-# slice the text for a key with C offsets, without slice objects.
+# slice the text for a key with C offsets, without slice objects. A function that
+# ``fastpath.keep_reference`` swaps (``_spot``, ``_nil_spans``) stays a ``def``: a cpdef one is
+# called in C from within the module, and ``reference_paths`` could not put its reference back.
 cimport cython
 
 cdef class _KeyOf:
@@ -61,8 +63,3 @@ cpdef bint _sentence_initial(str norm, Py_ssize_t start) except -1
                window=list, cands=list, dotted=str, initial=bint, single_common=bint,
                embedded=bint, given=bint)
 cpdef object _span_at(str text, _Words table, object kb, Py_ssize_t i, tuple best)
-
-@cython.locals(norm=str, toks=list, table=_Words, covered=bytearray, run=list, words=list,
-               cap=list, n=Py_ssize_t, caps=list, k=Py_ssize_t, s=Py_ssize_t, e=Py_ssize_t,
-               at=Py_ssize_t)
-cpdef list _nil_spans(str text, list taken)

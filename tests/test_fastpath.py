@@ -431,3 +431,25 @@ def test_the_token_scan_takes_every_code_point_for_a_word_character_as_the_patte
 @given(st.text(alphabet=st.sampled_from("aZ9_.'&- \u00e9\u0663\u2163\U0001F600\u00a0\n"), max_size=40))
 def test_the_token_scan_finds_what_the_token_pattern_finds_on_generated_text(text):
     _scan_matches_the_pattern(text)
+
+
+def test_reference_paths_reach_the_spotters_references_through_link(monkeypatch):
+    """Compiled, a function the module calls as cpdef is called in C, past the attribute that
+    ``reference_paths`` swaps: the spotter's swapped functions stay plain ``def`` so that
+    linking under ``reference_paths`` really runs ``_spot_reference`` and
+    ``_nil_spans_reference``."""
+    from linkers import spotter
+    called = set()
+
+    def counting(name, reference):
+        def wrapper(*args):
+            called.add(name)
+            return reference(*args)
+        return wrapper
+
+    swapped = [(owner, name, counting(name, reference) if owner is spotter else reference)
+               for owner, name, reference in fastpath._REFERENCES]
+    monkeypatch.setattr(fastpath, "_REFERENCES", swapped)
+    with reference_paths():
+        link("Angela Merkel met Foo Barrington in Paris. Barrington said so.", open_kb())
+    assert {"_spot", "_nil_spans"} <= called
