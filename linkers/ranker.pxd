@@ -54,3 +54,12 @@ cpdef list _rescored(list rows, list local, object supported, object alike_of, o
 
 @cython.locals(where=dict, i=Py_ssize_t, c=Scored, found=list)
 cpdef dict _placings(list rows, Py_ssize_t lo, Py_ssize_t hi)
+
+@cython.locals(share=dict, out=set, members=list, row=list, c=Scored, others=list)
+cpdef set _listed_people(list rows, list lists, object kb)
+
+@cython.locals(x=Py_ssize_t, v=double, key=tuple)
+cpdef object _supported(object totals, list mention, list eids, dict out, dict raw, dict top)
+
+@cython.locals(row=list, c=Scored)
+cpdef dict _relative_to_best(dict out, dict top, list rows)

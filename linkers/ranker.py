@@ -347,6 +347,29 @@ def _placings(rows: list[list[Scored]], lo: int, hi: int) -> dict[int, list[tupl
     return where
 
 
+def _listed_people(rows: list[list[Scored]], lists: list[list[int]], kb) -> set[int]:
+    """``DocumentRanker._listed_with_people``: the items of ``lists`` (each a list's mentions,
+    in text order) whose fellow items' readings are, on average, at least
+    ``LIST_PERSON_SHARE`` people by belief. A module function, typed when compiled
+    (``ranker.pxd``); the items are added in the order the lists and their items come, and
+    each sum is ``sum()`` of a list, as first written."""
+    share: dict[int, float] = {}
+    out: set[int] = set()
+    for members in lists:
+        if len(members) < 2:
+            continue
+        for i in members:
+            if i not in share:
+                row = rows[i]
+                tot = sum([c.prob for c in row])
+                share[i] = sum([c.prob for c in row if _is_person(kb, c.eid)]) / tot if tot > 0 else 0.0
+        for i in members:
+            others = [share[j] for j in members if j != i]
+            if sum(others) / len(others) >= LIST_PERSON_SHARE:
+                out.add(i)
+    return out
+
+
 class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
@@ -618,27 +641,12 @@ class DocumentRanker:
                 groups.setdefault(sp.listed, []).append(i)
         return groups
 
-    def _listed_with_people(self, rows: list[list[Scored]]) -> set[int]:
+    def _listed_with_people(self, rows: list[list[Scored]],
+                            lists: dict[int, list[int]] | None = None) -> set[int]:
         """Mentions listed with others ("Clapton, Beck, and Page") whose fellow items are most
-        likely people: coordinated names are of one kind, so a surname there names a person."""
-        share: dict[int, float] = {}
-
-        def person_share(i: int) -> float:
-            if i not in share:
-                tot = sum(c.prob for c in rows[i])
-                share[i] = (sum(c.prob for c in rows[i] if _is_person(self.kb, c.eid)) / tot
-                            if tot > 0 else 0.0)
-            return share[i]
-
-        out: set[int] = set()
-        for members in self._lists().values():
-            if len(members) < 2:
-                continue
-            for i in members:
-                others = [person_share(j) for j in members if j != i]
-                if sum(others) / len(others) >= LIST_PERSON_SHARE:
-                    out.add(i)
-        return out
+        likely people: coordinated names are of one kind, so a surname there names a person.
+        ``lists``: ``_lists()``, when the caller has it (the spans do not change in ``rank``)."""
+        return _listed_people(rows, list((self._lists() if lists is None else lists).values()), self.kb)
 
     def _cue_listed_people(self, base: list[list[Scored]], extra, owns) -> None:
         """In a list of people ("Clapton, Beck, and Page") a person named by surname loses the
@@ -648,7 +656,7 @@ class DocumentRanker:
         cued: set[int] = set()
         lists = self._lists()
         for _ in range(3):      # a list's items take their kind from each other: settle it
-            more = self._listed_with_people(base) - cued
+            more = self._listed_with_people(base, lists) - cued
             if not more:
                 return
             cued |= more
@@ -1154,6 +1162,20 @@ def _coherence_totals(starts, mentions, beliefs, block: int, pairs, sharers, sha
     return totals_of, present_of
 
 
+def _supported(totals, mention: list[int], eids: list[int], out: dict[tuple[int, int], float],
+               raw: dict[tuple[int, int], float], top: dict[int, float]) -> None:
+    """A similarity block's positive totals into ``out`` and ``raw`` by (mention, entity), and
+    each mention's best into ``top``, candidate by candidate in pool order (typed when compiled,
+    ``ranker.pxd``)."""
+    for x in range(len(eids)):
+        v = totals[x]
+        if v > 0:
+            i = mention[x]
+            key = (i, eids[x])
+            out[key] = raw[key] = v
+            top[i] = max(top.get(i, 0.0), v)
+
+
 def _relative_to_best(out: dict[tuple[int, int], float], top: dict[int, float],
                       rows: list[list[Scored]]) -> dict[tuple[int, int], float]:
     """Each candidate's similarity support minus the best among its mention's candidates (both
@@ -1555,11 +1577,7 @@ class _SmallSimilarityBlock:
             group[y] = groups
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
-        for x, v in enumerate(self._totals(group, groups + 1)):
-            if v > 0:
-                i = mention[x]
-                out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
-                top[i] = max(top.get(i, 0.0), v)
+        _supported(self._totals(group, groups + 1), mention, self.eids, out, self.raw, top)
         return _relative_to_best(out, top, rows)
 
     def _totals(self, group: list[int], groups: int) -> list[float]:
