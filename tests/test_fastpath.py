@@ -313,7 +313,8 @@ def test_the_token_pattern_normalisation_and_utf16_offsets_give_what_they_gave_a
     original_tokens = re.compile(r"(?:\w\.){2,}|\w+(?:['&.\-]\w+)*")
     awkward = ["U.S. A.B.C. a.b S.p.A. U.S.A U.S.-based AT&T O'Neill e.g. i.e.x x.y.z. a..b a.b.c.d.",
                "Thermo-Print Yahoo.com 3.5 U.K.'s _a_ __ a_.b_. \u00e9.\u00e8. \u2163.\u2164.",
-               "\u201cZ\u00fcrich\u201d\u00a0\u2014 caf\u00e9 \U0001F600 \U0001F600x \U00010000\U0010FFFF \ud7ff\ue000\uffff\t\r\n"]
+               "\u201cZ\u00fcrich\u201d\u00a0\u2014 caf\u00e9 \U0001F600 \U0001F600x \U00010000\U0010FFFF \ud7ff\ue000\uffff\t\r\n",
+               "lone \ud800 and \udfff surrogates", "\ud83d\ude00 \U0001F600 \ud800"]
     for text in [text for _name, text in corpus_texts()] + awkward:
         norm = normalize(text)
         assert norm == normalize_reference(text)
