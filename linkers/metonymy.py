@@ -83,20 +83,29 @@ def story_countries(kb, spans: list[Span]) -> list[int]:
     """The countries the text names, directly or through a place in them (each mention by its
     likeliest reading), the most named first: the first is the country the story is about."""
     votes: dict[int, int] = {}
+    country_of: dict[int, int | None] = {}      # by likeliest reading: a name recurs
     for sp in spans:
         if not sp.candidates:
             continue
         top = sp.candidates[0][0]
-        if is_country(kb, top):
-            votes[top] = votes.get(top, 0) + 1
-            continue
-        rec = kb.record(top)
-        if _kind(kb, top) == "place":
-            for v in rec["c"].get("P17", ())[:1]:
-                country = kb.internal_id(v["v"]) if v.get("k") == "i" else None
-                if country is not None:
-                    votes[country] = votes.get(country, 0) + 1
+        if top in country_of:
+            country = country_of[top]
+        else:
+            country = country_of[top] = _country_named(kb, top)
+        if country is not None:
+            votes[country] = votes.get(country, 0) + 1
     return sorted(votes, key=lambda eid: (votes[eid], kb.popularity(eid)), reverse=True)
+
+
+def _country_named(kb, eid: int) -> int | None:
+    """The country a mention read as ``eid`` names: itself if a country, a place's first
+    country (P17), else None."""
+    if is_country(kb, eid):
+        return eid
+    if _kind(kb, eid) == "place":
+        for v in kb.record(eid)["c"].get("P17", ())[:1]:
+            return kb.internal_id(v["v"]) if v.get("k") == "i" else None
+    return None
 
 
 def _patterned(kb, patterns, name: str, country: int) -> list[int]:
@@ -213,30 +222,25 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
         if more:
             out = sorted(out + more, key=lambda sp: sp.start)
     favoured: dict[int, set[int]] = {}
+    # what a bare institution's name favours, by its text, key and readings: two thirds of a
+    # news article's mentions repeat an earlier one, and the answer reads nothing else
+    bare: dict[tuple, tuple[tuple[int, ...], set[int]]] = {}
     for i, sp in enumerate(out):
         if not sp.candidates:
             continue
         top = sp.candidates[0][0]
         top_kind = _kind(kb, top)
         if country is not None and top_kind in ("organization", "other") and sp.text.count(" ") < 3:
-            # a bare institution: readings that are organisations of the story's country
-            institutions: list[int] = []
-            if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
-                institutions = [eid for eid, _p, _f in sp.candidates if _is_institution(kb, eid)]
-            mine = _country_readings(kb, institutions, country)
-            # the country's institution of that name, as such names are written
-            own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
-            if institutions and not mine and not own:
-                # the story's country has none by that name: an institution or office of
-                # another country the story names is meant ("Secretary of State" in a story
-                # about Ukraine that quotes Washington), the most named first; only among the
-                # name's own readings, never looked up by pattern for a country named in passing
-                mine = next((found for other in named[1:] if (found := _country_readings(kb, institutions, other))), set())
+            key = (sp.text, sp.key, tuple(sp.candidates))
+            found = bare.get(key)
+            if found is None:
+                found = bare[key] = _bare_institution(kb, sp, country, named)
+            own, mine = found
             if own:
                 have = {eid for eid, _p, _f in sp.candidates}
                 sp.candidates = sp.candidates + [(eid, 1.0, 0) for eid in own if eid not in have]
                 favoured.setdefault(i, set()).update(own)
-            elif mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
+            elif mine:
                 favoured.setdefault(i, set()).update(mine)
         if top_kind == "place" and _government(kb, top) and _acts(text, sp.start, sp.end):
             # the government is what the capital's name means here: it takes the name's best
@@ -253,6 +257,31 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
                                  + [(eid, sp.candidates[0][1], 0) for eid in teams])
                 favoured.setdefault(i, set()).update(teams)
     return out, favoured
+
+
+def _bare_institution(kb, sp: Span, country: int, named: list[int]) -> tuple[tuple[int, ...], set[int]]:
+    """For a span that may be a bare institution ("Congress"): the story country's own
+    institutions of that name, to add as readings (``own``), else the readings to favour
+    (``mine``): those that are institutions of the story's country, or of another country it
+    names."""
+    top = sp.candidates[0][0]
+    institutions: list[int] = []
+    if not is_country(kb, top) and not any(t in LANGUAGE_OR_PEOPLE for t in kb.record(top)["t"]):
+        institutions = [eid for eid, _p, _f in sp.candidates if _is_institution(kb, eid)]
+    mine = _country_readings(kb, institutions, country)
+    # the country's institution of that name, as such names are written
+    own = _institutions(kb, sp.text, country) if mine or _is_common_noun(kb, sp.key) else ()
+    if institutions and not mine and not own:
+        # the story's country has none by that name: an institution or office of
+        # another country the story names is meant ("Secretary of State" in a story
+        # about Ukraine that quotes Washington), the most named first; only among the
+        # name's own readings, never looked up by pattern for a country named in passing
+        mine = next((found for other in named[1:] if (found := _country_readings(kb, institutions, other))), set())
+    if own:
+        return own, set()
+    if mine and not any(_kind(kb, eid) == "place" for eid, _p, _f in sp.candidates):
+        return (), mine
+    return (), set()
 
 
 # "the Treasury", "the Supreme Court": up to three capitalised words after "the". The pattern
