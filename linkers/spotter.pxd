@@ -52,7 +52,7 @@ cpdef list _names(str text, _Words table, object kb, object longest)
 @cython.locals(starts=list, ends=list)
 cpdef tuple _offsets(list toks)
 
-@cython.locals(w=str, cap=list, lower_stop=list)
+@cython.locals(w=str, cap=list, lower_stop=list, first=Py_UCS4)
 cpdef tuple _token_flags(list words)
 
 @cython.locals(i=Py_ssize_t)

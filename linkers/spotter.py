@@ -396,17 +396,21 @@ def _offsets(toks: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
 
 def _token_flags(words: list[str]) -> tuple[list[bool], list[bool]]:
     """For each word: whether it is a capitalised name word (``_capitalised_word``), and
-    whether it is a lower-case stop word. A lower-case word is no capitalised name word (most
-    words are: they skip the call); every stop word is written in lower case, so no other
-    word is one."""
+    whether it is a lower-case stop word (every stop word is written in lower case: a test
+    checks). A capitalised name word starts with a capital or a digit: a word starting with
+    another ASCII character (most words) is none without asking, read as one character
+    (compiled, a C comparison; ``str.islower()`` here was ~400 instructions a word)."""
     cap, lower_stop = [], []
     for w in words:
-        if w.islower():
+        lower_stop.append(w in STOPWORDS)
+        if not w:
             cap.append(False)
-            lower_stop.append(w in STOPWORDS)
+            continue
+        first = w[0]
+        if first < "\x80" and not ("A" <= first <= "Z" or "0" <= first <= "9"):
+            cap.append(False)
         else:
             cap.append(_capitalised_word(w))
-            lower_stop.append(False)
     return cap, lower_stop
 
 

@@ -461,3 +461,37 @@ def test_reference_paths_reach_the_spotters_references_through_link(monkeypatch)
     with reference_paths():
         link("Angela Merkel met Foo Barrington in Paris. Barrington said so.", open_kb())
     assert {"_spot", "_nil_spans"} <= called
+
+
+def _token_flags_as_first_written(words: list[str]) -> tuple[list[bool], list[bool]]:
+    from linkers.spotter import STOPWORDS, _capitalised_word
+    cap, lower_stop = [], []
+    for w in words:
+        if w.islower():
+            cap.append(False)
+            lower_stop.append(w in STOPWORDS)
+        else:
+            cap.append(_capitalised_word(w))
+            lower_stop.append(False)
+    return cap, lower_stop
+
+
+def test_the_token_flags_skip_the_name_test_only_for_words_it_would_refuse():
+    """``spotter._token_flags`` asks ``_capitalised_word`` only of a word starting with a
+    capital, a digit or a non-ASCII character, and looks every word up among the stop words:
+    the same flags as asking every word that is not all lower case, because every stop word is
+    written in lower case. On every token of the public texts and news sentences, and on words
+    made to be awkward (a digit before a capital, a lower-case start before one, no letter)."""
+    from linkers.spotter import STOPWORDS, _token_flags
+    assert all(w.islower() for w in STOPWORDS)
+    awkward = ["", "iPhone", "eBay", "3M", "3m", "1990s", "42", "_", "'s", "s", "The", "THE", "the",
+               "\u00c9cole", "\u00e9cole", "\u01c5ungla", "\u2163", "\u0663", "US", "it", "IT", "-"]
+    words = awkward + [norm[s:e] for _name, text in corpus_texts()
+                       for norm in (normalize(text),) for s, e in tokenize(norm)]
+    assert _token_flags(words) == _token_flags_as_first_written(words)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("aZ3_'\u00e9\u00c9\u01c5\u2163 "), max_size=6), max_size=20))
+def test_the_token_flags_match_as_first_written_on_generated_words(words):
+    from linkers.spotter import _token_flags
+    assert _token_flags(words) == _token_flags_as_first_written(words)
