@@ -30,11 +30,18 @@ ROOT = Path(__file__).resolve().parent
 COMPILED = ("spotter", "ranker", "linker", "text", "metonymy", "kb.store", "facts", "shortforms",
             "readings", "demonyms", "business", "pronouns", "offices", "classes", "kb.overlay")
 MANIFEST = "compiled.json"     # beside linkers/__init__.py; read by linkers/compiled.py
-# -O1 -g0: 44 s of compile CPU against 69 s at -O2 and 94 s at -O3, for linking as fast within
-# the noise (bench/README.md, "The linking core compiled with Cython"). -ffp-contract=off: a
-# kernel's a + b * c rounds twice, as Python does, even where CFLAGS let the compiler use a fused
-# multiply-add (-march=native): compiled and pure Python give the same numbers, bit for bit.
+# -O1 -g0: 44 s of compile CPU against 69 s at -O2 and 94 s at -O3 (bench/README.md, "The
+# linking core compiled with Cython"). -ffp-contract=off: a kernel's a + b * c rounds twice, as
+# Python does, even where CFLAGS let the compiler use a fused multiply-add (-march=native):
+# compiled and pure Python give the same numbers, bit for bit.
 UNIX_FLAGS = ["-O1", "-g0", "-ffp-contract=off"]
+# -O2 for the three modules whose own compiled code is most of linking's (the token scan, the
+# spotter's probe and tables, the ranker's kernels): GCC inlines Cython's small helpers there (a
+# character read, a list item). 4 KB articles linked again 31.41 -> 30.49 M instructions, 0.97x
+# the time (``bench.compare``), for ~1.5 s more of the build's wall time on 2 cores; all 15 at
+# -O2 gave 30.36 M and 0.95x for +16 s (bench/README.md, "Compiler flags, measured in pairs").
+OPTIMISED = ("text", "spotter", "ranker")
+OPTIMISED_FLAGS = ["-O2"]       # after UNIX_FLAGS: GCC takes the last -O
 DIRECTIVES = {"language_level": 3,
               # the annotations are documentation: enforced, `own: set` would reject a frozenset
               "annotation_typing": False}
@@ -121,7 +128,8 @@ class OptionalCythonBuild(build_ext):
                 return
         if self.compiler.compiler_type == "unix":
             for ext in self.extensions:
-                ext.extra_compile_args = [*ext.extra_compile_args, *UNIX_FLAGS]
+                more = OPTIMISED_FLAGS if ext.name.removeprefix("linkers.") in OPTIMISED else []
+                ext.extra_compile_args = [*ext.extra_compile_args, *UNIX_FLAGS, *more]
         super().build_extensions()
 
     def build_extension(self, ext):
@@ -157,6 +165,7 @@ class OptionalCythonBuild(build_ext):
                    for name in self._compiled()}
         manifest = {"reason": self.reason, "cython": getattr(self, "cython_version", None),
                     "python": sys.implementation.cache_tag, "flags": UNIX_FLAGS,
+                    "optimised": {"modules": list(OPTIMISED), "flags": OPTIMISED_FLAGS},
                     "seconds": round(seconds, 1), "modules": modules,
                     "not_compiled": self.not_compiled}
         package_dir = ROOT / "linkers" if self.inplace else Path(self.build_lib) / "linkers"
