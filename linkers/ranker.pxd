@@ -63,3 +63,6 @@ cpdef object _supported(object totals, list mention, list eids, dict out, dict r
 
 @cython.locals(row=list, c=Scored)
 cpdef dict _relative_to_best(dict out, dict top, list rows)
+
+@cython.locals(out=set, seen=set, w=str, c=str)
+cpdef set content_words(str text)
