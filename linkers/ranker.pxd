@@ -66,3 +66,6 @@ cpdef dict _relative_to_best(dict out, dict top, list rows)
 
 @cython.locals(out=set, seen=set, w=str, c=str)
 cpdef set content_words(str text)
+
+@cython.locals(best=list, kept=list, c=Scored, k=Py_ssize_t)
+cpdef list _likeliest(list row)

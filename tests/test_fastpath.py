@@ -495,3 +495,15 @@ def test_the_token_flags_skip_the_name_test_only_for_words_it_would_refuse():
 def test_the_token_flags_match_as_first_written_on_generated_words(words):
     from linkers.spotter import _token_flags
     assert _token_flags(words) == _token_flags_as_first_written(words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([-3.5, -1.0, 0.0, 0.25, 0.25, 2.0, 7.0]), max_size=25))
+def test_the_likeliest_candidates_are_the_stable_sorts_first(scores):
+    """``ranker._likeliest`` picks a short row's best by insertion, not by sorting: the same
+    candidates in the same order as the stable sort (ties in row order), for rows of every
+    length up to past where it takes ``heapq.nlargest``."""
+    from linkers.ranker import TOP_K_COHERENCE, Scored, _likeliest
+    row = [Scored(eid, score) for eid, score in enumerate(scores)]
+    expected = sorted(row, key=lambda c: -c.score)[:TOP_K_COHERENCE] if len(row) > 1 else row
+    assert [c.eid for c in _likeliest(row)] == [c.eid for c in expected]
