@@ -203,15 +203,16 @@ def _entity_word_order(kb, eid: int) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=65536)
-def _short_form_words(text: str) -> tuple[tuple[str, ...], bool, bool, tuple[str, ...], str]:
+def _short_form_words(text: str) -> tuple[tuple[str, ...], bool, bool, tuple[str, ...], str, tuple[str, ...]]:
     """What ``DocumentRanker._coref_sources`` reads of a span's text (memoised: names recur):
     its words (one spelling of a Slavic ending), whether it may be a short form (two words at
     most, not only company suffixes), whether it is an acronym, the words it offers as a longer
-    form, and its initials."""
+    form, its initials, and those words each once."""
     words = tuple(same_word(w) for w in text.split())
     may_be_short = len(words) <= 2 and any(w.lower().rstrip(".") not in COMPANY_SUFFIXES for w in words)
-    return (words, may_be_short, may_be_short and is_acronym(text),
-            tuple(same_word(w) for w in text.replace("'s", "").split()), initials(text) if " " in text else "")
+    own_words = tuple(same_word(w) for w in text.replace("'s", "").split())
+    return (words, may_be_short, may_be_short and is_acronym(text), own_words,
+            initials(text) if " " in text else "", tuple(dict.fromkeys(own_words)))
 
 
 @lru_cache(maxsize=65536)
@@ -452,7 +453,7 @@ class DocumentRanker:
         by_initials: dict[str, list[int]] = {}
         long_words: list[tuple[str, ...]] = []
         for i, sp in enumerate(self.spans):
-            words, may_be_short, acronym, own_words, abbreviation = _short_form_words(sp.text)
+            words, may_be_short, acronym, own_words, abbreviation, distinct = _short_form_words(sp.text)
             srcs = []
             if may_be_short:
                 # the rarest word's spans (the first of the rarest), each kept if it has every
@@ -485,7 +486,7 @@ class DocumentRanker:
             long_words.append(own_words)
             if sp.candidates:
                 if len(own_words) > 1:      # a source has more words than a span of one or more
-                    for w in set(own_words):
+                    for w in distinct:
                         having.setdefault(w, []).append(i)
                 if abbreviation:
                     by_initials.setdefault(abbreviation, []).append(i)
