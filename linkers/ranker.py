@@ -376,9 +376,10 @@ def _placings(rows: list[list[Scored]], lo: int, hi: int) -> dict[int, list[tupl
 
 
 def _listed_people(rows: list[list[Scored]], lists: list[list[int]], kb) -> set[int]:
-    """``DocumentRanker._listed_with_people``: the items of ``lists`` (each a list's mentions,
-    in text order) whose fellow items' readings are, on average, at least
-    ``LIST_PERSON_SHARE`` people by belief. A module function, typed when compiled
+    """Mentions listed with others ("Clapton, Beck, and Page") whose fellow items are most
+    likely people (coordinated names are of one kind, so a surname there names a person): the
+    items of ``lists`` (each a list's mentions, in text order) whose fellow items' readings
+    are, on average, at least ``LIST_PERSON_SHARE`` people by belief. Typed when compiled
     (``ranker.pxd``); the items are added in the order the lists and their items come, and
     each sum is ``sum()`` of a list, as first written."""
     share: dict[int, float] = {}
@@ -669,13 +670,6 @@ class DocumentRanker:
                 groups.setdefault(sp.listed, []).append(i)
         return groups
 
-    def _listed_with_people(self, rows: list[list[Scored]],
-                            lists: dict[int, list[int]] | None = None) -> set[int]:
-        """Mentions listed with others ("Clapton, Beck, and Page") whose fellow items are most
-        likely people: coordinated names are of one kind, so a surname there names a person.
-        ``lists``: ``_lists()``, when the caller has it (the spans do not change in ``rank``)."""
-        return _listed_people(rows, list((self._lists() if lists is None else lists).values()), self.kb)
-
     def _cue_listed_people(self, base: list[list[Scored]], extra, owns) -> None:
         """In a list of people ("Clapton, Beck, and Page") a person named by surname loses the
         surname penalty, as after a title, if its description shares words with a person
@@ -683,8 +677,9 @@ class DocumentRanker:
         rock guitarist"): "Kilpatrick and Ferguson", two people the KB lacks, pick no one."""
         cued: set[int] = set()
         lists = self._lists()
+        groups = list(lists.values())
         for _ in range(3):      # a list's items take their kind from each other: settle it
-            more = self._listed_with_people(base, lists) - cued
+            more = _listed_people(base, groups, self.kb) - cued
             if not more:
                 return
             cued |= more
@@ -1292,11 +1287,7 @@ class _SimilarityBlock:
         total = np.maximum.reduceat(self.sim, starts, axis=1).sum(axis=1)[self.row]
         top: dict[int, float] = {}
         self.raw: dict[tuple[int, int], float] = {}
-        mention, totals = self.mention.tolist(), total.tolist()
-        for x in np.flatnonzero(total > 0).tolist():
-            i, v = mention[x], totals[x]
-            out[(i, self.eids[x])] = self.raw[(i, self.eids[x])] = v
-            top[i] = max(top.get(i, 0.0), v)
+        _supported(total.tolist(), self.mention.tolist(), self.eids, out, self.raw, top)
         return _relative_to_best(out, top, rows)
 
     def alike(self, i: int, eid: int, mentions: list[int], threshold: float) -> list[int]:
