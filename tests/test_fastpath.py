@@ -291,12 +291,17 @@ def test_reference_paths_swaps_every_fast_path_for_its_reference_and_back():
 
 
 def test_the_text_memo_never_answers_for_another_text():
-    """``normalize``/``tokenize`` keep the last long text's answer by identity: another text
-    gets its own answer, and a caller changing its token list changes no later answer."""
+    """``normalize``/``tokenize`` keep the last text's answer by identity: another text (short
+    or long, ASCII or not, or a surface keyed in between) gets its own answer, and a caller
+    changing its token list changes no later answer."""
+    from linkers.text import alias_key
     a = "He said \u201cyes\u201d in Paris.\n" * 20
     b = a.replace("Paris", "Rome ")
-    assert normalize(a) == normalize_reference(a) and normalize(b) == normalize_reference(b)
-    assert normalize(a) == normalize_reference(a)
+    short, long_ascii = "Said `yes`\tin\r\nParis.", "Said `yes`\tin\r\nParis. " * 60
+    for text in (a, b, a, short, long_ascii, short, "", a):
+        assert normalize(text) == normalize_reference(text)
+        assert alias_key("Z\u00fcrich\u2019s") == "zurich's"
+        assert normalize(text) == normalize_reference(text)
     toks = tokenize(normalize(a))
     toks.append((0, 0))
     assert tokenize(normalize(a)) == [m.span() for m in TOKEN_RE.finditer(normalize(a))]
