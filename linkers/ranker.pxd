@@ -44,13 +44,23 @@ cpdef object _coherence_totals(long long[:] starts, long long[:] mentions, doubl
                                long long[:] shared_starts, long long[:] others, double[:] damps,
                                double scale)
 
-@cython.locals(row=list, c=Scored, n=Py_ssize_t, k=Py_ssize_t, scores=list, exps=list)
-cpdef object _softmax(list rows, object nil, object temperature)
+@cython.locals(row=list, c=Scored, n=Py_ssize_t, k=Py_ssize_t, exps=list, score=double,
+               m=double, e=double, z=double)
+cpdef object _softmax(list rows, double nil, double temperature)
+
+# libm's own functions (``_exp`` and ``_log1p`` in ranker.py)
+from libc.math cimport exp as _libm_exp, log1p as _libm_log1p
+cdef double _LARGEST_FLOAT
+
+@cython.locals(e=double)
+cdef double _exp(double x) except? -1.0
+
+cdef double _log1p(double x) except? -1.0
 
 @cython.locals(moved=list, i=Py_ssize_t, k=Py_ssize_t, row=list, scores=list, c=Scored,
-               still=bint)
-cpdef list _rescored(list rows, list local, object supported, object alike_of, object coherence,
-                     object similar)
+               still=bint, score=double)
+cpdef list _rescored(list rows, list local, dict supported, dict alike_of, double coherence,
+                     double similar)
 
 @cython.locals(where=dict, i=Py_ssize_t, c=Scored, found=list)
 cpdef dict _placings(list rows, Py_ssize_t lo, Py_ssize_t hi)

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 import types
 from array import array
 from operator import attrgetter
@@ -319,32 +320,66 @@ class Scored:
 
 def _softmax(rows: list[list[Scored]], nil: float, temperature: float) -> None:
     """Each row's shares: a softmax over its scores and NIL's (``DocumentRanker._normalise``).
-    Compiled, typed (``ranker.pxd``): a candidate's fields are read without look-ups; the
-    arithmetic is the source's, on Python floats."""
-    exp = math.exp
+    Compiled, typed (``ranker.pxd``): a candidate's fields are read without look-ups, the
+    arithmetic is on C doubles (the source's operations, in its order) and ``_exp`` is libm's;
+    a row's total is still ``sum`` of a list of floats, as this Python sums."""
     for row in rows:
         n = len(row)
         if n == 1:       # the same arithmetic, without the lists (a third of rows)
             c = row[0]
-            m = max(c.score, nil)
-            e = exp((c.score - m) / temperature)
-            c.prob = e / (e + exp((nil - m) / temperature))
+            score = c.score
+            m = nil if nil > score else score       # max(score, nil)
+            e = _exp((score - m) / temperature)
+            c.prob = e / (e + _exp((nil - m) / temperature))
         elif n:
-            scores = [c.score for c in row]
-            m = max(max(scores), nil)
-            exps = [exp((s - m) / temperature) for s in scores]
-            z = sum(exps) + exp((nil - m) / temperature)
+            m = row[0].score        # max(score of the row..., nil), as ``max`` compares
+            for k in range(1, n):
+                c = row[k]
+                if c.score > m:
+                    m = c.score
+            if nil > m:
+                m = nil
+            exps = []
             for k in range(n):
                 c = row[k]
-                c.prob = exps[k] / z
+                exps.append(_exp((c.score - m) / temperature))
+            z = sum(exps) + _exp((nil - m) / temperature)
+            for k in range(n):
+                c = row[k]
+                e = exps[k]
+                c.prob = e / z
 
 
-def _rescored(rows: list[list[Scored]], local: list[list[float]], supported, alike_of,
+# ``_libm_exp`` and ``_libm_log1p`` are libm's ``exp`` and ``log1p`` when this module is
+# compiled (``ranker.pxd`` cimports them from libc.math: no Python call, no float object made);
+# in pure Python, ``math``'s, which call the same libm functions (the same floats). Bound by
+# ``setattr`` because Cython rejects an assignment to a cimported C function's name.
+setattr(sys.modules[__name__], "_libm_exp", math.exp)
+setattr(sys.modules[__name__], "_libm_log1p", math.log1p)
+_LARGEST_FLOAT = sys.float_info.max
+
+
+def _exp(x: float) -> float:
+    """``math.exp(x)``: the same float, and the same OverflowError past the largest float."""
+    e = _libm_exp(x)
+    if e > _LARGEST_FLOAT and x <= _LARGEST_FLOAT:
+        raise OverflowError("math range error")
+    return e
+
+
+def _log1p(x: float) -> float:
+    """``math.log1p(x)``: the same float (of 0.0 and -0.0 too), and the same ValueError at or
+    below -1."""
+    if x <= -1.0:
+        raise ValueError("math domain error")
+    return _libm_log1p(x)
+
+
+def _rescored(rows: list[list[Scored]], local: list[list[float]], supported: dict, alike_of: dict,
               coherence: float, similar: float) -> list[int]:
     """A coherence round's scores: each candidate's local score plus its coherence support
     (``supported``: (mention, eid) -> support) and its similarity support (``alike_of``), set
     on the rows; the rows whose scores moved, in order. Typed, as ``_softmax``."""
-    log1p = math.log1p
     moved = []
     for i in range(len(rows)):
         row, scores = rows[i], local[i]
@@ -352,7 +387,7 @@ def _rescored(rows: list[list[Scored]], local: list[list[float]], supported, ali
         for k in range(min(len(row), len(scores))):
             c = row[k]
             key = (i, c.eid)
-            score = scores[k] + coherence * log1p(supported(key, 0.0)) + similar * alike_of(key, 0.0)
+            score = scores[k] + coherence * _log1p(supported.get(key, 0.0)) + similar * alike_of.get(key, 0.0)
             if score != c.score:
                 still = False
             c.score = score
@@ -775,14 +810,14 @@ class DocumentRanker:
                         if alike.get((i, eid), 0.0) < 0.0:
                             alike[(i, eid)] = 0.0
             akin = similarity.raw if w.similar else {}
-            coherence, similar, alike_of = w.coherence, w.similar, alike.get
+            coherence, similar = w.coherence, w.similar
             before = [s for scores in local for s in scores]
             for _ in range(COHERENCE_ROUNDS):
                 support = self._coherence(base)
                 # only the rows whose scores moved take a new softmax: a row's shares are those
                 # of its scores (every score change above is followed by its row's softmax), and
                 # a mention nothing supports keeps its local scores
-                moved = _rescored(base, local, support.get, alike_of, coherence, similar)
+                moved = _rescored(base, local, support, alike, coherence, similar)
                 self._normalise(base, moved)
                 # a round that changed no score changes none after it (a round reads only the
                 # scores and their shares): a third of short texts, where nothing supports anything

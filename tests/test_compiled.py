@@ -175,3 +175,40 @@ def test_factlink_version_says_whether_the_linker_runs_compiled():
     linkage = ("shared" if "/libpython" in maps.read_text() else "static") if maps.exists() else ""
     assert (f"CPython {platform.python_version()} ({os.path.realpath(sys.executable)}, "
             f"libpython {linkage}") in run.stdout
+
+
+SOFTMAX_EDGES = """
+import json, math
+from linkers import compiled
+from linkers.ranker import Scored, _rescored, _softmax
+out = {"mode": compiled.describe()}
+rows = [[Scored(1, 0.25)], [Scored(2, 1.5), Scored(3, -0.5), Scored(4, 1.5)], [], [Scored(5, -0.0)]]
+_softmax(rows, -0.0, 0.7)
+out["shares"] = [[c.prob.hex() for c in row] for row in rows]
+moved = _rescored(rows, [[0.5], [1.0, 2.0, 3.0], [], [0.0]], {(1, 3): 2.5, (0, 1): 0.0},
+                  {(1, 2): -0.25}, 0.3, 0.9)
+out["moved"], out["scores"] = moved, [[c.score.hex() for c in row] for row in rows]
+for name, call in (("overflow", lambda: _softmax([[Scored(1, 0.0), Scored(2, 1000.0)]], 0.0, -1.0)),
+                   ("zero", lambda: _softmax([[Scored(1, 0.0)]], 0.0, 0.0)),
+                   ("domain", lambda: _rescored([[Scored(1, 0.0)]], [[0.0]], {(0, 1): -1.0}, {}, 1.0, 1.0))):
+    try:
+        call()
+        out[name] = None
+    except Exception as exc:
+        out[name] = type(exc).__name__
+print(json.dumps(out))
+"""
+
+
+def test_the_typed_softmax_and_rescoring_give_the_floats_and_errors_of_their_source():
+    """Compiled, ``_softmax`` and ``_rescored`` use libm's exp and log1p on C doubles: the same
+    floats as the source's ``math`` calls, bit for bit, and the same errors (an overflow, a
+    zero temperature, a support at -1)."""
+    runs = [json.loads(run.stdout) for run in (run_python(SOFTMAX_EDGES, cwd=ROOT),
+                                                run_python(SOFTMAX_EDGES, cwd=ROOT, pure=True))]
+    if c_compiler() and compiled.describe().startswith("compiled"):
+        assert runs[0]["mode"].startswith("compiled")
+    assert runs[1]["mode"].startswith("pure Python")
+    assert {k: v for k, v in runs[0].items() if k != "mode"} == {k: v for k, v in runs[1].items() if k != "mode"}
+    assert runs[0]["overflow"] == "OverflowError" and runs[0]["zero"] == "ZeroDivisionError"
+    assert runs[0]["domain"] == "ValueError" and runs[0]["moved"] == [0, 1]
