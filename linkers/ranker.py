@@ -438,7 +438,7 @@ class DocumentRanker:
     """Ranks the candidates of all spans of one document together (coherence needs them all)."""
 
     # attributes in slots, not a dict: reading attributes is ~8% of a short text's instructions
-    __slots__ = ("kb", "spans", "w", "text", "favoured", "doc_words", "doc_names", "_contexts", "_linked",
+    __slots__ = ("kb", "spans", "w", "text", "favoured", "doc_words", "doc_names", "owns", "_contexts", "_linked",
                  "_link_numbers")
 
     def __init__(self, kb, text: str, spans: list[Span], weights: Weights = DEFAULT_WEIGHTS,
@@ -447,7 +447,11 @@ class DocumentRanker:
         # readings the story favours (``metonymy``), by the span's start offset
         self.favoured = {spans[i].start: eids for i, eids in (favoured or {}).items()}
         self.doc_words = content_words(text)
-        self.doc_names = content_words(" ".join(sp.text for sp in spans))
+        # each mention's own words (memoised per name: names recur), and all of them: the
+        # content words of the names joined by spaces (a token never spans a space, and each
+        # token's word is its own, so the union is that text's ``content_words``)
+        self.owns = [_name_words(sp.text) for sp in spans]
+        self.doc_names = set().union(*self.owns)
         self._contexts: dict[tuple[int, frozenset[str]], float] = {}
         self._linked: dict[tuple[int, ...], tuple] = {}     # ``_links`` of a block's candidates
         self._link_numbers: dict[tuple[int, ...], tuple] = {}   # and as ``_links_as_numbers``
@@ -754,7 +758,7 @@ class DocumentRanker:
         w = self.w
         base: list[list[Scored]] = []
         extra = self._given_name_candidates()
-        owns = [_name_words(sp.text) for sp in self.spans]
+        owns = self.owns
         # a name that recurs in the same shape scores the same (two thirds of a 4 KB
         # article's mentions): the key is everything ``_local`` reads
         scored: dict[tuple, list[tuple[int, float]]] = {}

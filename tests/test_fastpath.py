@@ -513,3 +513,13 @@ def test_the_likeliest_candidates_are_the_stable_sorts_first(scores):
     row = [Scored(eid, score) for eid, score in enumerate(scores)]
     expected = sorted(row, key=lambda c: -c.score)[:TOP_K_COHERENCE] if len(row) > 1 else row
     assert [c.eid for c in _likeliest(row)] == [c.eid for c in expected]
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("Ab z'.&-_\n,\u00e9\u00c9\u2014\u2019sS0"), max_size=24), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_names_content_words_are_the_union_of_each_names_own(names):
+    """``DocumentRanker`` takes the content words of a text's names as the union of each name's
+    (memoised per name), where it once tokenised the names joined by spaces: the same set for
+    any names, dots, apostrophes, hyphens and spaces at their ends included."""
+    from linkers.ranker import _name_words, content_words
+    assert set().union(*(_name_words(name) for name in names)) == content_words(" ".join(names))
