@@ -11,3 +11,6 @@ cdef bint _word_char(Py_UCS4 ch)
 @cython.locals(words=list, gaps=list, k=Py_ssize_t, start=Py_ssize_t, stop=Py_ssize_t,
                end=Py_ssize_t)
 cpdef tuple token_texts(str text, list spans)
+
+@cython.locals(words=list, k=Py_ssize_t, start=Py_ssize_t, stop=Py_ssize_t)
+cpdef list _words_at(str text, list spans)

@@ -523,3 +523,18 @@ def test_the_names_content_words_are_the_union_of_each_names_own(names):
     any names, dots, apostrophes, hyphens and spaces at their ends included."""
     from linkers.ranker import _name_words, content_words
     assert set().union(*(_name_words(name) for name in names)) == content_words(" ".join(names))
+
+
+def test_a_text_just_spotted_gives_its_words_at_its_normal_forms_tokens():
+    """``token_words`` reads a text at the tokens of its normal form (just made by spotting)
+    when normalising made no joiner: the words ``TOKEN_RE`` finds in the text itself, for every
+    public text and news sentence, and texts whose curly apostrophes, dashes or backticks
+    normalising turns into joiners (there the text is scanned again)."""
+    from linkers.text import _ONE_TO_ONE, token_words
+    assert [c for c, to in _ONE_TO_ONE.items() if to in "'-" and c < 128] == [ord("`")]
+    awkward = ["O\u2019Neill met Thermo\u2013Print in Z\u00fcrich\u00a0\u201cnow\u201d", "Don`t stop\tU.S.\nA.B.",
+               "AT&T\u2014Yahoo.com \u2212 x\u2010y", "plain ASCII, U.S. and O'Neill", "", "`", "\u2019s"]
+    for text in [text for _name, text in corpus_texts()] + awkward:
+        tokenize(normalize(text))           # as spotting leaves the memos
+        assert token_words(text) == TOKEN_RE.findall(text)
+        assert token_words(text) == TOKEN_RE.findall(text)      # and again, memos as they are
