@@ -171,6 +171,20 @@ class Decision:
     acting: bool = False    # the subject of a verb of ``AGENT_VERBS`` ("Amazon will open")
 
 
+def _most_voted(row: list[Scored], votes: dict[int, float]) -> Scored:
+    """``max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))``: the candidate with the most
+    votes, then the most belief, the first of equals (votes and beliefs are never NaN); without
+    a key function call and tuple per candidate."""
+    pick = row[0]
+    best_votes, best_prob = votes.get(pick.eid, 0.0), pick.prob
+    for k in range(1, len(row)):
+        c = row[k]
+        v = votes.get(c.eid, 0.0)
+        if v > best_votes or (v == best_votes and c.prob > best_prob):
+            pick, best_votes, best_prob = c, v, c.prob
+    return pick
+
+
 def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
            coefficients: tuple[float, ...] = COEFFICIENTS,
            mention_spans: list[tuple[int, int]] | None = None,
@@ -212,8 +226,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
         if not row:
             out.append(None)
             continue
-        votes = by_key[sp.key]
-        pick = max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
+        pick = _most_voted(row, by_key[sp.key])
         prior, flags = 0.0, 0
         for e, p, f in sp.candidates:
             if e == pick.eid:

@@ -538,3 +538,16 @@ def test_a_text_just_spotted_gives_its_words_at_its_normal_forms_tokens():
         tokenize(normalize(text))           # as spotting leaves the memos
         assert token_words(text) == TOKEN_RE.findall(text)
         assert token_words(text) == TOKEN_RE.findall(text)      # and again, memos as they are
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0.0, 1.0)),
+                min_size=1, max_size=8),
+       st.dictionaries(st.integers(1, 6), st.sampled_from([0.0, 0.5, 1.5]) | st.floats(0.0, 3.0)))
+@settings(max_examples=300, deadline=None)
+def test_the_most_voted_reading_is_the_one_max_picks(row, votes):
+    """``decide`` picks each mention's reading by its name's votes, then its belief: the
+    candidate ``max`` with a key tuple picks, ties to the first, for any row and votes."""
+    from linkers.linker import _most_voted
+    from linkers.ranker import Scored
+    cands = [Scored(eid, 0.0, prob) for eid, prob in row]
+    assert _most_voted(cands, votes) is max(cands, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
