@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .spotter import AGENT_VERB_AFTER, Span
+from .spotter import agent_verb_after, Span
 
 # What a company is called in Wikidata's types and descriptions.
 COMPANY_NOUNS = frozenset("""
@@ -107,7 +107,7 @@ def favoured_companies(kb, text: str, spans: list[Span], favoured: dict[int, set
             break
         if sentences[k][0] > sp.start or _short_capitals(sp.text):
             continue
-        acting = AGENT_VERB_AFTER.match(text, sp.end) is not None
+        acting = agent_verb_after(text, sp.end)
         if len(sp.candidates) < 2 and not acting:
             continue
         companies = {eid for eid, _p, _f in sp.candidates if is_company(kb, eid)}

@@ -28,7 +28,7 @@ from .kb.dump import is_person
 from .kb.layout import FLAG_LABEL
 from .ranker import DEFAULT_WEIGHTS, DocumentRanker, Scored, Weights
 from .shortforms import initials, is_short_form, same_word
-from .spotter import AGENT_VERB_AFTER, COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
+from .spotter import agent_verb_after, COMPANY_SUFFIXES, Span, _sentence_initial, nil_spans, spot
 from .text import Utf16Offsets
 from .types import Candidate, LinkOptions, LinkResult, Mention, Relation
 from .unknown_names import drop_readings_lent_by_unknown_names
@@ -245,7 +245,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
             p_link = link_probability(features, coefficients)
             found = judged[key] = (features, confidence(features, coefficients, p_link=p_link),
                                    family_share(kb, pick.eid, row), p_link)
-        out.append(Decision(sp, row, pick, *found, AGENT_VERB_AFTER.match(text, sp.end) is not None))
+        out.append(Decision(sp, row, pick, *found, agent_verb_after(text, sp.end)))
     return spans, out
 
 

@@ -38,7 +38,7 @@ from .demonyms import is_country
 from .facts import entity_kind
 from .kb.dump import is_person
 from .kb.layout import FLAG_ALIAS, FLAG_LABEL, FLAG_PARTIAL
-from .spotter import AGENT_VERB_AFTER, AGENT_VERBS, Span
+from .spotter import agent_verb_after, AGENT_VERBS, Span
 
 # "<verb of acting> [up to three lower-case words or a day] its" or "... it <not a form of be>".
 _TAKEN_UP_AS_IT = re.compile(
@@ -86,7 +86,7 @@ def _introduced(text: str) -> dict[str, int]:
 def _acts_as_a_lone_word(text: str, sp: Span) -> bool:
     """One word that acts ("Ford said the recall ...") and that the sentence does not take up
     as "he" or "she"."""
-    return (" " not in sp.text and AGENT_VERB_AFTER.match(text, sp.end) is not None
+    return (" " not in sp.text and agent_verb_after(text, sp.end)
             and _TAKEN_UP_AS_PERSON.match(text, sp.end) is None)
 
 

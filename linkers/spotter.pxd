@@ -63,3 +63,6 @@ cpdef bint _sentence_initial(str norm, Py_ssize_t start) except -1
                window=list, cands=list, dotted=str, initial=bint, single_common=bint,
                embedded=bint, given=bint)
 cpdef object _span_at(str text, _Words table, object kb, Py_ssize_t i, tuple best)
+
+@cython.locals(n=Py_ssize_t, end=Py_ssize_t, ch=Py_UCS4)
+cpdef bint _agent_verb_at(str text, Py_ssize_t at) except -1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -70,6 +71,35 @@ will would said says agreed agrees announced announces plans planned cancelled c
 reported reports told warned denied confirmed launched signed
 """.split())
 AGENT_VERB_AFTER = re.compile(r" (?:%s)\b" % "|".join(sorted(AGENT_VERBS)))
+
+
+def _agent_verb_at(text: str, at: int) -> bool:
+    """``AGENT_VERB_AFTER.match(text, at) is not None``: a space at ``at``, then a word of
+    ``AGENT_VERBS`` and a word boundary, so the word characters after the space (``\\w``:
+    ``str.isalnum()`` or "_") are that word and no more. Compiled (``spotter.pxd``), a scan of
+    C characters and one slice: half the time of the regex's call, made for every mention
+    of a text (``agent_verb_after``)."""
+    n = len(text)
+    if at < 0:
+        at = 0          # as the regex takes a negative position
+    if at >= n or text[at] != " ":
+        return False
+    end = at + 1
+    while end < n:
+        ch = text[end]
+        if not (ch.isalnum() or ch == "_"):
+            break
+        end += 1
+    return text[at + 1:end] in AGENT_VERBS
+
+
+def _agent_verb_at_reference(text: str, at: int) -> bool:
+    return AGENT_VERB_AFTER.match(text, at) is not None
+
+
+# The scan compiled; in pure Python the regex, which is faster there than a loop.
+agent_verb_after = _agent_verb_at_reference if isinstance(_agent_verb_at, types.FunctionType) else _agent_verb_at
+
 _SENTENCE_END = frozenset('.!?:;"\'')
 # A quotation or a quoted title starts capitalised whatever its first word is.
 OPENING_QUOTES = frozenset('"\'`\u2018\u201c\u00ab')

@@ -551,3 +551,22 @@ def test_the_most_voted_reading_is_the_one_max_picks(row, votes):
     from linkers.ranker import Scored
     cands = [Scored(eid, 0.0, prob) for eid, prob in row]
     assert _most_voted(cands, votes) is max(cands, key=lambda c: (votes.get(c.eid, 0.0), c.prob))
+
+
+@given(st.lists(st.sampled_from([" ", "said", "says", "will", "told", "_", "x", "S", "9", ",", "\u00e9",
+                                  "\u0663", "\n", "plans", "Said"]), max_size=12).map("".join),
+       st.integers(-2, 40))
+@settings(max_examples=400, deadline=None)
+def test_the_agent_verb_scan_is_the_pattern(text, at):
+    """``agent_verb_after`` (a scan when compiled) says what ``AGENT_VERB_AFTER.match`` does, at
+    any position of any text: a space, a verb of ``AGENT_VERBS``, then no word character."""
+    from linkers.spotter import AGENT_VERB_AFTER, _agent_verb_at, agent_verb_after
+    expected = AGENT_VERB_AFTER.match(text, at) is not None
+    assert _agent_verb_at(text, at) == expected and agent_verb_after(text, at) == expected
+
+
+def test_the_agent_verb_scan_is_the_pattern_at_every_offset_of_the_public_texts():
+    from linkers.spotter import AGENT_VERB_AFTER, _agent_verb_at
+    for _name, text in corpus_texts():
+        for at in range(len(text) + 1):
+            assert _agent_verb_at(text, at) == (AGENT_VERB_AFTER.match(text, at) is not None)
