@@ -2,7 +2,7 @@
 # source and the pure-Python fallback; ``linkers.compiled`` hashes this file with it).
 cimport cython
 
-@cython.locals(out=list, start=Py_ssize_t, at=Py_ssize_t, word_before=bint, ch=Py_UCS4)
+@cython.locals(out=list, start=Py_ssize_t, at=Py_ssize_t, before=Py_UCS4, ch=Py_UCS4)
 cpdef list _adjective_word_scan(str text)
 
 @cython.locals(k=Py_ssize_t, m=Py_ssize_t, ending=str)

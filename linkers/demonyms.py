@@ -208,19 +208,16 @@ def _adjective_word_scan(text: str) -> list[tuple[int, int]]:
     of the text against its first class (~45 us a 4 KB article)."""
     out = []
     start = -1          # the capital of the run being read, or -1
-    word_before = False
+    before = " "
     at = 0
     for ch in text:
         if start >= 0 and not ("a" <= ch <= "z"):
             if not (ch.isalnum() or ch == "_") and _adjective_ends(text, start, at):
                 out.append((start, at))
             start = -1
-        if start < 0 and "A" <= ch <= "Z" and not word_before:
+        if start < 0 and "A" <= ch <= "Z" and not (before.isalnum() or before == "_"):
             start = at
-        if ch < "\x80":
-            word_before = ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ("0" <= ch <= "9") or ch == "_"
-        else:
-            word_before = ch.isalnum()
+        before = ch
         at += 1
     if start >= 0 and _adjective_ends(text, start, at):
         out.append((start, at))
