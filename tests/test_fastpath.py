@@ -379,8 +379,11 @@ def _same_matches(text: str) -> None:
     import re
     from linkers.demonyms import _ADJECTIVE_WORD_RE, _adjective_word_scan, adjective_words
     from linkers.metonymy import _the_names
+    from linkers.metonymy import SCORE_RE, _score_scan, has_score
     spans = [m.span() for m in _ADJECTIVE_WORD_RE.finditer(text)]
     assert _adjective_word_scan(text) == spans and adjective_words(text) == spans, text[:80]
+    score = SCORE_RE.search(text) is not None
+    assert _score_scan(text) == score and has_score(text) == score, text[:80]
     assert _the_names(text) == [m.span(1) for m in re.finditer(THE_NAME_AS_FIRST_WRITTEN, text)], text[:80]
     for (module, name), original in ORIGINAL_PATTERNS.items():
         now = getattr(importlib.import_module(module), name)
@@ -395,22 +398,23 @@ def test_the_patterns_rewritten_to_start_with_their_first_character_match_as_fir
     """``SCORE_RE`` and ``_ADJECTIVE_WORD_RE`` start with the character class of their first
     character (the word boundary or look-ahead moved into a look-behind after it), which lets
     the regex engine skip to candidates, ``metonymy._the_names`` searches for the literal
-    "he " and checks the "T" before it, and ``demonyms.adjective_words`` scans the characters
-    (compiled): the same matches and groups as the patterns as first written, on every public
-    text and news sentence and on made-up ones."""
+    "he " and checks the "T" before it, and ``demonyms.adjective_words`` and
+    ``metonymy.has_score`` scan the characters (compiled): the same matches and groups as the
+    patterns as first written, on every public text and news sentence and on made-up ones."""
     from linkers.demonyms import ADJECTIVE_ENDINGS
     assert "|".join(ADJECTIVE_ENDINGS) in ORIGINAL_PATTERNS[("linkers.demonyms", "_ADJECTIVE_WORD_RE")]
     made_up = ["The Treasury said; the Supreme Court of the Land. Other The Hague, bathe Them, xThe Fed",
                "he Fed. she The Hague, The Then Hague Fed, _The Fed, \u00e9the Fed, 1The Fed, the the Fed",
                "Italian, Kenyan and Iraqi officials; aKenyan; 3-1, 2 \u2013 0, 1.2-3, 12-345, 101-99, 7-7 win",
                "\u00c9Kenyan _Kenyan 9Italian the Treasury 10-9/ 1,2-3 -4-5 (2-1) \u0663-\u0661",
-               "Kenyan", "Iraqi.", "Oman Iran Ian Ani Bic Chinese Polish Ese Ish Yemeni_ KenyanX Kenyan\u00e9 McKenyan"]
+               "Kenyan", "Iraqi.", "Oman Iran Ian Ani Bic Chinese Polish Ese Ish Yemeni_ KenyanX Kenyan\u00e9 McKenyan",
+               "2-1", "won 3 - 0.", "1234-5 12-1234 1-2, 1-2/ .1-2 a1-2 1-\u00a02 1\u00a0\u20132 \u0661-\u0662 7-", "9 -"]
     for text in [text for _name, text in corpus_texts()] + made_up:
         _same_matches(text)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from("Tthe AKzianscI12-\u2013.,/_\u00c9\u00e9\u0663\n"), max_size=80))
+@given(st.text(alphabet=st.sampled_from("Tthe AKzianscI12-\u2013.,/_\u00c9\u00e9\u0663\n\u00a0"), max_size=80))
 def test_the_rewritten_patterns_match_as_first_written_on_generated_text(text):
     _same_matches(text)
 
