@@ -106,6 +106,7 @@ def _score_search_reference(text: str) -> bool:
 
 # The scan compiled; in pure Python the regex, which is faster there than a loop.
 has_score = _score_search_reference if isinstance(_score_scan, types.FunctionType) else _score_scan
+
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
 AGENT_VERBS = frozenset("""
 said says say told warned warns accused accuses rejected rejects denied denies demanded demands
