@@ -19,6 +19,7 @@ one wrong span, "Digital Corp" of "Western Digital Corp said", linked).
 from __future__ import annotations
 
 import re
+import types
 from functools import lru_cache
 
 from .spotter import agent_verb_after, Span
@@ -51,10 +52,11 @@ def is_company(kb, eid: int) -> bool:
     return any(w in COMPANY_NOUNS for w in nouns)
 
 
-def _money_words_at(text: str) -> list[int]:
+def _money_words_at_reference(text: str) -> list[int]:
     """Offsets of the words of the financial page (and "$") in ``text``, in order. Found with
     ``str.find`` on the lower-cased text, each hit checked for word boundaries: a regex of the
-    words tried at every offset was ~4% of linking news paragraphs."""
+    words tried at every offset was ~4% of linking news paragraphs. (Pure Python's form of
+    ``_money_words_at``.)"""
     lowered = text.lower()
     if len(lowered) != len(text):
         lowered = text          # a letter whose lower case is longer: offsets would shift
@@ -68,6 +70,48 @@ def _money_words_at(text: str) -> list[int]:
                 hits.append(at)
             at = lowered.find(word, end)
     return sorted(hits)
+
+
+# A word of the financial page is all letters; a hit is a whole run of ``str.isalnum()``
+# characters (nothing alphanumeric on either side) that is one of them.
+_MONEY_WORD_CHARS = (min(map(len, MONEY_WORDS - {"$"})), max(map(len, MONEY_WORDS - {"$"})))
+
+
+def _money_word_scan(text: str) -> list[int]:
+    """``_money_words_at_reference`` in one pass over the lower-cased text's characters: "$"
+    wherever it is, and each whole run of alphanumeric characters (``str.isalnum()``) that is
+    a money word, in order. Compiled (``business.pxd``), C characters and a slice for each run
+    of a money word's length, instead of 26 ``str.find`` passes over the text: 0.9 against 3.8
+    us for a median public text, 38 against 60 us for a 4 KB article (whose cost is mostly the
+    lower-casing both do: ~230k instructions for a text with curly quotes)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = text
+    shortest, longest = _MONEY_WORD_CHARS
+    hits = []
+    start = -1          # the run of alphanumeric characters being read, or -1
+    at = 0
+    for ch in lowered:
+        # (capitals too: where lower-casing changes the length, the text is read as it is)
+        if ("a" <= ch <= "z") or ("0" <= ch <= "9") or ("A" <= ch <= "Z") or (ch >= "\x80" and ch.isalnum()):
+            if start < 0:
+                start = at
+        else:
+            if start >= 0:
+                if shortest <= at - start <= longest and lowered[start:at] in MONEY_WORDS:
+                    hits.append(start)
+                start = -1
+            if ch == "$":
+                hits.append(at)
+        at += 1
+    if start >= 0 and shortest <= at - start <= longest and lowered[start:at] in MONEY_WORDS:
+        hits.append(start)
+    return hits
+
+
+# The scan compiled; in pure Python the ``str.find`` passes, which are faster there than a loop.
+_money_words_at = (_money_words_at_reference if isinstance(_money_word_scan, types.FunctionType)
+                   else _money_word_scan)
 
 
 def _money_sentences(text: str) -> list[tuple[int, int]]:

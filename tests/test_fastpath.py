@@ -579,3 +579,27 @@ def test_the_agent_verb_scan_is_the_pattern_at_every_offset_of_the_public_texts(
     for _name, text in corpus_texts():
         for at in range(len(text) + 1):
             assert _agent_verb_at(text, at) == (AGENT_VERB_AFTER.match(text, at) is not None)
+
+
+def _money_words_agree(text: str) -> None:
+    from linkers.business import _money_word_scan, _money_words_at, _money_words_at_reference
+    expected = _money_words_at_reference(text)
+    assert _money_word_scan(text) == expected and _money_words_at(text) == expected, text[:80]
+
+
+def test_the_money_word_scan_finds_what_the_find_passes_find():
+    """``business._money_words_at`` (a scan of the characters when compiled) gives the offsets
+    the ``str.find`` passes give, on every public text and news sentence and on made-up ones:
+    whole words only, "$" anywhere, capitals, digits and a letter whose lower case is longer."""
+    made_up = ["Shares of Acme rose; stockholders sold stock$5 million5 $ billion-dollar SALES",
+               "\u0130stanbul profits: quarterly dividend, \u00e9stake stake_ (merger) takeover.",
+               "revenue", "$", "", "the forecast", "5billion 5 billion \u0663shares"]
+    for text in [text for _name, text in corpus_texts()] + made_up:
+        _money_words_agree(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["shares", "Stock", "STAKE", "sales", "$", "million", "x", "9", "_", "-",
+                                 " ", ".", "\u00e9", "\u0130", "\u0663", "\n", "\u00df"]), max_size=12).map("".join))
+def test_the_money_word_scan_finds_what_the_find_passes_find_on_generated_text(text):
+    _money_words_agree(text)

@@ -1,0 +1,7 @@
+# Types for ``linkers/business.py`` when setup.py compiles it with Cython (the .py stays the
+# source and the pure-Python fallback; ``linkers.compiled`` hashes this file with it).
+cimport cython
+
+@cython.locals(lowered=str, shortest=Py_ssize_t, longest=Py_ssize_t, hits=list, start=Py_ssize_t,
+               at=Py_ssize_t, ch=Py_UCS4)
+cpdef list _money_word_scan(str text)
