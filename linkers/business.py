@@ -19,9 +19,9 @@ one wrong span, "Digital Corp" of "Western Digital Corp said", linked).
 from __future__ import annotations
 
 import re
-import types
 from functools import lru_cache
 
+from .fastpath import compiled_or
 from .spotter import agent_verb_after, Span
 
 # What a company is called in Wikidata's types and descriptions.
@@ -109,9 +109,7 @@ def _money_word_scan(text: str) -> list[int]:
     return hits
 
 
-# The scan compiled; in pure Python the ``str.find`` passes, which are faster there than a loop.
-_money_words_at = (_money_words_at_reference if isinstance(_money_word_scan, types.FunctionType)
-                   else _money_word_scan)
+_money_words_at = compiled_or(_money_word_scan, _money_words_at_reference)
 
 
 def _money_sentences(text: str) -> list[tuple[int, int]]:

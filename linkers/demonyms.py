@@ -26,10 +26,9 @@ from __future__ import annotations
 import bisect
 import re
 import sys
-import types
 from functools import lru_cache
 
-from .fastpath import keep_reference
+from .fastpath import compiled_or, keep_reference
 from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
 from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, TITLES, Span
 from .text import TOKEN_RE, alias_key
@@ -243,9 +242,7 @@ def _adjective_word_spans_reference(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _ADJECTIVE_WORD_RE.finditer(text)]
 
 
-# The scan compiled; in pure Python the regex, which is faster there than a loop.
-adjective_words = (_adjective_word_spans_reference if isinstance(_adjective_word_scan, types.FunctionType)
-                   else _adjective_word_scan)
+adjective_words = compiled_or(_adjective_word_scan, _adjective_word_spans_reference)
 
 
 @lru_cache(maxsize=65536)

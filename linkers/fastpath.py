@@ -14,6 +14,7 @@ numpy only: no compiled kernel, so ``pip install -e .`` needs no compiler.
 from __future__ import annotations
 
 import math
+import types
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -26,6 +27,14 @@ _REFERENCES: list[tuple[object, str, object]] = []
 def keep_reference(owner, name: str, reference) -> None:
     """Record that ``owner.name`` is a fast path of ``reference`` (same output)."""
     _REFERENCES.append((owner, name, reference))
+
+
+def compiled_or(scan, fallback):
+    """``scan`` where its module is compiled (Cython makes it a builtin function), else
+    ``fallback``: a loop over characters is fast only in C, and in pure Python the regex or the
+    ``str`` methods it replaces are faster, with the same answers (``tests/test_fastpath.py``
+    compares the two)."""
+    return fallback if isinstance(scan, types.FunctionType) else scan
 
 
 @contextmanager

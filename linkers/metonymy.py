@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import bisect
 import re
-import types
 from functools import lru_cache
 
 from .demonyms import is_country
 from .facts import entity_kind
+from .fastpath import compiled_or
 from .kb.layout import FLAG_LOWER
 from .ranker import LANGUAGE_OR_PEOPLE
 from .spotter import CANDIDATE_WINDOW, Span
@@ -104,8 +104,7 @@ def _score_search_reference(text: str) -> bool:
     return SCORE_RE.search(text) is not None
 
 
-# The scan compiled; in pure Python the regex, which is faster there than a loop.
-has_score = _score_search_reference if isinstance(_score_scan, types.FunctionType) else _score_scan
+has_score = compiled_or(_score_scan, _score_search_reference)
 
 # What a capital standing for its government does next ("Moscow said", "Washington has warned").
 AGENT_VERBS = frozenset("""

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 import sys
-import types
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import compress
 
 from .agreements import AGREEMENT_HEADS, agreement_variant
-from .fastpath import keep_reference
+from .fastpath import compiled_or, keep_reference
 from .kb.layout import FLAG_ACRONYM, FLAG_ALIAS, FLAG_GIVEN, FLAG_LABEL, FLAG_LOWER, FLAG_PARTIAL
 from .facts import entity_kind
 from .kb.dump import is_person
@@ -97,8 +96,7 @@ def _agent_verb_at_reference(text: str, at: int) -> bool:
     return AGENT_VERB_AFTER.match(text, at) is not None
 
 
-# The scan compiled; in pure Python the regex, which is faster there than a loop.
-agent_verb_after = _agent_verb_at_reference if isinstance(_agent_verb_at, types.FunctionType) else _agent_verb_at
+agent_verb_after = compiled_or(_agent_verb_at, _agent_verb_at_reference)
 
 _SENTENCE_END = frozenset('.!?:;"\'')
 # A quotation or a quoted title starts capitalised whatever its first word is.
