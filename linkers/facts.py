@@ -42,6 +42,46 @@ PROPERTY_LABELS = {
     "P136": "genre", "P495": "country of origin", "P407": "language of work or name",
     "P123": "publisher", "P1448": "official name",
 }
+# The other item-valued properties a relation between two entities of an article can go
+# through (Wikidata's English labels): without a label a relation showed its bare PID
+# ("P551"). ``tests/test_facts.py`` checks that every such property used by ten or more items
+# of the shared Wikidata subset has one.
+PROPERTY_LABELS.update({
+    "P21": "sex or gender", "P50": "author", "P57": "director", "P78": "top-level Internet domain",
+    "P84": "architect", "P85": "anthem", "P101": "field of work", "P103": "native language",
+    "P113": "airline hub", "P114": "airline alliance", "P115": "home venue", "P118": "league",
+    "P119": "place of burial", "P135": "movement", "P137": "operator", "P138": "named after",
+    "P140": "religion or worldview", "P144": "based on", "P161": "cast member", "P163": "flag",
+    "P170": "creator", "P172": "ethnic group", "P175": "performer", "P177": "crosses",
+    "P178": "developer", "P179": "part of the series", "P184": "doctoral advisor",
+    "P185": "doctoral student", "P190": "twinned administrative body", "P208": "executive body",
+    "P209": "highest judicial authority", "P237": "coat of arms", "P264": "record label",
+    "P275": "copyright license", "P364": "original language of film or TV show",
+    "P400": "platform", "P410": "military or police rank", "P412": "voice type",
+    "P413": "position played on team / speciality", "P417": "patron saint",
+    "P421": "located in time zone", "P451": "unmarried partner", "P457": "foundational text",
+    "P460": "said to be the same as", "P466": "occupant", "P485": "archives at",
+    "P509": "cause of death", "P551": "residence", "P607": "conflict", "P688": "encodes",
+    "P702": "encoded by", "P703": "found in taxon", "P706": "located in/on physical feature",
+    "P734": "family name", "P735": "given name", "P737": "influenced by",
+    "P740": "location of formation", "P800": "notable work", "P832": "public holiday",
+    "P840": "narrative location", "P910": "topic's main category", "P921": "main subject",
+    "P1038": "relative", "P1050": "medical condition", "P1056": "product or material produced",
+    "P1057": "chromosome", "P1151": "topic's main Wikimedia portal", "P1196": "manner of death",
+    "P1303": "instrument", "P1304": "central bank", "P1343": "described by source",
+    "P1411": "nominated for", "P1433": "published in", "P1435": "heritage designation",
+    "P1454": "legal form", "P1456": "list of monuments",
+    "P1464": "category for people born here", "P1465": "category for people who died here",
+    "P1552": "has characteristic", "P1622": "driving side",
+    "P1740": "category for films shot at this location", "P1791": "category of people buried here",
+    "P1792": "category of associated people", "P1889": "different from", "P1995": "health specialty",
+    "P2184": "history of topic", "P2283": "uses", "P2348": "time period", "P2354": "has list",
+    "P2548": "strand orientation", "P2633": "geography of topic", "P2852": "emergency phone number",
+    "P2853": "electrical plug type", "P2860": "cites work", "P2936": "language used",
+    "P2959": "permanent duplicated item", "P3373": "sibling", "P4552": "mountain range",
+    "P5008": "on focus list of Wikimedia project", "P5125": "Wikimedia outline",
+    "P5658": "railway traffic side",
+})
 
 HUMAN = "Q5"
 CARD_PROPERTIES = {
