@@ -47,7 +47,7 @@ cpdef object _longest(_Words table, object kb, _KeyOf key_of, Py_ssize_t i)
 
 @cython.locals(norm=str, words=list, starts=list, spans=list, n=Py_ssize_t, i=Py_ssize_t,
                first=str)
-cpdef list _names(str text, _Words table, object kb, object longest)
+cpdef list _names(str text, _Words table, object kb, object longest, _KeyOf key_of=*)
 
 @cython.locals(starts=list, ends=list)
 cpdef tuple _offsets(list toks)
