@@ -274,6 +274,48 @@ def _given_rows(kb, key: str) -> tuple[tuple[int, float, int], ...]:
     return tuple(c for c in kb.candidates(key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN)
 
 
+class _GivenPeople:
+    """The people of a given name (``_given_rows``) in the shapes ``_given_name_candidates``
+    reads them: a common name has hundreds ("John": the window's ~700), and making their ids
+    a list, an array or a set again for every text that has the name was most of that
+    method's time on a short text. The array (numpy's way) and the set (a small pool's) are
+    made when first asked: a name seen once needs one of them."""
+
+    __slots__ = ("rows", "eids", "_array", "_members")
+
+    def __init__(self, rows: tuple[tuple[int, float, int], ...]):
+        self.rows = rows
+        self.eids = tuple(eid for eid, _p, _f in rows)
+        self._array = self._members = None
+
+    def array(self) -> np.ndarray:
+        """The ids as int64, read-only (shared by every text that has the name)."""
+        if self._array is None:
+            array = np.asarray(self.eids, dtype=np.int64)
+            array.flags.writeable = False
+            self._array = array
+        return self._array
+
+    def members(self) -> frozenset[int]:
+        if self._members is None:
+            self._members = frozenset(self.eids)
+        return self._members
+
+
+@lru_cache(maxsize=16384)
+def _given_people(kb, key: str) -> _GivenPeople:
+    return _GivenPeople(_given_rows(kb, key))
+
+
+def _connected(given: _GivenPeople, hits: set[int], sp: Span) -> list[tuple[int, float, int]]:
+    """The people of ``given`` among ``hits`` (connected to another mention) that are not
+    already candidates of the span, in their rows' order (none read when no one connects)."""
+    if not hits:
+        return []
+    have = {eid for eid, _p, _f in sp.candidates}
+    return [c for c in given.rows if c[0] in hits and c[0] not in have]
+
+
 @lru_cache(maxsize=65536)
 def is_genre_or_work(kb, eid: int) -> bool:
     """The entity is a genre (an instance of something whose label is a genre: "film genre",
@@ -544,14 +586,13 @@ class DocumentRanker:
         keys = {sp.key: k for k, sp in enumerate(self.spans)}
         pooled: list[int] = []
         pooled_key: list[int] = []
-        given_of: dict[int, list[tuple[int, float, int]]] = {}
+        given_of: dict[int, _GivenPeople] = {}
         for i, sp in enumerate(self.spans):
             size = len(pooled)
             pooled += [eid for eid, _p, _f in sp.candidates[:TOP_K_COHERENCE]]
             if sp.given:
-                rows = _given_rows(self.kb, sp.key)
-                given_of[i] = rows
-                pooled += [eid for eid, _p, _f in rows]
+                given = given_of[i] = _given_people(self.kb, sp.key)
+                pooled += given.eids
             pooled_key += [keys[sp.key]] * (len(pooled) - size)
         if len(pooled) <= SMALL_GIVEN_POOL:
             return self._given_name_candidates_small(asked, keys, pooled, pooled_key, given_of)
@@ -575,23 +616,22 @@ class DocumentRanker:
         dst_in = everything[dst_at] == dst if len(everything) else np.zeros(len(dst), dtype=bool)
         hits: dict[str, set[int]] = {}
         for i in asked:
-            people = np.asarray([eid for eid, _p, _f in given_of[i]], dtype=np.int64)
-            if not len(people):
+            given = given_of[i]
+            if not given.eids:
                 continue
             key = self.spans[i].key
             if key not in hits:
                 other = (several | (first_key != keys[key])) & not_hub
                 person = np.zeros(len(everything), dtype=bool)
-                person[np.searchsorted(everything, people)] = True
+                person[np.searchsorted(everything, given.array())] = True
                 out = person[src_at] & dst_in & other[dst_at]          # Angelina -> father Jon
                 inn = other[src_at] & dst_in & person[dst_at]          # Microsoft -> founder Bill
                 hits[key] = set(src[out].tolist()) | set(dst[inn].tolist())
-            have = {eid for eid, _p, _f in self.spans[i].candidates}
-            found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
+            found[i] = _connected(given, hits[key], self.spans[i])
         return found
 
     def _given_name_candidates_small(self, asked: list[int], keys: dict[str, int], pooled: list[int],
-                                     pooled_key: list[int], given_of: dict[int, tuple]) -> list[list[tuple[int, float, int]]]:
+                                     pooled_key: list[int], given_of: dict[int, _GivenPeople]) -> list[list[tuple[int, float, int]]]:
         """``_given_name_candidates`` for a small pool, with sets: the same people (its ~35
         numpy calls cost a short text more than the look-ups themselves)."""
         found: list[list[tuple[int, float, int]]] = [[] for _ in self.spans]
@@ -606,21 +646,20 @@ class DocumentRanker:
                    if degree <= GIVEN_HUB_DEGREE}
         hits: dict[str, set[int]] = {}
         for i in asked:
-            people = given_of[i]
-            if not people:
+            given = given_of[i]
+            if not given.eids:
                 continue
             key = self.spans[i].key
             if key not in hits:
                 mine = keys[key]
                 other = {eid for eid in not_hub if eid in several or first_key[eid] != mine}
-                person = {eid for eid, _p, _f in people}
+                person = given.members()
                 # Angelina -> her father Jon; Microsoft -> its founder Bill
                 hit = {eid for eid in person if not other.isdisjoint(_neighbour_list(kb, eid))}
                 for eid in other:
                     hit.update(person.intersection(_neighbour_list(kb, eid)))
                 hits[key] = hit
-            have = {eid for eid, _p, _f in self.spans[i].candidates}
-            found[i] = [c for c in people if c[0] in hits[key] and c[0] not in have]
+            found[i] = _connected(given, hits[key], self.spans[i])
         return found
 
     def _given_name_candidates_reference(self) -> list[list[tuple[int, float, int]]]:
