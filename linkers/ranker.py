@@ -267,16 +267,15 @@ def _is_person(kb, eid: int) -> bool:
     return is_person(kb.record(eid))
 
 
-@lru_cache(maxsize=16384)
 def _given_rows(kb, key: str) -> tuple[tuple[int, float, int], ...]:
-    """The people an alias key names by their given name, among its first candidates
-    (memoised per process: a key has up to ``CANDIDATE_WINDOW + GIVEN_WINDOW`` rows to read)."""
+    """The people an alias key names by their given name, among its first candidates (a key
+    has up to ``CANDIDATE_WINDOW + GIVEN_WINDOW`` rows to read; kept by ``_given_people``)."""
     return tuple(c for c in kb.candidates(key, CANDIDATE_WINDOW + GIVEN_WINDOW) if c[2] & FLAG_GIVEN)
 
 
 class _GivenPeople:
     """The people of a given name (``_given_rows``) in the shapes ``_given_name_candidates``
-    reads them: a common name has hundreds ("John": the window's ~700), and making their ids
+    reads them: a common name has hundreds (690 for one public text's), and making their ids
     a list, an array or a set again for every text that has the name was most of that
     method's time on a short text. The array (numpy's way) and the set (a small pool's) are
     made when first asked: a name seen once needs one of them."""
@@ -304,6 +303,7 @@ class _GivenPeople:
 
 @lru_cache(maxsize=16384)
 def _given_people(kb, key: str) -> _GivenPeople:
+    """``_GivenPeople`` of a key, memoised per process (the only memo of its rows)."""
     return _GivenPeople(_given_rows(kb, key))
 
 
