@@ -166,22 +166,18 @@ def content_words(text: str) -> set[str]:
     for w in token_words(text):
         if w not in seen:
             seen.add(w)
-            c = _token_content_word(w)
+            c = _content_word(w)
             if c:
                 out.add(c)
     return out
 
 
 @lru_cache(maxsize=65536)
-def _token_content_word(w: str) -> str:
-    """``_content_word`` of a token as the text writes it (memoised as written: news writes a
-    word in the same case text after text)."""
-    return _content_word(w.lower())
-
-
-@lru_cache(maxsize=65536)
-def _content_word(w: str) -> str:
-    """A lower-cased word's singular, or "" for a function word or a word of two letters."""
+def _content_word(token: str) -> str:
+    """A token's word lower-cased and singular, or "" for a function word or a word of two
+    letters (memoised by the token as written: news writes a word in the same case text after
+    text)."""
+    w = token.lower()
     return _singular(w) if len(w) > 2 and w not in FUNCTION_WORDS else ""
 
 
