@@ -21,6 +21,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .fastpath import compiled_or
 from .spotter import agent_verb_after, Span
 
@@ -148,6 +153,7 @@ def _short_capitals(surface: str) -> bool:
     return len(letters) <= 3 and letters.isupper()
 
 
+@cython.locals(sp=Span)
 def favoured_companies(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
     """Adds to ``favoured`` (span index -> readings) the company readings of each name in a
     sentence about money whose readings are not all companies, or which the sentence shows

@@ -10,7 +10,11 @@ each module that has a compiled file or a manifest entry:
 - the .py otherwise (edited after the install, or a compiled file no manifest vouches for),
   with one warning naming the modules and the command that recompiles them;
 - the .py for every module when ``FACTLINK_PURE_PYTHON`` is set (not "0"): the reference mode
-  that ``tests/test_compiled.py`` compares the compiled modules against.
+  that ``tests/test_compiled.py`` compares the compiled modules against;
+- the .py for a module whose .pxd cimports another guarded module that runs from its .py (or
+  has no compiled file): a compiled module reads the C layout of the types it cimports
+  (``linker.pxd`` cimports the spotter's ``Span``), and would refuse to import beside the
+  pure-Python class of the same name.
 
 ``describe()`` says which mode the process runs in, for log lines and ``factlink --version``;
 ``interpreter()`` which CPython build runs it: the same compiled code linked 1.3-1.6x faster on
@@ -25,6 +29,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import sysconfig
 import warnings
@@ -76,6 +81,19 @@ def source_digest(source: Path) -> str:
     return digest.hexdigest()
 
 
+#: ``from linkers.spotter cimport Span`` in a .pxd: the module depends on that one's C types
+_CIMPORT = re.compile(r"^[ \t]*from[ \t]+(linkers(?:\.\w+)+)[ \t]+cimport\b", re.M)
+
+
+def cimported(module: str) -> set[str]:
+    """The guarded modules whose types ``module``'s .pxd cimports (none without a .pxd)."""
+    try:
+        pxd = _source(module).with_suffix(".pxd").read_text()
+    except OSError:
+        return set()
+    return set(_CIMPORT.findall(pxd)) - {module}
+
+
 def _read_manifest() -> dict | None:
     try:
         return json.loads(MANIFEST.read_bytes())
@@ -101,6 +119,7 @@ def _decide(manifest: dict | None, extensions: dict[str, Path]) -> tuple[dict, s
         else:
             reason = None
         choices[module] = (source, reason) if reason else (extensions[module], None)
+    _pure_with_what_they_cimport(choices)
     compiled = sum(1 for _path, reason in choices.values() if reason is None)
     if pure_forced():
         summary = f"pure Python ({PURE_ENV}=1)"
@@ -114,6 +133,22 @@ def _decide(manifest: dict | None, extensions: dict[str, Path]) -> tuple[dict, s
         pure = sorted(m for m, (_p, reason) in choices.items() if reason)
         summary = f"partly compiled ({compiled} of {len(choices)} modules; pure: {', '.join(pure)})"
     return choices, summary
+
+
+def _pure_with_what_they_cimport(choices: dict[str, tuple[Path, str | None]]) -> None:
+    """A compiled module that cimports one running pure (or not compiled at all) runs pure too,
+    and so on along the cimports."""
+    changed = True
+    while changed:
+        changed = False
+        for module, (_path, reason) in sorted(choices.items()):
+            if reason is not None:
+                continue
+            pure = sorted(dep for dep in cimported(module)
+                          if dep not in choices or choices[dep][1] is not None)
+            if pure:
+                choices[module] = (_source(module), f"cimports {', '.join(pure)}, which runs as pure Python")
+                changed = True
 
 
 class _Guard:
@@ -144,8 +179,12 @@ def install_guard() -> None:
                    if reason and reason.startswith("source changed"))
     if stale:
         them = "it" if len(stale) == 1 else "them"
-        warnings.warn(f"{', '.join(stale)} changed since compiled: running {them} as pure Python "
-                      f"(`{REBUILD}` recompiles {them})", RuntimeWarning, stacklevel=2)
+        following = sorted(m for m, (_p, reason) in choices.items()
+                           if reason and reason.startswith("cimports"))
+        also = (f", with the modules that cimport {'its' if len(stale) == 1 else 'their'} types "
+                f"({', '.join(following)})" if following else "")
+        warnings.warn(f"{', '.join(stale)} changed since compiled: running {them} as pure Python"
+                      f"{also} (`{REBUILD}` recompiles {them})", RuntimeWarning, stacklevel=2)
 
 
 def describe() -> str:

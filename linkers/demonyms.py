@@ -28,6 +28,11 @@ import re
 import sys
 from functools import lru_cache
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .fastpath import compiled_or, keep_reference
 from .ranker import FLAG_DEMONYM, LANGUAGE_OR_PEOPLE
 from .spotter import CANDIDATE_WINDOW, COMMON_VERBS, FUNCTION_WORDS, TITLES, Span
@@ -250,6 +255,7 @@ def _is_language_or_people(kb, eid: int) -> bool:
     return any(t in LANGUAGE_OR_PEOPLE for t in kb.record(eid)["t"])
 
 
+@cython.locals(sp=Span)
 def _may_name_a_country(kb, sp: Span) -> bool:
     """A one-word span that could be a demonym: an adjective ending, or a language or people
     among its likeliest readings (what ``demonym_country`` needs to find anything)."""
@@ -258,6 +264,7 @@ def _may_name_a_country(kb, sp: Span) -> bool:
                  or any(_is_language_or_people(kb, eid) for eid, _p, _f in sp.candidates[:3])))
 
 
+@cython.locals(sp=Span)
 def add_demonym_countries(kb, text: str, spans: list[Span]) -> list[Span]:
     """The spans with the country added as a candidate of each one-word modifier that names
     one ("Italian officials"), plus new spans, whose one candidate is the country, for the

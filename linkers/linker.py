@@ -13,6 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .business import favoured_companies
 from .classes import TypeFilter
 from .disambiguate import given_spans
@@ -150,6 +155,7 @@ def _unlink_surname_of_unknown(kb, m: Mention, unknown) -> Mention:
 COMPASS_POINTS = frozenset("north south east west northeast northwest southeast southwest".split())
 
 
+@cython.locals(sp=Span)
 def _compass_point_by_label(sp: Span) -> Span:
     """A compass point keeps only the readings it is the label of."""
     if sp.text.lower() not in COMPASS_POINTS:
@@ -157,7 +163,7 @@ def _compass_point_by_label(sp: Span) -> Span:
     return replace(sp, candidates=[c for c in sp.candidates if c[2] & FLAG_LABEL])
 
 
-@dataclass(slots=True)
+@dataclass
 class Decision:
     """One spotted mention with candidates: the entity the ranker picks and the confidence
     (``calibration``) that linking it is right; ``row`` keeps the ranking scores."""
@@ -169,8 +175,11 @@ class Decision:
     family: float = 0.0     # belief on the pick and the readings of its family (``readings``)
     p_link: float = 0.0     # P(link): that the mention names a KB entity at all (``calibration``)
     acting: bool = False    # the subject of a verb of ``AGENT_VERBS`` ("Amazon will open")
+    # Compiled, an extension type (``linker.pxd``), as ``Span`` and ``Scored`` are: typed
+    # locals read its fields without attribute look-ups
 
 
+@cython.locals(pick=Scored, c=Scored)
 def _most_voted(row: list[Scored], votes: dict[int, float]) -> Scored:
     """``max(row, key=lambda c: (votes.get(c.eid, 0.0), c.prob))``: the candidate with the most
     votes, then the most belief, the first of equals (votes and beliefs are never NaN); without
@@ -185,6 +194,7 @@ def _most_voted(row: list[Scored], votes: dict[int, float]) -> Scored:
     return pick
 
 
+@cython.locals(sp=Span, c=Scored, pick=Scored)
 def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
            coefficients: tuple[float, ...] = COEFFICIENTS,
            mention_spans: list[tuple[int, int]] | None = None,
@@ -249,6 +259,7 @@ def decide(text: str, kb, weights: Weights = DEFAULT_WEIGHTS,
     return spans, out
 
 
+@cython.locals(d=Decision)
 def links(d: Decision, threshold: float) -> bool:
     """Whether a mention is linked: two questions, is it a name of the KB at all (P(link),
     ``Decision.p_link``, and the belief off NIL), and which entity (the ranker's share).
@@ -271,6 +282,7 @@ def links(d: Decision, threshold: float) -> bool:
     return d.acting and on_kb >= threshold and d.p_link >= SURE_NAME
 
 
+@cython.locals(sp=Span, d=Decision, c=Scored)
 def link(text: str, kb, published_at: str | None = None, options: LinkOptions | None = None,
          weights: Weights = DEFAULT_WEIGHTS,
          mention_spans: list[tuple[int, int]] | None = None,

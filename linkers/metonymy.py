@@ -25,6 +25,11 @@ import bisect
 import re
 from functools import lru_cache
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .demonyms import is_country
 from .facts import entity_kind
 from .fastpath import compiled_or
@@ -134,6 +139,7 @@ def _names_country(text: str, names: tuple[str, ...]) -> bool:
     return any(n in text and _name_pattern(n).search(text) is not None for n in names)
 
 
+@cython.locals(sp=Span)
 def story_countries(kb, spans: list[Span]) -> list[int]:
     """The countries the text names, directly or through a place in them (each mention by its
     likeliest reading), the most named first: the first is the country the story is about."""
@@ -261,6 +267,7 @@ def _teams(kb, name: str) -> tuple[int, ...]:
                  for eid, _p, _f in kb.candidates(alias_key(pattern.format(n=name)), 5) if _is_team(kb, eid))
 
 
+@cython.locals(sp=Span)
 def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dict[int, set[int]]]:
     """The spans (with institution readings added, and spans for bare institutions the KB has
     only as common nouns) and, by span index, the readings the story favours."""
@@ -314,6 +321,7 @@ def favoured_readings(kb, text: str, spans: list[Span]) -> tuple[list[Span], dic
     return out, favoured
 
 
+@cython.locals(sp=Span)
 def _bare_institution(kb, sp: Span, country: int, named: list[int]) -> tuple[tuple[int, ...], set[int]]:
     """For a span that may be a bare institution ("Congress"): the story country's own
     institutions of that name, to add as readings (``own``), else the readings to favour
@@ -366,6 +374,7 @@ def _the_names(text: str) -> list[tuple[int, int]]:
     return out
 
 
+@cython.locals(sp=Span)
 def _unspotted_institutions(kb, text: str, spans: list[Span], country: int) -> list[Span]:
     """Capitalised words after "the" that no span covers and whose lower-case form is a common
     noun the story's country has an institution of ("the Treasury" -> United States Department

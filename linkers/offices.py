@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import re
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .facts import entity_kind
 from .metonymy import country_names
 from .ranker import FLAG_DEMONYM
@@ -48,6 +53,7 @@ def _offices(kb, title: str, country: int) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+@cython.locals(sp=Span)
 def join_demonym_titles(kb, text: str, spans: list[Span]) -> list[Span]:
     """The spans, with each demonym read as its country and followed by a title and a name
     replaced by one span of the demonym and the title, whose readings are the country's

@@ -33,6 +33,11 @@ from __future__ import annotations
 
 import re
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .business import is_company
 from .demonyms import is_country
 from .facts import entity_kind
@@ -83,6 +88,7 @@ def _introduced(text: str) -> dict[str, int]:
     return out
 
 
+@cython.locals(sp=Span)
 def _acts_as_a_lone_word(text: str, sp: Span) -> bool:
     """One word that acts ("Ford said the recall ...") and that the sentence does not take up
     as "he" or "she"."""
@@ -90,6 +96,7 @@ def _acts_as_a_lone_word(text: str, sp: Span) -> bool:
             and _TAKEN_UP_AS_PERSON.match(text, sp.end) is None)
 
 
+@cython.locals(sp=Span)
 def favoured_speakers(kb, text: str, spans: list[Span], favoured: dict[int, set[int]]) -> None:
     """Adds to ``favoured`` (span index -> readings) the readings that speak as "it" of each
     name the sentence takes up as "it", or that acts with no introduction (see the module

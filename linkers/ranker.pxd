@@ -6,6 +6,7 @@
 # read are made arrays first (a list read boxes a number: at ~200 candidates that was half of
 # the kernel's time).
 cimport cython
+from linkers.spotter cimport Span
 
 cdef class Scored:
     cdef public object eid, score, prob

@@ -70,6 +70,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+try:
+    import cython
+except ImportError:     # pure Python without Cython installed: declarations only
+    from . import _nocython as cython
+
 from .facts import entity_kind
 from .fastpath import keep_reference
 from .kb.dump import is_person
@@ -529,6 +534,7 @@ class DocumentRanker:
     def _is_genre_or_work(self, eid: int) -> bool:
         return is_genre_or_work(self.kb, eid)
 
+    @cython.locals(sp=Span)
     def _coref_sources(self) -> list[tuple[list[int], bool]]:
         """For each span, the earlier longer spans it may be a short form of (by word, or by
         initials for an acronym: "AP" after "Associated Press"), and whether the span is some
@@ -578,6 +584,7 @@ class DocumentRanker:
                     by_initials.setdefault(abbreviation, []).append(i)
         return out
 
+    @cython.locals(sp=Span)
     def _given_name_candidates(self) -> list[list[tuple[int, float, int]]]:
         """For each span that may be a given name, the people of that given name whose claims
         connect them (either direction) to a candidate of another mention of the text."""
@@ -713,6 +720,7 @@ class DocumentRanker:
             found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
         return found
 
+    @cython.locals(sp=Span)
     def _local(self, sp: Span, eid: int, prior: float, flags: int, own: set[str], cue: bool) -> float:
         """The candidate's score from the mention alone (no other mention's entities)."""
         w = self.w
@@ -744,6 +752,7 @@ class DocumentRanker:
                 s += w.demonym_country
         return s
 
+    @cython.locals(sp=Span)
     def _lists(self) -> dict[int, list[int]]:
         """The mentions of each list of names (``Span.listed``), in text order."""
         groups: dict[int, list[int]] = {}
@@ -797,6 +806,7 @@ class DocumentRanker:
         """The original of ``_list_similarity`` (``fastpath.reference_paths``): every row."""
         return _Similarity(self, base)
 
+    @cython.locals(sp=Span)
     def rank(self) -> list[list[Scored]]:
         w = self.w
         base: list[list[Scored]] = []
@@ -879,6 +889,7 @@ class DocumentRanker:
                 row.sort(key=_score, reverse=True)
         return base
 
+    @cython.locals(c=Scored)
     def _penalise_lone(self, rows: list[list[Scored]], owns: list[frozenset[str]],
                        support: dict[tuple[int, int], float], akin: dict[tuple[int, int], float]) -> None:
         """A name's only reading that nothing else in the text supports: a thing of a known

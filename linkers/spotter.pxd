@@ -9,6 +9,13 @@
 # called in C from within the module, and ``reference_paths`` could not put its reference back.
 cimport cython
 
+# a found name (``Span``): fields as Python objects in C slots; a typed local reads them directly
+cdef class Span:
+    cdef public object start, end
+    cdef public str text, key
+    cdef public list candidates
+    cdef public object embedded, modifier, given, person_cue, listed
+
 cdef class _KeyOf:
     cdef public str norm
     cdef public object lowered

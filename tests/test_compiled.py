@@ -88,9 +88,10 @@ def guarded_tree(tmp_path: Path) -> Path:
     return tree
 
 
-PROBE = ("import json, linkers, linkers.spotter, linkers.ranker\n"
+PROBE = ("import json, linkers, linkers.spotter, linkers.ranker, linkers.linker, linkers.text\n"
          "from linkers import compiled\n"
          "print(json.dumps({'spotter': linkers.spotter.__file__, 'ranker': linkers.ranker.__file__,"
+         " 'linker': linkers.linker.__file__, 'text': linkers.text.__file__,"
          " 'ranker_knows_compiled': linkers.ranker.COMPILED,"
          " 'mode': compiled.describe(), 'loaded': compiled.loaded_compiled()}))\n")
 
@@ -106,10 +107,51 @@ def test_a_module_edited_after_the_build_runs_from_its_source_with_one_warning(t
     assert seen["spotter"].endswith("spotter.py")
     warnings = [line for line in run.stderr.splitlines() if "changed since compiled" in line]
     assert len(warnings) == 1 and "linkers.spotter" in warnings[0] and "pip install -e ." in warnings[0]
-    if really_compiled:        # the modules left alone still run compiled
-        assert seen["ranker"].endswith(EXTENSION) and "linkers.ranker" in seen["loaded"]
-        assert seen["ranker_knows_compiled"]        # and so takes its typed kernels
-        assert seen["mode"].startswith("partly compiled") and "pure: linkers.spotter" in seen["mode"]
+    if really_compiled:
+        # the ranker and the linker cimport the spotter's types (``Span``): compiled, they
+        # would refuse to import beside its pure-Python class, so they run pure with it, and
+        # the warning says so; the modules left alone still run compiled
+        assert seen["ranker"].endswith("ranker.py") and seen["linker"].endswith("linker.py")
+        assert "linkers.ranker" in warnings[0] and "linkers.linker" in warnings[0]
+        assert seen["text"].endswith(EXTENSION) and "linkers.text" in seen["loaded"]
+        assert seen["mode"].startswith("partly compiled")
+        pure = seen["mode"].split("pure: ")[1].rstrip(")").split(", ")
+        assert set(pure) == {"linkers.spotter"} | cimporting("linkers.spotter")
+
+
+def test_a_module_nothing_cimports_goes_stale_alone(tmp_path):
+    """Edited after the build, a module whose types no other .pxd cimports runs pure alone."""
+    tree = guarded_tree(tmp_path)
+    if "linkers.text" not in compiled.loaded_compiled():
+        return          # no compiled text module in this install to go stale
+    with open(tree / "linkers" / "text.py", "a") as source:
+        source.write("\nEDITED_AFTER_THE_BUILD = True\n")
+    run = run_python(PROBE, cwd=tree)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["text"].endswith("text.py")
+    assert all(seen[name].endswith(EXTENSION) for name in ("spotter", "ranker", "linker"))
+    assert seen["ranker_knows_compiled"]        # and so takes its typed kernels
+    assert seen["mode"].startswith("partly compiled") and seen["mode"].endswith("pure: linkers.text)")
+
+
+def cimporting(module: str) -> set[str]:
+    """The guarded modules that cimport ``module``'s types, directly or through another."""
+    found: set[str] = set()
+    more = {module}
+    while more:
+        more = {m for m in compiled.guarded() if compiled.cimported(m) & more} - found
+        found |= more
+    return found
+
+
+def test_the_guard_reads_which_modules_cimport_which():
+    """What ``_pure_with_what_they_cimport`` follows: the cimports written in each .pxd."""
+    assert compiled.cimported("linkers.linker") == {"linkers.spotter", "linkers.ranker"}
+    assert "linkers.spotter" in compiled.cimported("linkers.ranker")
+    assert compiled.cimported("linkers.text") == set()
+    if "linkers.spotter" in compiled.guarded():
+        assert {"linkers.linker", "linkers.ranker"} <= cimporting("linkers.spotter")
 
 
 def test_a_pxd_edited_after_the_build_makes_its_module_stale(tmp_path):
