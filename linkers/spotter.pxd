@@ -50,7 +50,8 @@ cpdef bint _eligible_span(_Words table, object kb, Py_ssize_t i, Py_ssize_t j, o
                unmatched=list, s=Py_ssize_t, e=Py_ssize_t, j=Py_ssize_t, pe=Py_ssize_t,
                lead=str, key=str, word=str, the_lead=bint, plain_lead=bint, any_cap=bint,
                comma_seen=bint, possessive=bint, matched=bint, prefix=bint)
-cpdef object _longest(_Words table, object kb, _KeyOf key_of, Py_ssize_t i)
+cpdef object _longest(_Words table, object kb, _KeyOf key_of, Py_ssize_t i, object has_key,
+                      object has_prefix)
 
 @cython.locals(norm=str, words=list, starts=list, spans=list, n=Py_ssize_t, i=Py_ssize_t,
                first=str)

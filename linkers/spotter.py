@@ -557,15 +557,15 @@ def _eligible_span(table: _Words, kb, i: int, j: int, key: str | None, any_cap: 
     return any_cap
 
 
-def _longest(table: _Words, kb, key_of: _KeyOf, i: int):
+def _longest(table: _Words, kb, key_of: _KeyOf, i: int, has_key, has_prefix):
     """(last token, end, key) of the longest name starting at token i, or None (``_spot``'s
     probe: ``_spot_reference``'s ``longest``, asking ``_eligible_span`` only when the answer
-    can depend on the key). Compiled, every offset and flag is a C local (``spotter.pxd``)."""
+    can depend on the key; ``has_key`` and ``has_prefix`` are the KB's, fetched once a text).
+    Compiled, every offset and flag is a C local (``spotter.pxd``)."""
     lower_stop = table.lower_stop
     if lower_stop[i]:
         return None     # "in Paris", "of Russia": no span is eligible (a third of the probes)
     starts, ends, words, gaps, cap = table.starts, table.ends, table.words, table.gaps, table.cap
-    has_key, has_prefix = kb.has_key, kb.has_prefix
     best = None
     unmatched = []
     s = starts[i]
@@ -633,16 +633,19 @@ def _names(text: str, table: _Words, kb, longest, key_of: _KeyOf | None = None) 
     norm, words, starts = table.norm, table.words, table.starts
     n = len(words)
     spans: list[Span] = []
+    # the probes' trie questions, as bound methods made once a text, not twice a probe
+    has_key, has_prefix = kb.has_key, kb.has_prefix
     i = 0
     while i < n:
         first = words[i]
         if first.islower() and first not in CONNECTORS and not (i + 1 < n and norm[starts[i + 1]].isupper()):
             i += 1          # a name starts capitalised, or just before a capital ("ancient Greece")
             continue
-        best = _longest(table, kb, key_of, i) if key_of is not None else longest(i)
+        best = _longest(table, kb, key_of, i, has_key, has_prefix) if key_of is not None else longest(i)
         if best is not None and best[0] > i and first == "The":
             # "The International Chamber of Commerce" is not "The International" (a film)
-            after = _longest(table, kb, key_of, i + 1) if key_of is not None else longest(i + 1)
+            after = (_longest(table, kb, key_of, i + 1, has_key, has_prefix) if key_of is not None
+                     else longest(i + 1))
             if after is not None and after[1] > best[1]:
                 best = None
         if best is not None:
