@@ -11,6 +11,11 @@ from linkers.spotter cimport Span
 cdef class Scored:
     cdef public object eid, score, prob
 
+cdef class Weights:
+    cdef readonly object prior, popularity, label, context, coherence, coref, partial, embedded
+    cdef readonly object modifier, shared, demonym, given, person_cue, name_context, similar
+    cdef readonly object story, demonym_country, lone, nil, temperature
+
 @cython.locals(total=double, r0=double, r1=double, r2=double, r3=double, r4=double, r5=double,
                r6=double, r7=double, k=Py_ssize_t, end=Py_ssize_t, half=Py_ssize_t)
 cpdef double _pairwise_sum(double[:] values, Py_ssize_t lo, Py_ssize_t n) except? -1.0

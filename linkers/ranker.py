@@ -120,8 +120,10 @@ LONE_POPULARITY = 0.01
 LONE_SIMILARITY = 0.05
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Weights:
+    """The ranker's weights. Compiled, an extension type (``ranker.pxd``: read-only fields in C
+    slots, Python objects), which the ranker's methods read without attribute look-ups."""
     prior: float = 1.0
     popularity: float = 0.5
     label: float = 0.0
@@ -515,15 +517,17 @@ class DocumentRanker:
             found = self._contexts[key] = self._context_of(eid, own)
         return found
 
+    @cython.locals(w=Weights)
     def _context_of(self, eid: int, own: frozenset[str]) -> float:
         words = _entity_words(self.kb, eid)
         if not words:
             return 0.0
+        w = self.w
         # names of the text count more than common words: "co-founder of Apple Inc." is
         # strong evidence for "Steve" next to "Apple"
         # the mention's own words are no evidence ("Warren: city in Ohio" for "Ohio")
-        names = len((words & self.doc_names) - own) if self.w.name_context else 0
-        return (len((words & self.doc_words) - own) + self.w.name_context * names) / math.sqrt(len(words))
+        names = len((words & self.doc_names) - own) if w.name_context else 0
+        return (len((words & self.doc_words) - own) + w.name_context * names) / math.sqrt(len(words))
 
     def _title_follows(self, sp: Span) -> bool:
         return title_follows(self.text, sp.end)
@@ -720,7 +724,7 @@ class DocumentRanker:
             found[i] = [c for c in given_of[i] if c[0] in hits[key] and c[0] not in have]
         return found
 
-    @cython.locals(sp=Span)
+    @cython.locals(sp=Span, w=Weights)
     def _local(self, sp: Span, eid: int, prior: float, flags: int, own: set[str], cue: bool) -> float:
         """The candidate's score from the mention alone (no other mention's entities)."""
         w = self.w
@@ -806,7 +810,7 @@ class DocumentRanker:
         """The original of ``_list_similarity`` (``fastpath.reference_paths``): every row."""
         return _Similarity(self, base)
 
-    @cython.locals(sp=Span)
+    @cython.locals(sp=Span, w=Weights, c=Scored)
     def rank(self) -> list[list[Scored]]:
         w = self.w
         base: list[list[Scored]] = []
@@ -1306,6 +1310,7 @@ def _relative_to_best(out: dict[tuple[int, int], float], top: dict[int, float],
 class _SimilarityBlock:
     """``_Similarity`` among the mentions lo..hi-1."""
 
+    @cython.locals(c=Scored)
     def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                  only: set[int] | None = None):
         kb, spans = ranker.kb, ranker.spans
@@ -1604,6 +1609,7 @@ class _SmallSimilarityBlock:
     the public texts). Sparse rows in dicts: the fastest form for the interpreter, and so the
     pure-Python fallback's; the compiled module takes ``_TypedSimilarityBlock``."""
 
+    @cython.locals(c=Scored)
     def __init__(self, ranker: "DocumentRanker", rows: list[list[Scored]], lo: int, hi: int,
                  only: set[int] | None = None):
         pool = [(i, c.eid) for i in range(lo, hi) for c in _likeliest(rows[i])]
