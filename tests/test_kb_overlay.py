@@ -123,6 +123,31 @@ def test_per_process_memos_do_not_outlive_a_change(base):
     assert "president" not in _entity_words(kb, eid) and "banker" in _entity_words(kb, eid)
 
 
+def test_the_trie_questions_and_popularity_answered_before_a_change_are_not_kept(base):
+    """An overlay memoises ``has_key``, ``has_prefix`` and ``popularity`` per state: linking
+    asks them ~1,300 times an article. An answer given before a change is not given after it,
+    for the same object, whichever way the state changes (a new entity, a rule, a snapshot
+    adopted)."""
+    from linkers.text import alias_key
+    kb = OverlayKB(base)
+    key, prefix = alias_key("Acme Wire Service"), alias_key("Acme Wire")
+    assert not kb.has_key(key) and not kb.has_prefix(prefix)    # asked, and memoised
+    kb.apply([record_change(ACME)], 1)
+    assert kb.has_key(key) and kb.has_prefix(prefix) and kb.has_key(alias_key("AWS Wire"))
+    acme = kb.internal_id("local:acme-wire")
+    assert kb.popularity(acme) == 0.0                          # no sitelinks
+    kb.apply([record_change(dict(ACME, sitelinks={f"s{i}wiki": {"site": f"s{i}wiki", "title": "Acme"}
+                                                  for i in range(40)}))], 2)
+    assert kb.popularity(acme) > 0.0
+    banned = rule_change("ban_alias", "AWS Wire")
+    kb.apply([banned], 3)
+    assert not kb.has_key(alias_key("AWS Wire")) and kb.has_key(key)
+    fresh = OverlayKB(base)
+    fresh.adopt(kb)          # another state taken into the same object
+    assert fresh.has_key(key) and not fresh.has_key(alias_key("AWS Wire"))
+    assert linked(link(SENTENCE, kb))["Acme Wire Service"] == "local:acme-wire"
+
+
 def test_a_snapshot_opens_as_the_same_kb(base):
     kb = OverlayKB(base, [record_change(ACME), tombstone(PUTIN),
                           {"id": MACRON, "record": dict(base.entity(MACRON), a=["Manu"])}], 3)

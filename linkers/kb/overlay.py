@@ -405,6 +405,13 @@ class OverlayKB(LookupsAndCards):
         self._card = lru_cache(maxsize=16384)(self._fact_card)
         self._parts = lru_cache(maxsize=16384)(self._card_parts)
         self.superclasses = lru_cache(maxsize=65536)(self._superclasses)
+        # What linking asks most (~1,300 times a 4 KB article), memoised per state like the
+        # cards above: each call went through this overlay and then the base, which made a
+        # worker's linking (always over an overlay, empty or not) ~8% more instructions than
+        # over the bare DiskKB. Every change of the state ends here, so no answer outlives it.
+        self.has_prefix = lru_cache(maxsize=65536)(self._has_prefix)
+        self.has_key = lru_cache(maxsize=65536)(self._has_key)
+        self.popularity = lru_cache(maxsize=65536)(self._popularity)
 
     # --- identity: memos keyed by the KB see a new generation as a new KB ---------------------
     def __hash__(self) -> int:
@@ -770,7 +777,8 @@ class OverlayKB(LookupsAndCards):
     def redirect_of(self, qid: str) -> str | None:
         return self._redirects.get(qid)
 
-    def popularity(self, eid: int) -> float:
+    def _popularity(self, eid: int) -> float:
+        """``popularity`` (memoised per state as ``self.popularity``: ``_after_change``)."""
         if eid < self._n:
             return self.base.popularity(eid)
         return min(1.0, self._raw_new.get(eid, 0.0) / self._raw_max) if self._raw_max > 0 else 0.0
@@ -833,7 +841,8 @@ class OverlayKB(LookupsAndCards):
                 yield entity_id
 
     # --- aliases ------------------------------------------------------------------------------
-    def has_prefix(self, key: str) -> bool:
+    def _has_prefix(self, key: str) -> bool:
+        """``has_prefix`` (memoised per state as ``self.has_prefix``: ``_after_change``)."""
         if self.base.has_prefix(key) or next(self._key_trie.iterkeys(key), None) is not None:
             return True
         keys = self._keys_sorted
@@ -852,7 +861,8 @@ class OverlayKB(LookupsAndCards):
                 rows = self._lists[key] = self._snap_rows[lo:hi].tolist()
         return rows
 
-    def has_key(self, key: str) -> bool:
+    def _has_key(self, key: str) -> bool:
+        """``has_key`` (memoised per state as ``self.has_key``: ``_after_change``)."""
         rows = self._rows(key)
         if rows is None:
             return self.base.has_key(key)
@@ -864,9 +874,13 @@ class OverlayKB(LookupsAndCards):
             return self.base.candidates(key, limit)
         return rows[:limit] if limit is not None else list(rows)
 
+    def _clear_memos(self) -> None:
+        for memo in (self._card, self._parts, self.superclasses, self.has_prefix, self.has_key,
+                     self.popularity):
+            memo.cache_clear()
+
     def close(self) -> None:
-        self._card.cache_clear()
-        self._parts.cache_clear()
+        self._clear_memos()
         self.base.close()
 
 
@@ -882,8 +896,7 @@ class _ScopedView(OverlayKB):
         return self.base.redirect_of(qid)
 
     def close(self) -> None:
-        self._card.cache_clear()
-        self._parts.cache_clear()
+        self._clear_memos()
 
 
 def _raw_pop_max(base) -> float:
