@@ -138,13 +138,14 @@ def _decide(manifest: dict | None, extensions: dict[str, Path]) -> tuple[dict, s
 def _pure_with_what_they_cimport(choices: dict[str, tuple[Path, str | None]]) -> None:
     """A compiled module that cimports one running pure (or not compiled at all) runs pure too,
     and so on along the cimports."""
+    needs = {module: cimported(module) for module in choices}
     changed = True
     while changed:
         changed = False
         for module, (_path, reason) in sorted(choices.items()):
             if reason is not None:
                 continue
-            pure = sorted(dep for dep in cimported(module)
+            pure = sorted(dep for dep in needs[module]
                           if dep not in choices or choices[dep][1] is not None)
             if pure:
                 choices[module] = (_source(module), f"cimports {', '.join(pure)}, which runs as pure Python")

@@ -166,7 +166,9 @@ def _compass_point_by_label(sp: Span) -> Span:
 @dataclass
 class Decision:
     """One spotted mention with candidates: the entity the ranker picks and the confidence
-    (``calibration``) that linking it is right; ``row`` keeps the ranking scores."""
+    (``calibration``) that linking it is right; ``row`` keeps the ranking scores. Compiled, an
+    extension type (``linker.pxd``), as ``Span`` and ``Scored`` are: typed locals read its
+    fields without attribute look-ups."""
     span: Span
     row: list[Scored]
     pick: Scored
@@ -175,8 +177,6 @@ class Decision:
     family: float = 0.0     # belief on the pick and the readings of its family (``readings``)
     p_link: float = 0.0     # P(link): that the mention names a KB entity at all (``calibration``)
     acting: bool = False    # the subject of a verb of ``AGENT_VERBS`` ("Amazon will open")
-    # Compiled, an extension type (``linker.pxd``), as ``Span`` and ``Scored`` are: typed
-    # locals read its fields without attribute look-ups
 
 
 @cython.locals(pick=Scored, c=Scored)
